@@ -1,0 +1,81 @@
+//! The message codec: serde values encoded with postcard, a compact, maintained format.
+//!
+//! ```
+//! use multiproc_core::codec;
+//! let bytes = codec::encode(&(7u32, "seven".to_string()))?;
+//! let back: (u32, String) = codec::decode(&bytes)?;
+//! assert_eq!(back, (7, "seven".into()));
+//! # Ok::<(), codec::CodecError>(())
+//! ```
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// A value could not be encoded or decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CodecError {
+    /// Serializing a value of the named type failed.
+    #[error("cannot encode a value of type {type_name}: {reason}")]
+    Encode {
+        /// The Rust type being encoded.
+        type_name: &'static str,
+        /// What serde or the codec said.
+        reason: String,
+    },
+    /// Bytes could not be decoded as the named type.
+    #[error("cannot decode {len} bytes as {type_name}: {reason}")]
+    Decode {
+        /// The Rust type being decoded.
+        type_name: &'static str,
+        /// How many bytes were offered.
+        len: usize,
+        /// What serde or the codec said.
+        reason: String,
+    },
+}
+
+/// Encodes `value` into a new buffer.
+pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, CodecError> {
+    encode_into(value, Vec::new())
+}
+
+/// Encodes `value` at the end of `buf` and returns the buffer.
+pub fn encode_into<T: Serialize + ?Sized>(value: &T, buf: Vec<u8>) -> Result<Vec<u8>, CodecError> {
+    postcard::to_extend(value, buf).map_err(|e| CodecError::Encode {
+        type_name: std::any::type_name::<T>(),
+        reason: e.to_string(),
+    })
+}
+
+/// Decodes one `T` that must fill `bytes` exactly.
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
+    let err = |reason: String| CodecError::Decode {
+        type_name: std::any::type_name::<T>(),
+        len: bytes.len(),
+        reason,
+    };
+    let (value, rest) = postcard::take_from_bytes(bytes).map_err(|e| err(e.to_string()))?;
+    if !rest.is_empty() {
+        return Err(err(format!("{} bytes left over after the value", rest.len())));
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trailing_bytes_are_an_error() {
+        let mut bytes = encode(&5u8).unwrap();
+        bytes.push(0);
+        let err = decode::<u8>(&bytes).unwrap_err();
+        assert!(err.to_string().contains("left over"), "{err}");
+    }
+
+    #[test]
+    fn truncated_input_is_an_error_not_a_panic() {
+        let bytes = encode(&"hello".to_string()).unwrap();
+        assert!(decode::<String>(&bytes[..3]).is_err());
+    }
+}

@@ -1,0 +1,151 @@
+//! Process-level operating-system calls: identity, fork, spawn of this binary, exit,
+//! signals and CPU affinity. Safe wrappers where the call is safe; `unsafe fn` with the
+//! rules spelled out where it is not.
+
+use std::ffi::{CString, OsStr, OsString};
+use std::io;
+use std::os::fd::RawFd;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+
+use crate::platform;
+
+/// Signal numbers used by the workspace.
+pub mod signal {
+    /// `SIGINT` (2): interrupt, as Ctrl-C sends.
+    pub const INT: i32 = libc::SIGINT;
+    /// `SIGKILL` (9): cannot be caught.
+    pub const KILL: i32 = libc::SIGKILL;
+    /// `SIGTERM` (15): polite termination.
+    pub const TERM: i32 = libc::SIGTERM;
+    /// `SIGABRT` (6): `abort()`.
+    pub const ABRT: i32 = libc::SIGABRT;
+    /// `SIGSEGV` (11): invalid memory access.
+    pub const SEGV: i32 = libc::SIGSEGV;
+
+    /// The conventional name of a signal number (`"SIGKILL"`), or `"SIG<n>"`.
+    pub fn name(sig: i32) -> String {
+        let known = match sig {
+            libc::SIGHUP => "SIGHUP",
+            libc::SIGINT => "SIGINT",
+            libc::SIGQUIT => "SIGQUIT",
+            libc::SIGILL => "SIGILL",
+            libc::SIGTRAP => "SIGTRAP",
+            libc::SIGABRT => "SIGABRT",
+            libc::SIGBUS => "SIGBUS",
+            libc::SIGFPE => "SIGFPE",
+            libc::SIGKILL => "SIGKILL",
+            libc::SIGUSR1 => "SIGUSR1",
+            libc::SIGSEGV => "SIGSEGV",
+            libc::SIGUSR2 => "SIGUSR2",
+            libc::SIGPIPE => "SIGPIPE",
+            libc::SIGALRM => "SIGALRM",
+            libc::SIGTERM => "SIGTERM",
+            libc::SIGCHLD => "SIGCHLD",
+            libc::SIGXCPU => "SIGXCPU",
+            libc::SIGSYS => "SIGSYS",
+            _ => return format!("SIG{sig}"),
+        };
+        known.to_string()
+    }
+}
+
+/// This process's id.
+pub fn getpid() -> i32 {
+    platform::getpid()
+}
+
+/// The parent's process id, or `None` when the parent is outside this pid namespace.
+pub fn getppid() -> Option<i32> {
+    platform::getppid()
+}
+
+/// Which side of a fork the caller is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forked {
+    /// In the parent, with the child's pid.
+    Parent(i32),
+    /// In the child.
+    Child,
+}
+
+/// Forks through the C library.
+///
+/// # Safety
+/// In the child only the calling thread exists. The child must not take any lock another
+/// thread could have held at the time of the fork (the C library's malloc and stdio locks
+/// are reset by glibc and are fine), and must end with [`exit_now`] rather than return into
+/// code that expects the parent's threads.
+pub unsafe fn fork() -> io::Result<Forked> {
+    // SAFETY: forwarded to the caller.
+    let r = unsafe { platform::fork() }?;
+    Ok(if r == 0 { Forked::Child } else { Forked::Parent(r) })
+}
+
+/// Forks a child that becomes a child of this process's *parent* (`CLONE_PARENT`).
+///
+/// # Safety
+/// As for [`fork`]; the caller must be single-threaded. See the fork server's notes in
+/// `multiproc-process` for what the C library does not set up in such a child.
+pub unsafe fn fork_sibling() -> io::Result<Forked> {
+    // SAFETY: forwarded to the caller.
+    let r = unsafe { platform::clone_parent() }?;
+    Ok(if r == 0 { Forked::Child } else { Forked::Parent(r) })
+}
+
+fn cstring(bytes: &[u8]) -> io::Result<CString> {
+    CString::new(bytes).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "string holds a NUL byte"))
+}
+
+/// Starts this same binary again (`/proc/self/exe`) through `posix_spawn`, with the current
+/// environment plus `extra_env`, and with the descriptors in `keep` inherited at the same
+/// numbers. Returns the child's pid.
+pub fn spawn_self(extra_env: &[(&str, String)], keep: &[RawFd]) -> io::Result<i32> {
+    let argv0: OsString = std::env::args_os().next().unwrap_or_else(|| "multiproc-child".into());
+    let argv = [cstring(argv0.as_bytes())?];
+    let mut envp = Vec::new();
+    for (k, v) in std::env::vars_os() {
+        if extra_env.iter().any(|(name, _)| OsStr::new(name) == k) {
+            continue;
+        }
+        let mut kv = k.into_vec();
+        kv.push(b'=');
+        kv.extend_from_slice(v.as_bytes());
+        envp.push(cstring(&kv)?);
+    }
+    for (k, v) in extra_env {
+        envp.push(cstring(format!("{k}={v}").as_bytes())?);
+    }
+    platform::posix_spawn(c"/proc/self/exe", &argv, &envp, keep)
+}
+
+/// Ends this process at once with `code`: no destructors, no `atexit` handlers, no flush.
+pub fn exit_now(code: i32) -> ! {
+    platform::exit_now(code)
+}
+
+/// Asks the kernel to send `sig` to this process when the thread that created it exits
+/// (`PR_SET_PDEATHSIG`).
+pub fn set_parent_death_signal(sig: i32) -> io::Result<()> {
+    platform::set_parent_death_signal(sig)
+}
+
+/// Sends `sig` to process `pid` (`kill`). Prefer [`crate::child::ChildWatch::signal`] for
+/// one's own children: it cannot hit a recycled pid.
+pub fn kill(pid: i32, sig: i32) -> io::Result<()> {
+    platform::kill(pid, sig)
+}
+
+/// How many CPUs this process may run on (`sched_getaffinity`).
+pub fn affinity_count() -> io::Result<usize> {
+    platform::affinity_count()
+}
+
+/// Restricts this process to the listed CPUs (`sched_setaffinity`).
+pub fn set_affinity(cpus: &[usize]) -> io::Result<()> {
+    platform::set_affinity(cpus)
+}
+
+/// Ignores `sig` (`true`) or restores its default action (`false`).
+pub fn set_signal_ignored(sig: i32, ignored: bool) -> io::Result<()> {
+    platform::set_signal_ignored(sig, ignored)
+}

@@ -1,0 +1,1 @@
+//! `Pipe`, `Queue`, `SimpleQueue`, `JoinableQueue`, `wait`, `Listener`/`Client`. Not built yet: issue 4.

@@ -1,0 +1,1 @@
+//! The `Manager` server and proxies. Not built yet: issue 6.

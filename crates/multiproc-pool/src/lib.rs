@@ -1,0 +1,1 @@
+//! The process `Pool`. Not built yet: issue 5.

@@ -1,0 +1,705 @@
+//! [`Process`]: a function running in a child process.
+
+use std::fmt;
+use std::io::{self, Write};
+use std::marker::PhantomData;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use multiproc_core::child::{ChildWatch, ExitStatus};
+use multiproc_core::frame::FrameDecoder;
+use multiproc_core::os::{self, Forked};
+use multiproc_core::wait::{self, Interest, PollEntry, Waitable};
+use multiproc_core::{codec, fd, frame};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::boot::{self, Boot};
+use crate::error::ProcessError;
+use crate::registry::{self, ChildEntry, ProcessInfo};
+use crate::target::{ClosureTarget, ExportedTarget, FnTarget, Report, Target};
+use crate::{StartMethod, forkserver, get_start_method, logging};
+
+/// Builds a [`Process`]: name, daemon flag and start method, then the target.
+///
+/// ```
+/// # multiproc_process::setup!();
+/// use multiproc_process::{Process, StartMethod};
+/// fn greet(who: String) -> String { format!("hello, {who}") }
+///
+/// let mut p = Process::builder()
+///     .name("greeter")
+///     .daemon(true)
+///     .method(StartMethod::Spawn)
+///     .target(greet, "world".to_string());
+/// p.start()?;
+/// assert_eq!(p.result()?, "hello, world");
+/// assert_eq!(p.exitcode(), Some(0));
+/// # Ok::<(), multiproc_process::ProcessError>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+#[must_use = "a builder does nothing until .target() or .closure() makes a Process"]
+pub struct ProcessBuilder {
+    name: Option<String>,
+    daemon: bool,
+    method: Option<StartMethod>,
+}
+
+impl ProcessBuilder {
+    /// The process name (default: `Process-N`, with N counting the children of this
+    /// process, and the parent's identity before it in a child: `Process-2:1`).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// A daemon child is killed when its parent dies, even by `SIGKILL` (default false).
+    ///
+    /// The kernel ties this to the *thread* that started the child: start daemon children
+    /// from a thread that lives as long as they should (the main thread, say).
+    pub fn daemon(mut self, daemon: bool) -> Self {
+        self.daemon = daemon;
+        self
+    }
+
+    /// The start method (default: [`get_start_method`]).
+    pub fn method(mut self, method: StartMethod) -> Self {
+        self.method = Some(method);
+        self
+    }
+
+    fn finish<R>(self, target: Box<dyn Target>, method: StartMethod) -> Process<R> {
+        let identity = registry::next_identity();
+        let name = self.name.unwrap_or_else(|| {
+            let ids: Vec<String> = identity.iter().map(u32::to_string).collect();
+            format!("Process-{}", ids.join(":"))
+        });
+        Process {
+            name,
+            identity,
+            daemon: self.daemon,
+            method,
+            target: Some(target),
+            running: None,
+            closed: false,
+            _result: PhantomData,
+        }
+    }
+
+    /// A process that will run `f(args)`. Works under every start method: `f` is a plain
+    /// `fn` (non-capturing closures coerce to one) and `args` a serde value, which may hold
+    /// handles (locks, queues, shared memory) that cross into the child with it.
+    pub fn target<A, R>(self, f: fn(A) -> R, args: A) -> Process<R>
+    where
+        A: Serialize + DeserializeOwned + Send + 'static,
+        R: Serialize + DeserializeOwned + 'static,
+    {
+        let method = self.method.unwrap_or_else(get_start_method);
+        self.finish(Box::new(FnTarget { f, args }), method)
+    }
+
+    /// A process that will run the closure `f`, which may capture anything. Only the fork
+    /// start method can run it (the default for closures when no method was chosen).
+    pub fn closure<F, R>(self, f: F) -> Process<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Serialize + DeserializeOwned + 'static,
+    {
+        let method = self.method.unwrap_or(StartMethod::Fork);
+        self.finish(Box::new(ClosureTarget { f }), method)
+    }
+}
+
+/// A child process that runs a function and can hand its return value back, as CPython's
+/// `multiprocessing.Process` with a result.
+///
+/// `R` is the type the function returns. The exit code follows CPython: 0 after a return,
+/// 1 after a panic, the code given to `exit`, or minus the signal that killed the child.
+///
+/// ```
+/// # multiproc_process::setup!();
+/// use multiproc_process::Process;
+/// fn square(x: u64) -> u64 { x * x }
+///
+/// let mut p = Process::new(square, 12);
+/// p.start()?;
+/// assert_eq!(p.join()?, 0);
+/// assert_eq!(p.result()?, 144);
+///
+/// fn boom(_: ()) { panic!("no luck") }
+/// let mut q = Process::new(boom, ());
+/// q.start()?;
+/// let err = q.result().unwrap_err();
+/// assert!(err.is_panic() && err.to_string().contains("no luck"));
+/// assert_eq!(q.exitcode(), Some(1));
+/// # Ok::<(), multiproc_process::ProcessError>(())
+/// ```
+pub struct Process<R = ()> {
+    name: String,
+    identity: Vec<u32>,
+    daemon: bool,
+    method: StartMethod,
+    target: Option<Box<dyn Target>>,
+    running: Option<Running>,
+    closed: bool,
+    _result: PhantomData<fn() -> R>,
+}
+
+struct Running {
+    entry: Arc<ChildEntry>,
+    sock: OwnedFd,
+    decoder: FrameDecoder,
+    eof: bool,
+    joined: bool,
+    report: Option<Result<Report, String>>,
+    result_taken: bool,
+}
+
+impl fmt::Debug for Running {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Running")
+            .field("pid", &self.entry.watch.pid())
+            .field("status", &self.entry.watch.status())
+            .field("joined", &self.joined)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<R> fmt::Debug for Process<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Process")
+            .field("name", &self.name)
+            .field("method", &self.method)
+            .field("daemon", &self.daemon)
+            .field("running", &self.running)
+            .field("closed", &self.closed)
+            .finish()
+    }
+}
+
+/// Reading chunk for the report socket.
+const READ_CHUNK: usize = 256 * 1024;
+
+impl Running {
+    fn pid(&self) -> i32 {
+        self.entry.watch.pid()
+    }
+
+    /// Reads whatever the child has sent, without blocking.
+    fn drain(&mut self) {
+        while !self.eof {
+            let spare = self.decoder.spare(READ_CHUNK);
+            let spare_len = spare.len();
+            match fd::recv(&self.sock, spare) {
+                Ok(0) => {
+                    self.decoder.commit(0, spare_len);
+                    self.eof = true;
+                }
+                Ok(n) => self.decoder.commit(n, spare_len),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => self.decoder.commit(0, spare_len),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.decoder.commit(0, spare_len);
+                    break;
+                }
+                Err(_) => {
+                    self.decoder.commit(0, spare_len);
+                    self.eof = true;
+                }
+            }
+        }
+    }
+
+    fn settle(&mut self) {
+        if self.report.is_none() {
+            self.drain();
+            self.report = match self.decoder.next_frame() {
+                Ok(Some(payload)) => Some(Report::from_payload(payload)),
+                Ok(None) => None,
+                Err(e) => Some(Err(e.to_string())),
+            };
+        }
+        if !self.joined {
+            self.joined = true;
+            registry::remove(&self.entry);
+        }
+    }
+}
+
+impl<R> Process<R> {
+    /// A process that will run `f(args)` with the default start method.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// use multiproc_process::Process;
+    /// fn add((a, b): (i32, i32)) -> i32 { a + b }
+    /// let mut p = Process::new(add, (2, 3));
+    /// p.start()?;
+    /// assert_eq!(p.result()?, 5);
+    /// # Ok::<(), multiproc_process::ProcessError>(())
+    /// ```
+    pub fn new<A>(f: fn(A) -> R, args: A) -> Process<R>
+    where
+        A: Serialize + DeserializeOwned + Send + 'static,
+        R: Serialize + DeserializeOwned + 'static,
+    {
+        ProcessBuilder::default().target(f, args)
+    }
+
+    /// A process that will run a capturing closure, under fork.
+    ///
+    /// ```
+    /// use multiproc_process::Process;
+    /// let words = vec!["a".to_string(), "bb".into()];
+    /// let mut p = Process::from_closure(move || words.iter().map(|w| w.len()).sum::<usize>());
+    /// p.start()?;
+    /// assert_eq!(p.result()?, 3);
+    /// # Ok::<(), multiproc_process::ProcessError>(())
+    /// ```
+    pub fn from_closure<F>(f: F) -> Process<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Serialize + DeserializeOwned + 'static,
+    {
+        ProcessBuilder::default().closure(f)
+    }
+
+    /// A builder, to set a name, the daemon flag or the start method.
+    pub fn builder() -> ProcessBuilder {
+        ProcessBuilder::default()
+    }
+
+    /// The process name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether this is a daemon process.
+    pub fn daemon(&self) -> bool {
+        self.daemon
+    }
+
+    /// The start method it starts (or started) with.
+    pub fn start_method(&self) -> StartMethod {
+        self.method
+    }
+
+    /// Its position in the process tree (see [`crate::CurrentProcess::identity`]).
+    pub fn identity(&self) -> &[u32] {
+        &self.identity
+    }
+
+    /// The child's pid, once started.
+    pub fn pid(&self) -> Option<i32> {
+        self.running.as_ref().map(Running::pid)
+    }
+
+    fn start_error(&self, source: io::Error) -> ProcessError {
+        ProcessError::Start { name: self.name.clone(), method: self.method, source }
+    }
+
+    fn io_error(&self, op: &'static str, source: io::Error) -> ProcessError {
+        ProcessError::Io { op, name: self.name.clone(), pid: self.pid().unwrap_or(0), source }
+    }
+
+    /// Starts the child. A process can be started once.
+    pub fn start(&mut self) -> Result<(), ProcessError> {
+        if self.closed {
+            return Err(ProcessError::Closed { name: self.name.clone() });
+        }
+        if let Some(r) = &self.running {
+            return Err(ProcessError::AlreadyStarted { name: self.name.clone(), pid: r.pid() });
+        }
+        if self.method != StartMethod::Fork && !boot::is_set_up() {
+            return Err(ProcessError::SetupMissing { name: self.name.clone(), method: self.method });
+        }
+        let target = self.target.take().ok_or_else(|| ProcessError::Closed { name: self.name.clone() })?;
+        registry::cleanup();
+        log::debug!(target: logging::TARGET, "starting {} with {}", self.name, self.method);
+        let started = match self.method {
+            StartMethod::Fork => self.start_fork(target),
+            StartMethod::Spawn | StartMethod::Forkserver => match target.export() {
+                None => Err(ProcessError::ClosureNeedsFork { name: self.name.clone(), method: self.method }),
+                Some(Err(source)) => Err(ProcessError::Arguments { name: self.name.clone(), source }),
+                Some(Ok(exported)) => self.start_exec(exported),
+            },
+        };
+        let running = started?;
+        self.running = Some(running);
+        Ok(())
+    }
+
+    fn child_info(&self) -> ProcessInfo {
+        let me = registry::current_info();
+        ProcessInfo {
+            name: self.name.clone(),
+            identity: self.identity.clone(),
+            daemon: self.daemon,
+            parent: Some((os::getpid(), me.name.clone())),
+            method: Some(self.method),
+        }
+    }
+
+    fn start_fork(&mut self, target: Box<dyn Target>) -> Result<Running, ProcessError> {
+        let (psock, csock) = fd::socketpair().map_err(|e| self.start_error(e))?;
+        let info = self.child_info();
+        // Flush before forking, or buffered output would be written twice.
+        let _ = io::stdout().flush();
+        let _ = io::stderr().flush();
+        // Hold the locks that a child could need, so that no other thread holds them at
+        // the instant of the fork (what pthread_atfork handlers do in C).
+        let mut server = forkserver::lock();
+        let mut reg = registry::lock();
+        // SAFETY: in the child only this thread exists. It touches no lock another thread
+        // could have held: the fork server and registry locks are held by this thread
+        // (their guards are released below in the child itself), current_info uses no
+        // lock, and glibc resets its malloc locks. It ends in boot::finish, which exits.
+        match unsafe { os::fork() } {
+            Err(e) => {
+                drop(reg);
+                drop(server);
+                Err(self.start_error(e))
+            }
+            Ok(Forked::Child) => {
+                // The parent's fork server and children are not this child's.
+                *server = None;
+                reg.reset_for_child();
+                drop(reg);
+                drop(server);
+                drop(psock);
+                boot::become_child(info);
+                let report = target.run_forked();
+                boot::finish(&csock, report)
+            }
+            Ok(Forked::Parent(pid)) => {
+                let watch = ChildWatch::new(pid);
+                let entry = match watch {
+                    Ok(w) => Arc::new(ChildEntry { watch: w, name: self.name.clone() }),
+                    Err(e) => {
+                        drop(reg);
+                        drop(server);
+                        let _ = os::kill(pid, os::signal::KILL);
+                        return Err(self.start_error(e));
+                    }
+                };
+                reg.children.push(Arc::clone(&entry));
+                drop(reg);
+                drop(server);
+                drop(csock);
+                drop(target);
+                self.running_with(entry, psock)
+            }
+        }
+    }
+
+    fn running_with(&self, entry: Arc<ChildEntry>, sock: OwnedFd) -> Result<Running, ProcessError> {
+        fd::set_nonblocking(&sock, true).map_err(|e| self.start_error(e))?;
+        Ok(Running {
+            entry,
+            sock,
+            decoder: FrameDecoder::new(u64::MAX),
+            eof: false,
+            joined: false,
+            report: None,
+            result_taken: false,
+        })
+    }
+
+    fn start_exec(&mut self, exported: ExportedTarget) -> Result<Running, ProcessError> {
+        let (psock, csock) = fd::socketpair().map_err(|e| self.start_error(e))?;
+        let info = self.child_info();
+        let (parent_pid, parent_name) = info.parent.clone().unwrap_or_default();
+        let spawn = self.method == StartMethod::Spawn;
+        let boot = Boot {
+            name: self.name.clone(),
+            identity: self.identity.clone(),
+            daemon: self.daemon,
+            parent_pid,
+            parent_name,
+            method: self.method,
+            default_method: get_start_method(),
+            trampoline: exported.trampoline,
+            function: exported.function,
+            fds: if spawn { exported.args.fds.clone() } else { Vec::new() },
+            log_level: logging::stderr_level(),
+        };
+        let boot_bytes = codec::encode(&boot).map_err(|e| self.start_error(io::Error::other(e)))?;
+        let pid = if spawn {
+            let mut keep = vec![csock.as_raw_fd()];
+            keep.extend_from_slice(&exported.args.fds);
+            os::spawn_self(&[(boot::CHILD_ENV, csock.as_raw_fd().to_string())], &keep)
+                .map_err(|e| self.start_error(e))?
+        } else {
+            let mut fds: Vec<BorrowedFd<'_>> = vec![csock.as_fd()];
+            for &raw in &exported.args.fds {
+                // SAFETY: the descriptors belong to handles inside the target's arguments,
+                // which `self.target` no longer holds but `exported` was made from; the
+                // caller keeps the target alive until start returns (it is dropped in
+                // `start` after this function), so they stay open for this call.
+                fds.push(unsafe { BorrowedFd::borrow_raw(raw) });
+            }
+            let mut server = forkserver::lock();
+            forkserver::fork_child(&mut server, &fds).map_err(|e| self.start_error(e))?
+        };
+        drop(csock);
+        let watch = match ChildWatch::new(pid) {
+            Ok(w) => w,
+            Err(e) => {
+                let _ = os::kill(pid, os::signal::KILL);
+                return Err(self.start_error(e));
+            }
+        };
+        let entry = Arc::new(ChildEntry { watch, name: self.name.clone() });
+        registry::lock().children.push(Arc::clone(&entry));
+        let running = self.running_with(entry, psock)?;
+        // If the child dies while we send, the failure shows in its exit status and in
+        // `result`; there is nothing more to say here.
+        let _ = send_boot(&running, &boot_bytes, &exported.args.bytes);
+        Ok(running)
+    }
+
+    fn running(&self) -> Result<&Running, ProcessError> {
+        if self.closed {
+            return Err(ProcessError::Closed { name: self.name.clone() });
+        }
+        self.running.as_ref().ok_or_else(|| ProcessError::NotStarted { name: self.name.clone() })
+    }
+
+    fn running_mut(&mut self) -> Result<&mut Running, ProcessError> {
+        if self.closed {
+            return Err(ProcessError::Closed { name: self.name.clone() });
+        }
+        let name = &self.name;
+        self.running.as_mut().ok_or_else(|| ProcessError::NotStarted { name: name.clone() })
+    }
+
+    /// Waits for the child to exit and returns its exit code.
+    pub fn join(&mut self) -> Result<i32, ProcessError> {
+        self.join_deadline(None).map(|c| c.expect("no deadline, so the child has exited"))
+    }
+
+    /// Waits at most `timeout`; `Ok(None)` if the child is still running then.
+    pub fn join_timeout(&mut self, timeout: Duration) -> Result<Option<i32>, ProcessError> {
+        self.join_deadline(Some(Instant::now() + timeout))
+    }
+
+    /// Reaps the child if it has exited; never blocks.
+    pub fn try_join(&mut self) -> Result<Option<i32>, ProcessError> {
+        self.join_deadline(Some(Instant::now()))
+    }
+
+    /// Waits until `deadline` at the latest (`None`: no limit); `Ok(None)` if the child is
+    /// still running then. While waiting it reads what the child sends, so a child with a
+    /// large result never blocks on a full socket.
+    pub fn join_deadline(&mut self, deadline: Option<Instant>) -> Result<Option<i32>, ProcessError> {
+        let run = self.running_mut()?;
+        loop {
+            match run.entry.watch.try_wait() {
+                Ok(Some(status)) => {
+                    run.settle();
+                    log::debug!(target: logging::TARGET, "joined pid {}: {status}", run.pid());
+                    return Ok(Some(status.code()));
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    let pid = run.pid();
+                    return Err(ProcessError::Io { op: "waitid", name: self.name.clone(), pid, source: e });
+                }
+            }
+            let now = Instant::now();
+            if deadline.is_some_and(|d| now >= d) {
+                run.drain();
+                return Ok(None);
+            }
+            let pidfd = run.entry.watch.pidfd();
+            let mut entries = Vec::with_capacity(2);
+            if !run.eof {
+                entries.push(PollEntry::new(run.sock.as_fd(), Interest::READ));
+            }
+            if let Some(p) = pidfd {
+                entries.push(PollEntry::new(p, Interest::READ));
+            }
+            // Without a pidfd, nothing signals the exit itself: look again every 20 ms.
+            let step = if pidfd.is_none() {
+                let cap = now + Duration::from_millis(20);
+                Some(deadline.map_or(cap, |d| d.min(cap)))
+            } else {
+                deadline
+            };
+            if entries.is_empty() {
+                std::thread::sleep(step.map_or(Duration::from_millis(20), |s| s - now));
+                continue;
+            }
+            if let Err(e) = wait::poll(&mut entries, step) {
+                let pid = run.pid();
+                return Err(ProcessError::Io { op: "poll", name: self.name.clone(), pid, source: e });
+            }
+            if !run.eof && entries[0].ready().any() {
+                run.drain();
+            }
+        }
+    }
+
+    /// Whether the child is running (reaping it if it has just exited).
+    pub fn is_alive(&self) -> bool {
+        match &self.running {
+            Some(r) if !self.closed => matches!(r.entry.watch.try_wait(), Ok(None)),
+            _ => false,
+        }
+    }
+
+    /// The exit code once the child has exited: 0 after a return, 1 after a panic, the code
+    /// it passed to `exit`, or minus the signal that killed it.
+    pub fn exitcode(&self) -> Option<i32> {
+        self.exit_status().map(ExitStatus::code)
+    }
+
+    /// How the child ended, once it has.
+    pub fn exit_status(&self) -> Option<ExitStatus> {
+        let r = self.running.as_ref()?;
+        r.entry.watch.try_wait().ok().flatten()
+    }
+
+    fn signal(&self, sig: i32, op: &'static str) -> Result<(), ProcessError> {
+        let run = self.running()?;
+        run.entry.watch.signal(sig).map_err(|e| self.io_error(op, e))
+    }
+
+    /// Sends `SIGTERM` (CPython's `terminate`). Does nothing if the child has exited.
+    pub fn terminate(&self) -> Result<(), ProcessError> {
+        self.signal(os::signal::TERM, "terminate")
+    }
+
+    /// Sends `SIGKILL` (CPython's `kill`). Does nothing if the child has exited.
+    pub fn kill(&self) -> Result<(), ProcessError> {
+        self.signal(os::signal::KILL, "kill")
+    }
+
+    /// Sends `SIGINT` (CPython's `interrupt`). Does nothing if the child has exited.
+    pub fn interrupt(&self) -> Result<(), ProcessError> {
+        self.signal(os::signal::INT, "interrupt")
+    }
+
+    /// Something to wait on together with other handles (see [`multiproc_core::wait`]): it
+    /// becomes ready when the child exits. It is the child's pidfd; on kernels without
+    /// pidfds it is the result socket, which also becomes ready when the child sends its
+    /// result just before exiting.
+    pub fn sentinel(&self) -> Result<Sentinel<'_>, ProcessError> {
+        let run = self.running()?;
+        Ok(Sentinel(run.entry.watch.pidfd().unwrap_or_else(|| run.sock.as_fd())))
+    }
+
+    /// Releases the process's resources (CPython's `close`). Fails while the child runs.
+    pub fn close(&mut self) -> Result<(), ProcessError> {
+        if let Some(run) = &mut self.running {
+            if !self.closed && matches!(run.entry.watch.try_wait(), Ok(None)) {
+                return Err(ProcessError::StillRunning { name: self.name.clone(), pid: run.pid() });
+            }
+            run.settle();
+        }
+        self.running = None;
+        self.target = None;
+        self.closed = true;
+        Ok(())
+    }
+}
+
+impl<R: DeserializeOwned> Process<R> {
+    /// Waits for the child and takes the value its function returned. A panic, an exit
+    /// without a value or a fatal signal comes back as the matching [`ProcessError`].
+    pub fn result(&mut self) -> Result<R, ProcessError> {
+        self.result_deadline(None).map(|r| r.expect("no deadline, so the child has exited"))
+    }
+
+    /// As [`result`](Self::result), waiting at most `timeout`; `Ok(None)` if the child is
+    /// still running then.
+    pub fn result_timeout(&mut self, timeout: Duration) -> Result<Option<R>, ProcessError> {
+        self.result_deadline(Some(Instant::now() + timeout))
+    }
+
+    /// As [`result`](Self::result), without waiting.
+    pub fn try_result(&mut self) -> Result<Option<R>, ProcessError> {
+        self.result_deadline(Some(Instant::now()))
+    }
+
+    /// As [`result`](Self::result), waiting until `deadline` at the latest.
+    pub fn result_deadline(&mut self, deadline: Option<Instant>) -> Result<Option<R>, ProcessError> {
+        if self.join_deadline(deadline)?.is_none() {
+            return Ok(None);
+        }
+        let name = self.name.clone();
+        let run = self.running_mut()?;
+        let pid = run.pid();
+        if run.result_taken {
+            return Err(ProcessError::ResultTaken { name, pid });
+        }
+        let status = run.entry.watch.status().expect("joined, so reaped");
+        let report = run.report.take();
+        run.result_taken = true;
+        match report {
+            Some(Ok(Report::Returned(bytes))) => codec::decode::<R>(&bytes)
+                .map(Some)
+                .map_err(|source| ProcessError::ResultDecode { name, pid, source }),
+            Some(Ok(Report::Panicked { message, location })) => {
+                Err(ProcessError::Panicked { name, pid, message, location })
+            }
+            Some(Ok(Report::Failed(reason))) | Some(Err(reason)) => {
+                Err(ProcessError::ChildFailed { name, pid, reason })
+            }
+            None => Err(match status {
+                ExitStatus::Exited(code) => ProcessError::Exited { name, pid, code },
+                ExitStatus::Signaled(signal) => ProcessError::Signaled {
+                    name,
+                    pid,
+                    signal,
+                    signal_name: os::signal::name(signal),
+                },
+            }),
+        }
+    }
+}
+
+/// Sends the boot record and the arguments, watching the child so that its death ends
+/// the send instead of blocking it.
+fn send_boot(run: &Running, boot: &[u8], args: &[u8]) -> io::Result<()> {
+    let boot_hdr = frame::header(boot.len() as u64);
+    let args_hdr = frame::header(args.len() as u64);
+    for part in [&boot_hdr[..], boot, &args_hdr[..], args] {
+        let mut off = 0;
+        while off < part.len() {
+            match fd::send(&run.sock, &part[off..]) {
+                Ok(n) => off += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let mut entries = vec![PollEntry::new(run.sock.as_fd(), Interest::WRITE)];
+                    if let Some(p) = run.entry.watch.pidfd() {
+                        entries.push(PollEntry::new(p, Interest::READ));
+                    }
+                    // Without a pidfd a dead child still shows, as a hang-up on the socket.
+                    wait::poll(&mut entries, Some(Instant::now() + Duration::from_millis(100)))?;
+                    if entries.len() > 1 && entries[1].ready().any() && !entries[0].ready().writable {
+                        return Err(io::Error::new(io::ErrorKind::BrokenPipe, "the child exited during start"));
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A handle that becomes ready when a child process exits; see [`Process::sentinel`].
+#[derive(Debug, Clone, Copy)]
+pub struct Sentinel<'a>(BorrowedFd<'a>);
+
+impl Waitable for Sentinel<'_> {
+    fn wait_fd(&self) -> BorrowedFd<'_> {
+        self.0
+    }
+}
+
+impl AsFd for Sentinel<'_> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.0
+    }
+}

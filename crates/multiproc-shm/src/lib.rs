@@ -1,0 +1,1 @@
+//! Shared memory: segments, `SharedMemory`, `RawValue`, `RawArray`, `ShareableList`. Not built yet: issue 3.

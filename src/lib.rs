@@ -1,0 +1,1 @@
+//! Cross-crate integration tests of multiproc live in `tests/`; this library is empty.

@@ -84,7 +84,11 @@ impl ChildWatch {
         } else {
             None
         };
-        Ok(Self { pid, pidfd, status: Mutex::new(None) })
+        Ok(Self {
+            pid,
+            pidfd,
+            status: Mutex::new(None),
+        })
     }
 
     /// The child's pid.

@@ -8,8 +8,31 @@
 //! # Ok::<(), codec::CodecError>(())
 //! ```
 
+use std::cell::RefCell;
+
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+
+thread_local! {
+    static DETAIL: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Records why a `Serialize` or `Deserialize` impl is about to fail, so that the
+/// [`CodecError`] carries the reason. postcard keeps only "custom error" from serde's
+/// `Error::custom`; impls in this workspace call this first.
+pub fn note_failure(reason: impl Into<String>) {
+    DETAIL.with(|d| *d.borrow_mut() = Some(reason.into()));
+}
+
+fn reason(fallback: impl std::fmt::Display) -> String {
+    DETAIL
+        .with(|d| d.borrow_mut().take())
+        .unwrap_or_else(|| fallback.to_string())
+}
+
+fn clear_detail() {
+    DETAIL.with(|d| d.borrow_mut().take());
+}
 
 /// A value could not be encoded or decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,9 +64,10 @@ pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, CodecError> {
 
 /// Encodes `value` at the end of `buf` and returns the buffer.
 pub fn encode_into<T: Serialize + ?Sized>(value: &T, buf: Vec<u8>) -> Result<Vec<u8>, CodecError> {
+    clear_detail();
     postcard::to_extend(value, buf).map_err(|e| CodecError::Encode {
         type_name: std::any::type_name::<T>(),
-        reason: e.to_string(),
+        reason: reason(e),
     })
 }
 
@@ -54,9 +78,13 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
         len: bytes.len(),
         reason,
     };
-    let (value, rest) = postcard::take_from_bytes(bytes).map_err(|e| err(e.to_string()))?;
+    clear_detail();
+    let (value, rest) = postcard::take_from_bytes(bytes).map_err(|e| err(reason(e)))?;
     if !rest.is_empty() {
-        return Err(err(format!("{} bytes left over after the value", rest.len())));
+        return Err(err(format!(
+            "{} bytes left over after the value",
+            rest.len()
+        )));
     }
     Ok(value)
 }

@@ -81,7 +81,11 @@ pub fn send_with_fds(fd: &impl AsFd, buf: &[u8], fds: &[&dyn AsFd]) -> io::Resul
 }
 
 /// As [`send_with_fds`], with borrowed descriptors.
-pub fn send_borrowed_fds(fd: BorrowedFd<'_>, buf: &[u8], fds: &[BorrowedFd<'_>]) -> io::Result<usize> {
+pub fn send_borrowed_fds(
+    fd: BorrowedFd<'_>,
+    buf: &[u8],
+    fds: &[BorrowedFd<'_>],
+) -> io::Result<usize> {
     loop {
         match platform::send_with_fds(fd, buf, fds) {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -93,13 +97,20 @@ pub fn send_borrowed_fds(fd: BorrowedFd<'_>, buf: &[u8], fds: &[BorrowedFd<'_>])
 /// Receives into `buf` and takes up to `max_fds` descriptors that came with the data.
 /// More descriptors than `max_fds`, or a datagram longer than `buf`, is an error (the
 /// excess would otherwise be dropped silently).
-pub fn recv_with_fds(fd: &impl AsFd, buf: &mut [u8], max_fds: usize) -> io::Result<(usize, Vec<OwnedFd>)> {
+pub fn recv_with_fds(
+    fd: &impl AsFd,
+    buf: &mut [u8],
+    max_fds: usize,
+) -> io::Result<(usize, Vec<OwnedFd>)> {
     loop {
         match platform::recv_with_fds(fd.as_fd(), buf, max_fds) {
             Ok((_, _, true)) => {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidData,
-                    format!("message truncated: more than {} bytes or {max_fds} descriptors", buf.len()),
+                    format!(
+                        "message truncated: more than {} bytes or {max_fds} descriptors",
+                        buf.len()
+                    ),
                 ));
             }
             Ok((n, fds, false)) => return Ok((n, fds)),
@@ -117,7 +128,9 @@ pub fn dup(fd: &impl AsFd) -> io::Result<OwnedFd> {
 /// How many descriptors this process has open (entries of `/proc/self/fd`, not counting
 /// the one used to list them).
 pub fn open_fd_count() -> io::Result<usize> {
-    Ok(std::fs::read_dir("/proc/self/fd")?.count().saturating_sub(1))
+    Ok(std::fs::read_dir("/proc/self/fd")?
+        .count()
+        .saturating_sub(1))
 }
 
 /// Whether `fd` is an open descriptor of this process.

@@ -68,7 +68,10 @@ pub fn read_frame<R: Read + ?Sized>(r: &mut R, max: u64) -> Result<Option<Vec<u8
         match r.read(&mut hdr[got..]) {
             Ok(0) if got == 0 => return Ok(None),
             Ok(0) => {
-                return Err(FrameError::Truncated { expected: HEADER_LEN as u64, got: got as u64 });
+                return Err(FrameError::Truncated {
+                    expected: HEADER_LEN as u64,
+                    got: got as u64,
+                });
             }
             Ok(n) => got += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -79,10 +82,16 @@ pub fn read_frame<R: Read + ?Sized>(r: &mut R, max: u64) -> Result<Option<Vec<u8
     if len > max {
         return Err(FrameError::TooLong { len, max });
     }
-    let len_usize = usize::try_from(len).map_err(|_| FrameError::TooLong { len, max: usize::MAX as u64 })?;
+    let len_usize = usize::try_from(len).map_err(|_| FrameError::TooLong {
+        len,
+        max: usize::MAX as u64,
+    })?;
     let mut payload = Vec::new();
     payload.try_reserve_exact(len_usize).map_err(|_| {
-        FrameError::Io(io::Error::new(io::ErrorKind::OutOfMemory, format!("cannot allocate {len} bytes")))
+        FrameError::Io(io::Error::new(
+            io::ErrorKind::OutOfMemory,
+            format!("cannot allocate {len} bytes"),
+        ))
     })?;
     let read = r.take(len).read_to_end(&mut payload)?;
     if (read as u64) < len {
@@ -105,7 +114,11 @@ pub struct FrameDecoder {
 impl FrameDecoder {
     /// A decoder that rejects frames longer than `max` bytes.
     pub fn new(max: u64) -> Self {
-        Self { buf: Vec::new(), start: 0, max }
+        Self {
+            buf: Vec::new(),
+            start: 0,
+            max,
+        }
     }
 
     /// Appends bytes that arrived.
@@ -194,7 +207,10 @@ mod tests {
         let mut wire = Vec::new();
         wire.extend_from_slice(&header(u64::MAX));
         let err = read_frame(&mut &wire[..], 1 << 20).unwrap_err();
-        assert!(matches!(err, FrameError::TooLong { len: u64::MAX, .. }), "{err}");
+        assert!(
+            matches!(err, FrameError::TooLong { len: u64::MAX, .. }),
+            "{err}"
+        );
         let mut dec = FrameDecoder::new(1 << 20);
         dec.push(&wire);
         assert!(matches!(dec.next_frame(), Err(FrameError::TooLong { .. })));
@@ -206,7 +222,16 @@ mod tests {
         write_frame(&mut wire, b"abcdef").unwrap();
         wire.truncate(10);
         let err = read_frame(&mut &wire[..], 100).unwrap_err();
-        assert!(matches!(err, FrameError::Truncated { expected: 14, got: 10 }), "{err}");
+        assert!(
+            matches!(
+                err,
+                FrameError::Truncated {
+                    expected: 14,
+                    got: 10
+                }
+            ),
+            "{err}"
+        );
     }
 
     #[test]

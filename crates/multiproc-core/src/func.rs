@@ -62,14 +62,20 @@ pub struct ImageMismatch {
 impl FnRef {
     /// The reference for the function at `addr` in this process.
     pub fn new(addr: usize) -> Self {
-        Self { offset: addr.wrapping_sub(base()) as i64, check: image_check() }
+        Self {
+            offset: addr.wrapping_sub(base()) as i64,
+            check: image_check(),
+        }
     }
 
     /// The address of the function in this process.
     pub fn resolve(self) -> Result<usize, ImageMismatch> {
         let ours = image_check();
         if ours != self.check {
-            return Err(ImageMismatch { theirs: self.check, ours });
+            return Err(ImageMismatch {
+                theirs: self.check,
+                ours,
+            });
         }
         Ok(base().wrapping_add(self.offset as usize))
     }

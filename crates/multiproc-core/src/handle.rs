@@ -40,8 +40,7 @@ use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
-use serde::de::{DeserializeOwned, Error as _};
-use serde::ser::Error as _;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::codec::{self, CodecError};
@@ -68,7 +67,9 @@ pub struct Exported {
 pub fn export<T: Serialize + ?Sized>(value: &T) -> Result<Exported, CodecError> {
     let saved = OUTGOING.with(|o| o.borrow_mut().replace(Vec::new()));
     let bytes = codec::encode(value);
-    let fds = OUTGOING.with(|o| std::mem::replace(&mut *o.borrow_mut(), saved)).unwrap_or_default();
+    let fds = OUTGOING
+        .with(|o| std::mem::replace(&mut *o.borrow_mut(), saved))
+        .unwrap_or_default();
     Ok(Exported { bytes: bytes?, fds })
 }
 
@@ -133,7 +134,7 @@ pub fn serialize_fd<S: Serializer>(fd: BorrowedFd<'_>, s: S) -> Result<S::Ok, S:
     });
     match index {
         Some(i) => (i as u32).serialize(s),
-        None => Err(S::Error::custom(format!(
+        None => Err(fail::<S::Error>(format!(
             "descriptor {} belongs to a handle, which can only be serialized when it crosses \
              into a child process (multiproc_core::handle::export)",
             fd.as_raw_fd()
@@ -145,20 +146,31 @@ pub fn serialize_fd<S: Serializer>(fd: BorrowedFd<'_>, s: S) -> Result<S::Ok, S:
 pub fn deserialize_fd<'de, D: Deserializer<'de>>(d: D) -> Result<OwnedFd, D::Error> {
     let index = u32::deserialize(d)? as usize;
     INCOMING.with(|i| match i.borrow_mut().as_mut() {
-        None => Err(D::Error::custom(
+        None => Err(fail_de::<D::Error>(
             "a handle can only be deserialized in the child it was sent to \
-             (multiproc_core::handle::import)",
+             (multiproc_core::handle::import)"
+                .to_string(),
         )),
         Some(table) => match table.get_mut(index) {
-            None => Err(D::Error::custom(format!(
+            None => Err(fail_de::<D::Error>(format!(
                 "handle refers to descriptor #{index} but only {} arrived",
                 table.len()
             ))),
             Some(slot) => slot.take().ok_or_else(|| {
-                D::Error::custom(format!("descriptor #{index} was claimed twice"))
+                fail_de::<D::Error>(format!("descriptor #{index} was claimed twice"))
             }),
         },
     })
+}
+
+fn fail<E: serde::ser::Error>(reason: String) -> E {
+    codec::note_failure(reason.clone());
+    E::custom(reason)
+}
+
+fn fail_de<E: serde::de::Error>(reason: String) -> E {
+    codec::note_failure(reason.clone());
+    E::custom(reason)
 }
 
 /// A descriptor that crosses into children together with the handle that owns it.

@@ -78,7 +78,11 @@ pub enum Forked {
 pub unsafe fn fork() -> io::Result<Forked> {
     // SAFETY: forwarded to the caller.
     let r = unsafe { platform::fork() }?;
-    Ok(if r == 0 { Forked::Child } else { Forked::Parent(r) })
+    Ok(if r == 0 {
+        Forked::Child
+    } else {
+        Forked::Parent(r)
+    })
 }
 
 /// Forks a child that becomes a child of this process's *parent* (`CLONE_PARENT`).
@@ -89,18 +93,25 @@ pub unsafe fn fork() -> io::Result<Forked> {
 pub unsafe fn fork_sibling() -> io::Result<Forked> {
     // SAFETY: forwarded to the caller.
     let r = unsafe { platform::clone_parent() }?;
-    Ok(if r == 0 { Forked::Child } else { Forked::Parent(r) })
+    Ok(if r == 0 {
+        Forked::Child
+    } else {
+        Forked::Parent(r)
+    })
 }
 
 fn cstring(bytes: &[u8]) -> io::Result<CString> {
-    CString::new(bytes).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "string holds a NUL byte"))
+    CString::new(bytes)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "string holds a NUL byte"))
 }
 
 /// Starts this same binary again (`/proc/self/exe`) through `posix_spawn`, with the current
 /// environment plus `extra_env`, and with the descriptors in `keep` inherited at the same
 /// numbers. Returns the child's pid.
 pub fn spawn_self(extra_env: &[(&str, String)], keep: &[RawFd]) -> io::Result<i32> {
-    let argv0: OsString = std::env::args_os().next().unwrap_or_else(|| "multiproc-child".into());
+    let argv0: OsString = std::env::args_os()
+        .next()
+        .unwrap_or_else(|| "multiproc-child".into());
     let argv = [cstring(argv0.as_bytes())?];
     let mut envp = Vec::new();
     for (k, v) in std::env::vars_os() {
@@ -145,7 +156,9 @@ pub fn set_affinity(cpus: &[usize]) -> io::Result<()> {
     platform::set_affinity(cpus)
 }
 
-/// Ignores `sig` (`true`) or restores its default action (`false`).
-pub fn set_signal_ignored(sig: i32, ignored: bool) -> io::Result<()> {
-    platform::set_signal_ignored(sig, ignored)
+/// Blocks (`true`) or unblocks (`false`) `sig` for the calling thread; while blocked, a
+/// signal sent to the process stays pending. A child created by fork starts with the same
+/// mask and no pending signals.
+pub fn set_signal_blocked(sig: i32, blocked: bool) -> io::Result<()> {
+    platform::set_signal_blocked(sig, blocked)
 }

@@ -53,12 +53,22 @@ pub fn wait_deadline(
     objects: &[&dyn Waitable],
     deadline: Option<Instant>,
 ) -> io::Result<Vec<usize>> {
-    let buffered: Vec<usize> =
-        objects.iter().enumerate().filter(|(_, o)| o.ready_now()).map(|(i, _)| i).collect();
-    let mut entries: Vec<PollEntry<'_>> =
-        objects.iter().map(|o| PollEntry::new(o.wait_fd(), Interest::READ)).collect();
+    let buffered: Vec<usize> = objects
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.ready_now())
+        .map(|(i, _)| i)
+        .collect();
+    let mut entries: Vec<PollEntry<'_>> = objects
+        .iter()
+        .map(|o| PollEntry::new(o.wait_fd(), Interest::READ))
+        .collect();
     // With something already buffered, only look at the descriptors without blocking.
-    let dl = if buffered.is_empty() { deadline } else { Some(Instant::now()) };
+    let dl = if buffered.is_empty() {
+        deadline
+    } else {
+        Some(Instant::now())
+    };
     poll(&mut entries, dl)?;
     Ok(entries
         .iter()
@@ -108,7 +118,11 @@ pub struct PollEntry<'a> {
 impl<'a> PollEntry<'a> {
     /// Wait on `fd` for `interest`.
     pub fn new(fd: BorrowedFd<'a>, interest: Interest) -> Self {
-        Self { fd, interest, ready: Ready::default() }
+        Self {
+            fd,
+            interest,
+            ready: Ready::default(),
+        }
     }
 
     /// What the last [`poll`] found.
@@ -122,7 +136,11 @@ impl<'a> PollEntry<'a> {
 pub fn poll(entries: &mut [PollEntry<'_>], deadline: Option<Instant>) -> io::Result<usize> {
     let mut raw: Vec<libc::pollfd> = entries
         .iter()
-        .map(|e| libc::pollfd { fd: e.fd.as_raw_fd(), events: e.interest.0, revents: 0 })
+        .map(|e| libc::pollfd {
+            fd: e.fd.as_raw_fd(),
+            events: e.interest.0,
+            revents: 0,
+        })
         .collect();
     let n = loop {
         let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));

@@ -169,9 +169,10 @@ pub(crate) fn become_child(info: ProcessInfo) {
             os::exit_now(1);
         }
     }
-    log::debug!(target: logging::TARGET, "child process {} calling its target", info.name);
+    let name = info.name.clone();
     registry::set_current(info);
     target::install_panic_hook();
+    log::debug!(target: logging::TARGET, "child process {name} calling its target");
 }
 
 /// Sends the report, flushes standard output and exits with the report's code.

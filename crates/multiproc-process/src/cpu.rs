@@ -29,7 +29,13 @@ fn parse_cpu_list(s: &str) -> Option<usize> {
     let mut n = 0;
     for part in s.split(',') {
         match part.split_once('-') {
-            Some((a, b)) => n += b.parse::<usize>().ok()?.checked_sub(a.parse::<usize>().ok()?)? + 1,
+            Some((a, b)) => {
+                n += b
+                    .parse::<usize>()
+                    .ok()?
+                    .checked_sub(a.parse::<usize>().ok()?)?
+                    + 1
+            }
             None => {
                 part.parse::<usize>().ok()?;
                 n += 1;

@@ -25,7 +25,7 @@
 //!
 //! # Lifetime
 //! The server exits when its socket reports end of file, that is when the parent exits or
-//! dies, and it ignores `SIGINT` so that Ctrl-C in a terminal reaches the parent, not it. If
+//! dies, and it blocks `SIGINT` so that Ctrl-C in a terminal reaches the parent, not it. If
 //! it dies anyway, the next start notices and starts a new one. It is started from a
 //! dedicated thread that never exits, because a daemon child's parent-death signal is tied
 //! to the thread that created its parent's side of the relationship.
@@ -36,8 +36,8 @@ use std::sync::mpsc;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use multiproc_core::child::ChildWatch;
-use multiproc_core::os::{self, Forked};
 use multiproc_core::fd;
+use multiproc_core::os::{self, Forked};
 
 use crate::boot;
 
@@ -69,7 +69,10 @@ fn keeper() -> &'static Mutex<mpsc::Sender<SpawnRequest>> {
             .stack_size(64 * 1024)
             .spawn(move || {
                 for (server_fd, reply) in rx {
-                    let r = os::spawn_self(&[(boot::FORKSERVER_ENV, server_fd.to_string())], &[server_fd]);
+                    let r = os::spawn_self(
+                        &[(boot::FORKSERVER_ENV, server_fd.to_string())],
+                        &[server_fd],
+                    );
                     let _ = reply.send(r);
                 }
                 // The sender lives in a static and is never dropped, so this thread lives
@@ -88,7 +91,9 @@ fn start_server() -> io::Result<ForkServer> {
         .unwrap_or_else(|p| p.into_inner())
         .send((server_end.as_raw_fd(), tx))
         .map_err(|_| io::Error::other("the fork server keeper thread is gone"))?;
-    let pid = rx.recv().map_err(|_| io::Error::other("the fork server keeper thread is gone"))??;
+    let pid = rx
+        .recv()
+        .map_err(|_| io::Error::other("the fork server keeper thread is gone"))??;
     drop(server_end);
     let watch = ChildWatch::new(pid)?;
     log::debug!(target: crate::logging::TARGET, "fork server started, pid {pid}");
@@ -100,7 +105,10 @@ fn request(server: &ForkServer, fds: &[BorrowedFd<'_>]) -> io::Result<i32> {
     let mut reply = [0u8; 8];
     let n = fd::recv(&server.control, &mut reply)?;
     if n != 8 {
-        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the fork server closed its socket"));
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "the fork server closed its socket",
+        ));
     }
     let v = i64::from_le_bytes(reply);
     if v > 0 {
@@ -112,15 +120,24 @@ fn request(server: &ForkServer, fds: &[BorrowedFd<'_>]) -> io::Result<i32> {
 
 /// Asks the server (starting it if needed, restarting it once if it died) to fork a child
 /// holding `fds`. Returns the child's pid; the child is a child of this process.
-pub(crate) fn fork_child(guard: &mut Option<ForkServer>, fds: &[BorrowedFd<'_>]) -> io::Result<i32> {
+pub(crate) fn fork_child(
+    guard: &mut Option<ForkServer>,
+    fds: &[BorrowedFd<'_>],
+) -> io::Result<i32> {
     if fds.len() > MAX_FDS {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!("{} descriptors to pass, more than the limit of {MAX_FDS}", fds.len()),
+            format!(
+                "{} descriptors to pass, more than the limit of {MAX_FDS}",
+                fds.len()
+            ),
         ));
     }
     for attempt in 0..2 {
-        if guard.as_ref().is_none_or(|s| !matches!(s.watch.try_wait(), Ok(None))) {
+        if guard
+            .as_ref()
+            .is_none_or(|s| !matches!(s.watch.try_wait(), Ok(None)))
+        {
             *guard = Some(start_server()?);
         }
         let server = guard.as_ref().expect("set just above");
@@ -153,7 +170,9 @@ pub(crate) fn serve(raw: RawFd) -> ! {
     // SAFETY: the parent passed this descriptor across exec for this purpose; it is open
     // (checked above) and nothing else in this fresh process owns it.
     let control = unsafe { fd::adopt(raw) };
-    let _ = os::set_signal_ignored(os::signal::INT, true);
+    // Blocked rather than ignored: a child inherits the mask, so a SIGINT sent to it before
+    // it unblocks stays pending and still arrives, where an ignored one would be lost.
+    let _ = os::set_signal_blocked(os::signal::INT, true);
     let _ = os::set_parent_death_signal(os::signal::KILL);
     loop {
         let mut buf = [0u8; 16];
@@ -176,7 +195,7 @@ pub(crate) fn serve(raw: RawFd) -> ! {
         match unsafe { os::fork_sibling() } {
             Ok(Forked::Child) => {
                 drop(control);
-                let _ = os::set_signal_ignored(os::signal::INT, false);
+                let _ = os::set_signal_blocked(os::signal::INT, false);
                 let sock = fds.remove(0);
                 boot::child_main(sock, Some(fds))
             }

@@ -52,7 +52,11 @@ pub enum StartMethod {
 
 impl StartMethod {
     /// All methods, in CPython's order.
-    pub const ALL: [StartMethod; 3] = [StartMethod::Fork, StartMethod::Spawn, StartMethod::Forkserver];
+    pub const ALL: [StartMethod; 3] = [
+        StartMethod::Fork,
+        StartMethod::Spawn,
+        StartMethod::Forkserver,
+    ];
 
     /// CPython's name for it.
     pub fn name(self) -> &'static str {
@@ -158,7 +162,9 @@ pub fn get_context(method: StartMethod) -> Context {
 
 /// The context of the default start method.
 pub fn default_context() -> Context {
-    Context { method: get_start_method() }
+    Context {
+        method: get_start_method(),
+    }
 }
 
 impl Context {
@@ -178,6 +184,6 @@ impl Context {
 
     /// A builder for a process of this context.
     pub fn builder(&self) -> ProcessBuilder {
-        Process::<()>::builder().method(self.method)
+        Process::builder().method(self.method)
     }
 }

@@ -197,7 +197,9 @@ impl Running {
                     self.eof = true;
                 }
                 Ok(n) => self.decoder.commit(n, spare_len),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => self.decoder.commit(0, spare_len),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                    self.decoder.commit(0, spare_len)
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.decoder.commit(0, spare_len);
                     break;
@@ -223,6 +225,14 @@ impl Running {
             self.joined = true;
             registry::remove(&self.entry);
         }
+    }
+}
+
+impl Process {
+    /// A builder, to set a name, the daemon flag or the start method; its `target` or
+    /// `closure` makes the process.
+    pub fn builder() -> ProcessBuilder {
+        ProcessBuilder::default()
     }
 }
 
@@ -264,11 +274,6 @@ impl<R> Process<R> {
         ProcessBuilder::default().closure(f)
     }
 
-    /// A builder, to set a name, the daemon flag or the start method.
-    pub fn builder() -> ProcessBuilder {
-        ProcessBuilder::default()
-    }
-
     /// The process name.
     pub fn name(&self) -> &str {
         &self.name
@@ -295,32 +300,57 @@ impl<R> Process<R> {
     }
 
     fn start_error(&self, source: io::Error) -> ProcessError {
-        ProcessError::Start { name: self.name.clone(), method: self.method, source }
+        ProcessError::Start {
+            name: self.name.clone(),
+            method: self.method,
+            source,
+        }
     }
 
     fn io_error(&self, op: &'static str, source: io::Error) -> ProcessError {
-        ProcessError::Io { op, name: self.name.clone(), pid: self.pid().unwrap_or(0), source }
+        ProcessError::Io {
+            op,
+            name: self.name.clone(),
+            pid: self.pid().unwrap_or(0),
+            source,
+        }
     }
 
     /// Starts the child. A process can be started once.
     pub fn start(&mut self) -> Result<(), ProcessError> {
         if self.closed {
-            return Err(ProcessError::Closed { name: self.name.clone() });
+            return Err(ProcessError::Closed {
+                name: self.name.clone(),
+            });
         }
         if let Some(r) = &self.running {
-            return Err(ProcessError::AlreadyStarted { name: self.name.clone(), pid: r.pid() });
+            return Err(ProcessError::AlreadyStarted {
+                name: self.name.clone(),
+                pid: r.pid(),
+            });
         }
         if self.method != StartMethod::Fork && !boot::is_set_up() {
-            return Err(ProcessError::SetupMissing { name: self.name.clone(), method: self.method });
+            return Err(ProcessError::SetupMissing {
+                name: self.name.clone(),
+                method: self.method,
+            });
         }
-        let target = self.target.take().ok_or_else(|| ProcessError::Closed { name: self.name.clone() })?;
+        let target = self.target.take().ok_or_else(|| ProcessError::Closed {
+            name: self.name.clone(),
+        })?;
         registry::cleanup();
         log::debug!(target: logging::TARGET, "starting {} with {}", self.name, self.method);
         let started = match self.method {
             StartMethod::Fork => self.start_fork(target),
             StartMethod::Spawn | StartMethod::Forkserver => match target.export() {
-                None => Err(ProcessError::ClosureNeedsFork { name: self.name.clone(), method: self.method }),
-                Some(Err(source)) => Err(ProcessError::Arguments { name: self.name.clone(), source }),
+                None => Err(ProcessError::ClosureNeedsFork {
+                    name: self.name.clone(),
+                    method: self.method,
+                }),
+                Some(Err(source)) => Err(ProcessError::Arguments {
+                    name: self.name.clone(),
+                    source,
+                }),
                 Some(Ok(exported)) => self.start_exec(exported),
             },
         };
@@ -374,7 +404,10 @@ impl<R> Process<R> {
             Ok(Forked::Parent(pid)) => {
                 let watch = ChildWatch::new(pid);
                 let entry = match watch {
-                    Ok(w) => Arc::new(ChildEntry { watch: w, name: self.name.clone() }),
+                    Ok(w) => Arc::new(ChildEntry {
+                        watch: w,
+                        name: self.name.clone(),
+                    }),
                     Err(e) => {
                         drop(reg);
                         drop(server);
@@ -420,7 +453,11 @@ impl<R> Process<R> {
             default_method: get_start_method(),
             trampoline: exported.trampoline,
             function: exported.function,
-            fds: if spawn { exported.args.fds.clone() } else { Vec::new() },
+            fds: if spawn {
+                exported.args.fds.clone()
+            } else {
+                Vec::new()
+            },
             log_level: logging::stderr_level(),
         };
         let boot_bytes = codec::encode(&boot).map_err(|e| self.start_error(io::Error::other(e)))?;
@@ -449,7 +486,10 @@ impl<R> Process<R> {
                 return Err(self.start_error(e));
             }
         };
-        let entry = Arc::new(ChildEntry { watch, name: self.name.clone() });
+        let entry = Arc::new(ChildEntry {
+            watch,
+            name: self.name.clone(),
+        });
         registry::lock().children.push(Arc::clone(&entry));
         let running = self.running_with(entry, psock)?;
         // If the child dies while we send, the failure shows in its exit status and in
@@ -460,22 +500,33 @@ impl<R> Process<R> {
 
     fn running(&self) -> Result<&Running, ProcessError> {
         if self.closed {
-            return Err(ProcessError::Closed { name: self.name.clone() });
+            return Err(ProcessError::Closed {
+                name: self.name.clone(),
+            });
         }
-        self.running.as_ref().ok_or_else(|| ProcessError::NotStarted { name: self.name.clone() })
+        self.running
+            .as_ref()
+            .ok_or_else(|| ProcessError::NotStarted {
+                name: self.name.clone(),
+            })
     }
 
     fn running_mut(&mut self) -> Result<&mut Running, ProcessError> {
         if self.closed {
-            return Err(ProcessError::Closed { name: self.name.clone() });
+            return Err(ProcessError::Closed {
+                name: self.name.clone(),
+            });
         }
         let name = &self.name;
-        self.running.as_mut().ok_or_else(|| ProcessError::NotStarted { name: name.clone() })
+        self.running
+            .as_mut()
+            .ok_or_else(|| ProcessError::NotStarted { name: name.clone() })
     }
 
     /// Waits for the child to exit and returns its exit code.
     pub fn join(&mut self) -> Result<i32, ProcessError> {
-        self.join_deadline(None).map(|c| c.expect("no deadline, so the child has exited"))
+        self.join_deadline(None)
+            .map(|c| c.expect("no deadline, so the child has exited"))
     }
 
     /// Waits at most `timeout`; `Ok(None)` if the child is still running then.
@@ -491,7 +542,10 @@ impl<R> Process<R> {
     /// Waits until `deadline` at the latest (`None`: no limit); `Ok(None)` if the child is
     /// still running then. While waiting it reads what the child sends, so a child with a
     /// large result never blocks on a full socket.
-    pub fn join_deadline(&mut self, deadline: Option<Instant>) -> Result<Option<i32>, ProcessError> {
+    pub fn join_deadline(
+        &mut self,
+        deadline: Option<Instant>,
+    ) -> Result<Option<i32>, ProcessError> {
         let run = self.running_mut()?;
         loop {
             match run.entry.watch.try_wait() {
@@ -503,7 +557,12 @@ impl<R> Process<R> {
                 Ok(None) => {}
                 Err(e) => {
                     let pid = run.pid();
-                    return Err(ProcessError::Io { op: "waitid", name: self.name.clone(), pid, source: e });
+                    return Err(ProcessError::Io {
+                        op: "waitid",
+                        name: self.name.clone(),
+                        pid,
+                        source: e,
+                    });
                 }
             }
             let now = Instant::now();
@@ -532,7 +591,12 @@ impl<R> Process<R> {
             }
             if let Err(e) = wait::poll(&mut entries, step) {
                 let pid = run.pid();
-                return Err(ProcessError::Io { op: "poll", name: self.name.clone(), pid, source: e });
+                return Err(ProcessError::Io {
+                    op: "poll",
+                    name: self.name.clone(),
+                    pid,
+                    source: e,
+                });
             }
             if !run.eof && entries[0].ready().any() {
                 run.drain();
@@ -562,7 +626,10 @@ impl<R> Process<R> {
 
     fn signal(&self, sig: i32, op: &'static str) -> Result<(), ProcessError> {
         let run = self.running()?;
-        run.entry.watch.signal(sig).map_err(|e| self.io_error(op, e))
+        run.entry
+            .watch
+            .signal(sig)
+            .map_err(|e| self.io_error(op, e))
     }
 
     /// Sends `SIGTERM` (CPython's `terminate`). Does nothing if the child has exited.
@@ -586,14 +653,19 @@ impl<R> Process<R> {
     /// result just before exiting.
     pub fn sentinel(&self) -> Result<Sentinel<'_>, ProcessError> {
         let run = self.running()?;
-        Ok(Sentinel(run.entry.watch.pidfd().unwrap_or_else(|| run.sock.as_fd())))
+        Ok(Sentinel(
+            run.entry.watch.pidfd().unwrap_or_else(|| run.sock.as_fd()),
+        ))
     }
 
     /// Releases the process's resources (CPython's `close`). Fails while the child runs.
     pub fn close(&mut self) -> Result<(), ProcessError> {
         if let Some(run) = &mut self.running {
             if !self.closed && matches!(run.entry.watch.try_wait(), Ok(None)) {
-                return Err(ProcessError::StillRunning { name: self.name.clone(), pid: run.pid() });
+                return Err(ProcessError::StillRunning {
+                    name: self.name.clone(),
+                    pid: run.pid(),
+                });
             }
             run.settle();
         }
@@ -608,7 +680,8 @@ impl<R: DeserializeOwned> Process<R> {
     /// Waits for the child and takes the value its function returned. A panic, an exit
     /// without a value or a fatal signal comes back as the matching [`ProcessError`].
     pub fn result(&mut self) -> Result<R, ProcessError> {
-        self.result_deadline(None).map(|r| r.expect("no deadline, so the child has exited"))
+        self.result_deadline(None)
+            .map(|r| r.expect("no deadline, so the child has exited"))
     }
 
     /// As [`result`](Self::result), waiting at most `timeout`; `Ok(None)` if the child is
@@ -623,7 +696,10 @@ impl<R: DeserializeOwned> Process<R> {
     }
 
     /// As [`result`](Self::result), waiting until `deadline` at the latest.
-    pub fn result_deadline(&mut self, deadline: Option<Instant>) -> Result<Option<R>, ProcessError> {
+    pub fn result_deadline(
+        &mut self,
+        deadline: Option<Instant>,
+    ) -> Result<Option<R>, ProcessError> {
         if self.join_deadline(deadline)?.is_none() {
             return Ok(None);
         }
@@ -640,9 +716,12 @@ impl<R: DeserializeOwned> Process<R> {
             Some(Ok(Report::Returned(bytes))) => codec::decode::<R>(&bytes)
                 .map(Some)
                 .map_err(|source| ProcessError::ResultDecode { name, pid, source }),
-            Some(Ok(Report::Panicked { message, location })) => {
-                Err(ProcessError::Panicked { name, pid, message, location })
-            }
+            Some(Ok(Report::Panicked { message, location })) => Err(ProcessError::Panicked {
+                name,
+                pid,
+                message,
+                location,
+            }),
             Some(Ok(Report::Failed(reason))) | Some(Err(reason)) => {
                 Err(ProcessError::ChildFailed { name, pid, reason })
             }
@@ -676,9 +755,16 @@ fn send_boot(run: &Running, boot: &[u8], args: &[u8]) -> io::Result<()> {
                         entries.push(PollEntry::new(p, Interest::READ));
                     }
                     // Without a pidfd a dead child still shows, as a hang-up on the socket.
-                    wait::poll(&mut entries, Some(Instant::now() + Duration::from_millis(100)))?;
-                    if entries.len() > 1 && entries[1].ready().any() && !entries[0].ready().writable {
-                        return Err(io::Error::new(io::ErrorKind::BrokenPipe, "the child exited during start"));
+                    wait::poll(
+                        &mut entries,
+                        Some(Instant::now() + Duration::from_millis(100)),
+                    )?;
+                    if entries.len() > 1 && entries[1].ready().any() && !entries[0].ready().writable
+                    {
+                        return Err(io::Error::new(
+                            io::ErrorKind::BrokenPipe,
+                            "the child exited during start",
+                        ));
                     }
                 }
                 Err(e) => return Err(e),

@@ -29,11 +29,15 @@ impl Registry {
     }
 
     fn reap_finished(&mut self) {
-        self.children.retain(|c| matches!(c.watch.try_wait(), Ok(None)));
+        self.children
+            .retain(|c| matches!(c.watch.try_wait(), Ok(None)));
     }
 }
 
-static REGISTRY: Mutex<Registry> = Mutex::new(Registry { children: Vec::new(), counter: 0 });
+static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
+    children: Vec::new(),
+    counter: 0,
+});
 
 pub(crate) fn lock() -> MutexGuard<'static, Registry> {
     REGISTRY.lock().unwrap_or_else(|p| p.into_inner())
@@ -87,7 +91,13 @@ pub struct ActiveChild {
 pub fn active_children() -> Vec<ActiveChild> {
     let mut r = lock();
     r.reap_finished();
-    r.children.iter().map(|c| ActiveChild { pid: c.watch.pid(), name: c.name.clone() }).collect()
+    r.children
+        .iter()
+        .map(|c| ActiveChild {
+            pid: c.watch.pid(),
+            name: c.name.clone(),
+        })
+        .collect()
 }
 
 // ----------------------------------------------------------------------------------------
@@ -104,7 +114,13 @@ pub(crate) struct ProcessInfo {
 
 impl ProcessInfo {
     fn main() -> Self {
-        Self { name: "MainProcess".into(), identity: Vec::new(), daemon: false, parent: None, method: None }
+        Self {
+            name: "MainProcess".into(),
+            identity: Vec::new(),
+            daemon: false,
+            parent: None,
+            method: None,
+        }
     }
 }
 
@@ -121,7 +137,12 @@ pub(crate) fn current_info() -> &'static ProcessInfo {
         return unsafe { &*p };
     }
     let fresh = Box::into_raw(Box::new(ProcessInfo::main()));
-    match CURRENT.compare_exchange(std::ptr::null_mut(), fresh, Ordering::AcqRel, Ordering::Acquire) {
+    match CURRENT.compare_exchange(
+        std::ptr::null_mut(),
+        fresh,
+        Ordering::AcqRel,
+        Ordering::Acquire,
+    ) {
         // SAFETY: `fresh` came from Box::into_raw just above and is now owned by CURRENT,
         // which never frees it.
         Ok(_) => unsafe { &*fresh },
@@ -196,5 +217,11 @@ impl ParentProcess {
 /// assert!(multiproc_process::parent_process().is_none());
 /// ```
 pub fn parent_process() -> Option<ParentProcess> {
-    current_info().parent.as_ref().map(|(pid, name)| ParentProcess { pid: *pid, name: name.clone() })
+    current_info()
+        .parent
+        .as_ref()
+        .map(|(pid, name)| ParentProcess {
+            pid: *pid,
+            name: name.clone(),
+        })
 }

@@ -17,7 +17,10 @@ pub(crate) enum Report {
     /// The function returned; the encoded value.
     Returned(Vec<u8>),
     /// The function panicked.
-    Panicked { message: String, location: Option<String> },
+    Panicked {
+        message: String,
+        location: Option<String>,
+    },
     /// The child could not run the function, or could not encode its result.
     Failed(String),
 }
@@ -40,9 +43,10 @@ impl Report {
     pub(crate) fn to_frame(&self) -> Vec<u8> {
         let (tag, body): (u8, Vec<u8>) = match self {
             Report::Returned(b) => (TAG_RETURNED, b.clone()),
-            Report::Panicked { message, location } => {
-                (TAG_PANICKED, codec::encode(&(message, location)).unwrap_or_default())
-            }
+            Report::Panicked { message, location } => (
+                TAG_PANICKED,
+                codec::encode(&(message, location)).unwrap_or_default(),
+            ),
             Report::Failed(reason) => (TAG_FAILED, codec::encode(reason).unwrap_or_default()),
         };
         let mut out = Vec::with_capacity(multiproc_core::frame::HEADER_LEN + 1 + body.len());
@@ -63,7 +67,9 @@ impl Report {
             TAG_PANICKED => codec::decode::<(String, Option<String>)>(&payload)
                 .map(|(message, location)| Report::Panicked { message, location })
                 .map_err(|e| e.to_string()),
-            TAG_FAILED => codec::decode::<String>(&payload).map(Report::Failed).map_err(|e| e.to_string()),
+            TAG_FAILED => codec::decode::<String>(&payload)
+                .map(Report::Failed)
+                .map_err(|e| e.to_string()),
             other => Err(format!("unknown report tag {other}")),
         }
     }
@@ -100,7 +106,9 @@ pub(crate) fn run_catching<R: Serialize>(f: impl FnOnce() -> R) -> Report {
     match panic::catch_unwind(AssertUnwindSafe(f)) {
         Ok(value) => match codec::encode(&value) {
             Ok(bytes) => Report::Returned(bytes),
-            Err(e) => Report::Failed(format!("the return value cannot be sent to the parent: {e}")),
+            Err(e) => Report::Failed(format!(
+                "the return value cannot be sent to the parent: {e}"
+            )),
         },
         Err(payload) => Report::Panicked {
             message: panic_message(payload.as_ref()),
@@ -112,14 +120,20 @@ pub(crate) fn run_catching<R: Serialize>(f: impl FnOnce() -> R) -> Report {
 /// The entry point a spawned or fork-served child calls: decodes `A`, runs `f`, reports.
 pub(crate) type Trampoline = fn(usize, &[u8], Vec<OwnedFd>) -> Report;
 
-fn trampoline<A: DeserializeOwned, R: Serialize>(f: usize, args: &[u8], fds: Vec<OwnedFd>) -> Report {
+fn trampoline<A: DeserializeOwned, R: Serialize>(
+    f: usize,
+    args: &[u8],
+    fds: Vec<OwnedFd>,
+) -> Report {
     // SAFETY: `f` is the address, in this process, of the `fn(A) -> R` whose FnRef the
     // parent sent together with this trampoline's; both were checked to come from this same
     // binary image (FnRef::resolve), and this trampoline is the instance for that A and R.
     let f = unsafe { std::mem::transmute::<*const (), fn(A) -> R>(f as *const ()) };
     match handle::import::<A>(args, fds) {
         Ok(a) => run_catching(move || f(a)),
-        Err(e) => Report::Failed(format!("the arguments could not be decoded in the child: {e}")),
+        Err(e) => Report::Failed(format!(
+            "the arguments could not be decoded in the child: {e}"
+        )),
     }
 }
 

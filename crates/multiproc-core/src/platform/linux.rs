@@ -45,7 +45,11 @@ fn pid(raw: i32) -> io::Result<Pid> {
 ///
 /// Returns `Ok(())` when woken (or spuriously), `Err(EAGAIN)` when the word did not hold
 /// `expected`, `Err(ETIMEDOUT)` on timeout and `Err(EINTR)` on a signal.
-pub(crate) fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) -> io::Result<()> {
+pub(crate) fn futex_wait(
+    word: &AtomicU32,
+    expected: u32,
+    timeout: Option<Duration>,
+) -> io::Result<()> {
     let ts = timeout.map(timespec);
     futex::wait(word, futex::Flags::empty(), expected, ts.as_ref()).map_err(io::Error::from)
 }
@@ -69,7 +73,10 @@ pub(crate) fn getppid() -> Option<i32> {
 
 /// A pidfd for `pid`, or `Err(ENOSYS)` on kernels before 5.3.
 pub(crate) fn pidfd_open(raw_pid: i32) -> io::Result<OwnedFd> {
-    Ok(rustix::process::pidfd_open(pid(raw_pid)?, PidfdFlags::empty())?)
+    Ok(rustix::process::pidfd_open(
+        pid(raw_pid)?,
+        PidfdFlags::empty(),
+    )?)
 }
 
 fn signal(sig: i32) -> io::Result<rustix::process::Signal> {
@@ -130,7 +137,9 @@ pub(crate) fn waitid_pid(raw_pid: i32, block: bool) -> io::Result<Option<RawExit
 
 /// `prctl(PR_SET_PDEATHSIG, sig)`.
 pub(crate) fn set_parent_death_signal(sig: i32) -> io::Result<()> {
-    Ok(rustix::process::set_parent_process_death_signal(Some(signal(sig)?))?)
+    Ok(rustix::process::set_parent_process_death_signal(Some(
+        signal(sig)?,
+    ))?)
 }
 
 /// `fork()` through the C library, so that its at-fork bookkeeping runs.
@@ -142,7 +151,11 @@ pub(crate) fn set_parent_death_signal(sig: i32) -> io::Result<()> {
 pub(crate) unsafe fn fork() -> io::Result<i32> {
     // SAFETY: the caller upholds the rules for the child, stated above.
     let r = unsafe { libc::fork() };
-    if r < 0 { Err(io::Error::last_os_error()) } else { Ok(r) }
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r)
+    }
 }
 
 /// `clone(CLONE_PARENT | SIGCHLD)`: a copy of this process that is a child of this
@@ -174,7 +187,11 @@ pub(crate) unsafe fn clone_parent() -> io::Result<i32> {
             0usize,
         )
     };
-    if r < 0 { Err(io::Error::last_os_error()) } else { Ok(r as i32) }
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r as i32)
+    }
 }
 
 /// `_exit(code)`: ends the process at once, without running destructors or `atexit`.
@@ -228,7 +245,11 @@ impl Drop for SpawnAttr {
 }
 
 fn check(r: libc::c_int) -> io::Result<()> {
-    if r == 0 { Ok(()) } else { Err(io::Error::from_raw_os_error(r)) }
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::from_raw_os_error(r))
+    }
 }
 
 /// Starts `path` with `argv` and `envp` through `posix_spawn`, keeping open in the child
@@ -256,17 +277,22 @@ pub(crate) fn posix_spawn(
     check(unsafe {
         libc::posix_spawnattr_setflags(&mut attr.0, libc::POSIX_SPAWN_SETSIGMASK as libc::c_short)
     })?;
-    let mut argv_p: Vec<*mut libc::c_char> =
-        argv.iter().map(|s| s.as_ptr().cast_mut()).collect();
+    let mut argv_p: Vec<*mut libc::c_char> = argv.iter().map(|s| s.as_ptr().cast_mut()).collect();
     argv_p.push(std::ptr::null_mut());
-    let mut envp_p: Vec<*mut libc::c_char> =
-        envp.iter().map(|s| s.as_ptr().cast_mut()).collect();
+    let mut envp_p: Vec<*mut libc::c_char> = envp.iter().map(|s| s.as_ptr().cast_mut()).collect();
     envp_p.push(std::ptr::null_mut());
     let mut child: libc::pid_t = 0;
     // SAFETY: every pointer is valid for the duration of the call: `path`, the strings
     // behind `argv_p` and `envp_p` (both null-terminated arrays), `fa` and `attr`.
     check(unsafe {
-        libc::posix_spawn(&mut child, path.as_ptr(), &fa.0, &attr.0, argv_p.as_ptr(), envp_p.as_ptr())
+        libc::posix_spawn(
+            &mut child,
+            path.as_ptr(),
+            &fa.0,
+            &attr.0,
+            argv_p.as_ptr(),
+            envp_p.as_ptr(),
+        )
     })?;
     Ok(child)
 }
@@ -315,7 +341,11 @@ pub(crate) fn set_nonblocking(fd: BorrowedFd<'_>, on: bool) -> io::Result<()> {
 }
 
 pub(crate) fn set_cloexec(fd: BorrowedFd<'_>, on: bool) -> io::Result<()> {
-    let flags = if on { rustix::io::FdFlags::CLOEXEC } else { rustix::io::FdFlags::empty() };
+    let flags = if on {
+        rustix::io::FdFlags::CLOEXEC
+    } else {
+        rustix::io::FdFlags::empty()
+    };
     Ok(rustix::io::fcntl_setfd(fd, flags)?)
 }
 
@@ -330,13 +360,22 @@ pub(crate) fn recv(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 /// Sends `buf` with `fds` attached (`SCM_RIGHTS`).
-pub(crate) fn send_with_fds(fd: BorrowedFd<'_>, buf: &[u8], fds: &[BorrowedFd<'_>]) -> io::Result<usize> {
+pub(crate) fn send_with_fds(
+    fd: BorrowedFd<'_>,
+    buf: &[u8],
+    fds: &[BorrowedFd<'_>],
+) -> io::Result<usize> {
     let mut space = vec![MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(fds.len()))];
     let mut control = SendAncillaryBuffer::new(&mut space);
     if !fds.is_empty() && !control.push(SendAncillaryMessage::ScmRights(fds)) {
         return Err(io::Error::from_raw_os_error(libc::ENOBUFS));
     }
-    Ok(rustix::net::sendmsg(fd, &[IoSlice::new(buf)], &mut control, SendFlags::NOSIGNAL)?)
+    Ok(rustix::net::sendmsg(
+        fd,
+        &[IoSlice::new(buf)],
+        &mut control,
+        SendFlags::NOSIGNAL,
+    )?)
 }
 
 /// Receives into `buf` and takes up to `max_fds` descriptors that came with it. The
@@ -371,11 +410,18 @@ pub(crate) fn poll(fds: &mut [libc::pollfd], timeout: Option<Duration>) -> io::R
     let ms: libc::c_int = match timeout {
         None => -1,
         // Round up, so that a wait never ends before its deadline.
-        Some(d) => d.as_nanos().div_ceil(1_000_000).min(libc::c_int::MAX as u128) as libc::c_int,
+        Some(d) => d
+            .as_nanos()
+            .div_ceil(1_000_000)
+            .min(libc::c_int::MAX as u128) as libc::c_int,
     };
     // SAFETY: `fds` is a valid, writable slice of pollfd of the given length.
     let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
-    if r < 0 { Err(io::Error::last_os_error()) } else { Ok(r as usize) }
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r as usize)
+    }
 }
 
 /// Takes ownership of a descriptor number that this process holds and nothing else owns.
@@ -398,10 +444,21 @@ pub(crate) fn fd_is_open(fd: RawFd) -> bool {
     unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
 }
 
-/// Sets the disposition of `sig` to ignored (`true`) or default (`false`).
-pub(crate) fn set_signal_ignored(sig: i32, ignored: bool) -> io::Result<()> {
-    let handler = if ignored { libc::SIG_IGN } else { libc::SIG_DFL };
-    // SAFETY: installing SIG_IGN or SIG_DFL runs no code of ours in signal context.
-    let r = unsafe { libc::signal(sig, handler) };
-    if r == libc::SIG_ERR { Err(io::Error::last_os_error()) } else { Ok(()) }
+/// Blocks (`true`) or unblocks (`false`) `sig` for the calling thread. A blocked signal
+/// sent to the process stays pending until it is unblocked.
+pub(crate) fn set_signal_blocked(sig: i32, blocked: bool) -> io::Result<()> {
+    let mut set = MaybeUninit::<libc::sigset_t>::uninit();
+    // SAFETY: sigemptyset initializes the set it is given.
+    unsafe { libc::sigemptyset(set.as_mut_ptr()) };
+    // SAFETY: the set was initialized just above; sigaddset validates `sig`.
+    if unsafe { libc::sigaddset(set.as_mut_ptr(), sig) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let how = if blocked {
+        libc::SIG_BLOCK
+    } else {
+        libc::SIG_UNBLOCK
+    };
+    // SAFETY: `set` is initialized; a null old-set pointer is allowed.
+    check(unsafe { libc::pthread_sigmask(how, set.as_ptr(), std::ptr::null_mut()) })
 }

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The project's test command (README): formatting, lints, every test, doc tests, and
+# benches compiled. Installs cargo-nextest first if this machine lacks it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! cargo nextest --version >/dev/null 2>&1; then
+  echo "== installing cargo-nextest"
+  cargo install cargo-nextest --locked
+fi
+
+shm_before=$(mktemp)
+ls -A /dev/shm > "$shm_before" 2>/dev/null || true
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+echo "== cargo doc"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
+echo "== benches compile"
+cargo test --workspace --benches --no-run --quiet
+echo "== doc tests"
+cargo test --workspace --doc --quiet
+echo "== tests (nextest)"
+cargo nextest run --workspace --profile ci
+
+# Nothing of ours may be left in /dev/shm.
+leftover=$(comm -13 <(sort "$shm_before") <(ls -A /dev/shm 2>/dev/null | sort) | grep -i multiproc || true)
+rm -f "$shm_before"
+if [ -n "$leftover" ]; then
+  echo "error: the tests left files in /dev/shm:"; echo "$leftover"; exit 1
+fi

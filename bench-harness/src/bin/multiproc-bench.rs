@@ -1,0 +1,182 @@
+//! `multiproc-bench`: runs multiproc's benchmark studies and writes their reports.
+//!
+//! ```text
+//! cargo run --release -p bench-harness --bin multiproc-bench -- [--quick] [--out DIR]
+//! ```
+//!
+//! For now it runs the process start study: start+join of a trivial child under fork,
+//! spawn and forkserver, beside raw `fork`/`posix_spawn` baselines and CPython, and writes
+//! `DIR/process_start.csv` and `DIR/process_start.md` (`DIR` defaults to `reports`).
+
+multiproc_process::setup!();
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use bench_harness::process_start::{self, Config};
+use bench_harness::start::Mechanism;
+
+const USAGE: &str = "\
+usage: multiproc-bench [--quick] [--out DIR] [--iterations N] [--only LIST]
+                       [--python PATH | --no-python]
+
+  --quick          fewer runs (200 per mechanism instead of 1000)
+  --out DIR        where to write the reports (default: reports)
+  --iterations N   timed start+join runs per mechanism (overrides --quick's count)
+  --only LIST      comma-separated mechanisms to time, of: raw_fork_exit_wait,
+                   posix_spawn_static, fork, spawn, forkserver (default: all)
+  --python PATH    the Python interpreter for the CPython baseline (default: python3)
+  --no-python      skip the CPython baseline
+  -h, --help       this text";
+
+#[derive(Debug)]
+struct Args {
+    quick: bool,
+    out: PathBuf,
+    iterations: Option<usize>,
+    python: Option<String>,
+    no_python: bool,
+    only: Option<Vec<Mechanism>>,
+}
+
+fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
+    let mut args = Args {
+        quick: false,
+        out: PathBuf::from("reports"),
+        iterations: None,
+        python: None,
+        no_python: false,
+        only: None,
+    };
+    while let Some(a) = it.next() {
+        let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
+        match a.as_str() {
+            "--quick" => args.quick = true,
+            "--out" => args.out = value("--out")?.into(),
+            "--iterations" => {
+                let v = value("--iterations")?;
+                let n = v
+                    .parse()
+                    .map_err(|_| format!("--iterations: {v:?} is not a count"))?;
+                if n == 0 {
+                    return Err("--iterations must be at least 1".into());
+                }
+                args.iterations = Some(n);
+            }
+            "--python" => args.python = Some(value("--python")?),
+            "--no-python" => args.no_python = true,
+            "--only" => {
+                let list = value("--only")?;
+                let mut only = Vec::new();
+                for name in list.split(',').filter(|n| !n.is_empty()) {
+                    let m = Mechanism::ALL
+                        .into_iter()
+                        .find(|m| m.name() == name)
+                        .ok_or_else(|| format!("--only: unknown mechanism {name:?}"))?;
+                    only.push(m);
+                }
+                args.only = Some(only);
+            }
+            "-h" | "--help" => return Ok(None),
+            // `cargo bench` passes --bench to every target it runs; ignore it.
+            "--bench" => {}
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    Ok(Some(args))
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args(std::env::args().skip(1)) {
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("multiproc-bench: {e}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut config = Config::new(args.quick);
+    if let Some(n) = args.iterations {
+        config.iterations = n;
+    }
+    if let Some(p) = args.python {
+        config.python = p;
+    }
+    if let Some(only) = args.only {
+        config.mechanisms = only;
+    }
+    config.cpython = !args.no_python;
+    let study = process_start::run(config);
+    match study.write(&args.out) {
+        Ok(paths) => {
+            for p in paths {
+                println!("wrote {}", p.display());
+            }
+            for t in study.targets() {
+                let verdict = match t.met() {
+                    Some(true) => "met",
+                    Some(false) => "MISSED",
+                    None => "not measured",
+                };
+                let ratio = t.ratio.map_or("-".into(), |r| format!("{r:.2}x"));
+                println!("target {:<34} {ratio:>9}  {verdict}", t.what);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!(
+                "multiproc-bench: cannot write the reports into {}: {e}",
+                args.out.display()
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn parse(args: &[&str]) -> Result<Option<Args>, String> {
+        parse_args(args.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn defaults_and_flags() {
+        let a = parse(&[]).unwrap().unwrap();
+        assert!(!a.quick && a.out.as_path() == Path::new("reports") && a.iterations.is_none());
+        let a = parse(&["--quick", "--out", "r2", "--iterations", "7"])
+            .unwrap()
+            .unwrap();
+        assert!(a.quick && a.out.as_path() == Path::new("r2") && a.iterations == Some(7));
+        assert!(parse(&["--help"]).unwrap().is_none());
+        let a = parse(&["--only", "fork,raw_fork_exit_wait", "--no-python"])
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            a.only,
+            Some(vec![
+                Mechanism::Library(multiproc_process::StartMethod::Fork),
+                Mechanism::RawFork
+            ])
+        );
+        assert!(a.no_python);
+    }
+
+    #[test]
+    fn bad_arguments_are_errors() {
+        assert!(parse(&["--out"]).unwrap_err().contains("needs a value"));
+        assert!(parse(&["--iterations", "x"]).is_err());
+        assert!(parse(&["--iterations", "0"]).is_err());
+        assert!(parse(&["--frobnicate"]).unwrap_err().contains("unknown"));
+        assert!(
+            parse(&["--only", "fork,vfork"])
+                .unwrap_err()
+                .contains("vfork")
+        );
+    }
+}

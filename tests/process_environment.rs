@@ -151,3 +151,48 @@ fn inner_without_pidfds() {
 fn cpus_seen_len(n: usize) -> usize {
     n
 }
+
+/// Moves this process into the cgroup at `dir` and reports cpu_count() there.
+fn cpus_in_cgroup(dir: String) -> Result<usize, String> {
+    let pid = std::process::id().to_string();
+    std::fs::write(format!("{dir}/cgroup.procs"), &pid).map_err(|e| format!("join cgroup: {e}"))?;
+    Ok(cpu_count())
+}
+
+/// A cgroup with a CPU quota of one CPU (v1 `cpu` controller or v2 `cpu.max`).
+fn make_one_cpu_cgroup() -> Option<std::path::PathBuf> {
+    let name = format!("multiproc-test-{}", std::process::id());
+    let v1 = std::path::Path::new("/sys/fs/cgroup/cpu");
+    if v1.join("cpu.cfs_quota_us").exists() {
+        let dir = v1.join(&name);
+        std::fs::create_dir(&dir).ok()?;
+        std::fs::write(dir.join("cpu.cfs_period_us"), "100000").ok()?;
+        std::fs::write(dir.join("cpu.cfs_quota_us"), "100000").ok()?;
+        return Some(dir);
+    }
+    let v2 = std::path::Path::new("/sys/fs/cgroup");
+    if v2.join("cgroup.controllers").exists() {
+        let dir = v2.join(&name);
+        std::fs::create_dir(&dir).ok()?;
+        std::fs::write(dir.join("cpu.max"), "100000 100000").ok()?;
+        return Some(dir);
+    }
+    None
+}
+
+#[test]
+fn cpu_count_honours_a_cgroup_cpu_quota() {
+    let _w = watchdog(Duration::from_secs(60), "cpu_count cgroup");
+    if os_cpu_count() < 2 {
+        eprintln!("skipped: one CPU only, a quota of one CPU would change nothing");
+        return;
+    }
+    let Some(dir) = make_one_cpu_cgroup() else {
+        panic!("cannot create a cgroup with a CPU quota here (need root and a cpu controller)");
+    };
+    let mut p = get_context(StartMethod::Fork).process(cpus_in_cgroup, dir.display().to_string());
+    p.start().unwrap();
+    let seen = p.result();
+    let _ = std::fs::remove_dir(&dir);
+    assert_eq!(seen.unwrap(), Ok(1), "a quota of one CPU must give cpu_count() == 1");
+}

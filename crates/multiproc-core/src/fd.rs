@@ -120,6 +120,12 @@ pub fn recv_with_fds(
     }
 }
 
+/// An anonymous memory file (`memfd_create`), close-on-exec: it vanishes with the last
+/// descriptor or mapping of it, even after `SIGKILL`, and never appears in `/dev/shm`.
+pub fn memfd(name: &str) -> io::Result<OwnedFd> {
+    platform::memfd(name)
+}
+
 /// `dup` with close-on-exec.
 pub fn dup(fd: &impl AsFd) -> io::Result<OwnedFd> {
     platform::dup_cloexec(fd.as_fd())

@@ -138,13 +138,13 @@ pub(crate) fn child_main(sock: OwnedFd, forkserver_fds: Option<Vec<OwnedFd>>) ->
     if let Some(level) = boot.log_level {
         logging::enable_in_child(level);
     }
-    become_child(ProcessInfo {
+    become_child(Box::new(ProcessInfo {
         name: boot.name,
         identity: boot.identity,
         daemon: boot.daemon,
         parent: Some((boot.parent_pid, boot.parent_name)),
         method: Some(boot.method),
-    });
+    }));
     let report = match (boot.trampoline.resolve(), boot.function.resolve()) {
         (Ok(t), Ok(f)) => {
             // SAFETY: `t` is the address in this image of the `trampoline::<A, R>` instance
@@ -160,7 +160,7 @@ pub(crate) fn child_main(sock: OwnedFd, forkserver_fds: Option<Vec<OwnedFd>>) ->
 
 /// Makes this process the child described by `info`: identity, daemon death signal,
 /// panic hook.
-pub(crate) fn become_child(info: ProcessInfo) {
+pub(crate) fn become_child(info: Box<ProcessInfo>) {
     if info.daemon {
         // A daemon dies with its parent, even when the parent is killed with SIGKILL.
         let _ = os::set_parent_death_signal(os::signal::KILL);
@@ -171,7 +171,7 @@ pub(crate) fn become_child(info: ProcessInfo) {
     }
     let name = info.name.clone();
     registry::set_current(info);
-    target::install_panic_hook();
+    target::ensure_panic_hook();
     log::debug!(target: logging::TARGET, "child process {name} calling its target");
 }
 
@@ -179,9 +179,36 @@ pub(crate) fn become_child(info: ProcessInfo) {
 pub(crate) fn finish(sock: &OwnedFd, report: Report) -> ! {
     let code = report.exit_code();
     // If the parent is gone the send fails with EPIPE; there is nobody left to tell.
-    let _ = fd::send_all(sock, &report.to_frame());
+    let _ = send_report(sock, &report.into_frame());
     log::info!(target: logging::TARGET, "process exiting with exitcode {code}");
+    // stderr is unbuffered; stdout keeps a partial line until flushed.
     let _ = io::stdout().flush();
-    let _ = io::stderr().flush();
     os::exit_now(code)
+}
+
+/// Sends a report frame without ever blocking on the parent: inline when it is small, in
+/// a memfd passed with `SCM_RIGHTS` otherwise.
+fn send_report(sock: &OwnedFd, frame: &[u8]) -> io::Result<()> {
+    if frame.len() <= target::INLINE_REPORT_MAX {
+        return fd::send_all(sock, frame);
+    }
+    let stored = fd::memfd("multiproc-report").and_then(|m| {
+        let mut file = std::fs::File::from(m);
+        file.write_all(&frame[frame::HEADER_LEN..])?;
+        Ok(OwnedFd::from(file))
+    });
+    match stored {
+        Ok(mfd) => {
+            let mut note = frame::header(1).to_vec();
+            note.push(target::TAG_IN_MEMFD);
+            fd::send_with_fds(sock, &note, &[&mfd]).map(|_| ())
+        }
+        Err(e) => {
+            let failed = Report::Failed(format!(
+                "the result ({} bytes) could not be stored for the parent: {e}",
+                frame.len()
+            ));
+            fd::send_all(sock, &failed.into_frame())
+        }
+    }
 }

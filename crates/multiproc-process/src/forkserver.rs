@@ -174,6 +174,8 @@ pub(crate) fn serve(raw: RawFd) -> ! {
     // it unblocks stays pending and still arrives, where an ignored one would be lost.
     let _ = os::set_signal_blocked(os::signal::INT, true);
     let _ = os::set_parent_death_signal(os::signal::KILL);
+    // Installed here once, so that children forked from the server inherit it.
+    crate::target::ensure_panic_hook();
     loop {
         let mut buf = [0u8; 16];
         let (n, mut fds) = match fd::recv_with_fds(&control, &mut buf, MAX_FDS) {

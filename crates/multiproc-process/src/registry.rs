@@ -155,8 +155,8 @@ pub(crate) fn current_info() -> &'static ProcessInfo {
     }
 }
 
-pub(crate) fn set_current(info: ProcessInfo) {
-    CURRENT.store(Box::into_raw(Box::new(info)), Ordering::Release);
+pub(crate) fn set_current(info: Box<ProcessInfo>) {
+    CURRENT.store(Box::into_raw(info), Ordering::Release);
 }
 
 /// This process, as CPython's `current_process()` describes it.

@@ -6,6 +6,7 @@ use std::os::fd::OwnedFd;
 use std::panic::{self, AssertUnwindSafe};
 
 use multiproc_core::codec::{self, CodecError};
+use multiproc_core::frame::{self, HEADER_LEN};
 use multiproc_core::func::FnRef;
 use multiproc_core::handle::{self, Exported};
 use serde::Serialize;
@@ -16,6 +17,9 @@ use serde::de::DeserializeOwned;
 pub(crate) enum Report {
     /// The function returned; the encoded value.
     Returned(Vec<u8>),
+    /// In the child: the encoded value after [`FRAME_PREFIX`] reserved bytes, so that the
+    /// frame is made in place without copying the value.
+    ReturnedInFrame(Vec<u8>),
     /// The function panicked.
     Panicked {
         message: String,
@@ -28,29 +32,46 @@ pub(crate) enum Report {
 const TAG_RETURNED: u8 = 0;
 const TAG_PANICKED: u8 = 1;
 const TAG_FAILED: u8 = 2;
+/// Bytes before the payload of a report frame: the length header and the tag.
+pub(crate) const FRAME_PREFIX: usize = HEADER_LEN + 1;
+
+/// The report did not fit inline: it is in the memfd sent with this frame.
+pub(crate) const TAG_IN_MEMFD: u8 = 3;
+
+/// Reports up to this many bytes (frame included) go inline through the socket. An empty
+/// Unix socket buffer holds at least this much, so sending never waits for the parent; a
+/// longer report goes in a memfd. Either way the child can exit at once, and the parent
+/// needs to wake only once, when the child exits.
+pub(crate) const INLINE_REPORT_MAX: usize = 32 * 1024;
 
 impl Report {
     /// The exit code that goes with the report: 0 after a return, 1 otherwise (as CPython
     /// exits 1 after an uncaught exception).
     pub(crate) fn exit_code(&self) -> i32 {
         match self {
-            Report::Returned(_) => 0,
+            Report::Returned(_) | Report::ReturnedInFrame(_) => 0,
             _ => 1,
         }
     }
 
     /// The report as one frame: header, tag byte, payload.
-    pub(crate) fn to_frame(&self) -> Vec<u8> {
+    pub(crate) fn into_frame(self) -> Vec<u8> {
         let (tag, body): (u8, Vec<u8>) = match self {
-            Report::Returned(b) => (TAG_RETURNED, b.clone()),
+            Report::ReturnedInFrame(mut buf) => {
+                let body_len = (buf.len() - FRAME_PREFIX) as u64;
+                buf[..HEADER_LEN].copy_from_slice(&frame::header(1 + body_len));
+                buf[HEADER_LEN] = TAG_RETURNED;
+                return buf;
+            }
+            Report::Returned(b) => (TAG_RETURNED, b),
             Report::Panicked { message, location } => (
                 TAG_PANICKED,
                 codec::encode(&(message, location)).unwrap_or_default(),
             ),
-            Report::Failed(reason) => (TAG_FAILED, codec::encode(reason).unwrap_or_default()),
+            Report::Failed(reason) => (TAG_FAILED, codec::encode(&reason).unwrap_or_default()),
         };
-        let mut out = Vec::with_capacity(multiproc_core::frame::HEADER_LEN + 1 + body.len());
-        out.extend_from_slice(&multiproc_core::frame::header(1 + body.len() as u64));
+        let mut out = Vec::with_capacity(FRAME_PREFIX + body.len());
+        out.extend_from_slice(&frame::header(1 + body.len() as u64));
         out.push(tag);
         out.extend_from_slice(&body);
         out
@@ -79,16 +100,21 @@ thread_local! {
     static PANIC_LOCATION: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
-/// Installs, in a child, a panic hook that remembers where the panic happened and then
-/// prints it as the default hook would (CPython prints the child's traceback too).
-pub(crate) fn install_panic_hook() {
-    let previous = panic::take_hook();
-    panic::set_hook(Box::new(move |info| {
-        if let Some(loc) = info.location() {
-            PANIC_LOCATION.with(|l| *l.borrow_mut() = Some(loc.to_string()));
-        }
-        previous(info);
-    }));
+/// Installs, once per process, a panic hook that remembers where a panic happened and then
+/// hands over to the hook that was there before (so the message is still printed, as
+/// CPython prints a child's traceback). It is installed in the parent before the first
+/// start, so that a forked child inherits it instead of paying for it on every start.
+pub(crate) fn ensure_panic_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            if let Some(loc) = info.location() {
+                PANIC_LOCATION.with(|l| *l.borrow_mut() = Some(loc.to_string()));
+            }
+            previous(info);
+        }));
+    });
 }
 
 fn panic_message(payload: &(dyn Any + Send)) -> String {
@@ -104,8 +130,8 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
 /// Runs `f`, catching a panic, and encodes what came of it.
 pub(crate) fn run_catching<R: Serialize>(f: impl FnOnce() -> R) -> Report {
     match panic::catch_unwind(AssertUnwindSafe(f)) {
-        Ok(value) => match codec::encode(&value) {
-            Ok(bytes) => Report::Returned(bytes),
+        Ok(value) => match codec::encode_into(&value, vec![0u8; FRAME_PREFIX]) {
+            Ok(buf) => Report::ReturnedInFrame(buf),
             Err(e) => Report::Failed(format!(
                 "the return value cannot be sent to the parent: {e}"
             )),

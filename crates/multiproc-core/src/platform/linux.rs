@@ -433,6 +433,15 @@ pub(crate) unsafe fn owned_from_raw(fd: RawFd) -> OwnedFd {
     unsafe { OwnedFd::from_raw_fd(fd) }
 }
 
+/// An anonymous memory file (`memfd_create`), close-on-exec. It lives as long as some
+/// process holds a descriptor or a mapping of it, and leaves nothing behind after that.
+pub(crate) fn memfd(name: &str) -> io::Result<OwnedFd> {
+    Ok(rustix::fs::memfd_create(
+        name,
+        rustix::fs::MemfdFlags::CLOEXEC,
+    )?)
+}
+
 /// `dup` with close-on-exec.
 pub(crate) fn dup_cloexec(fd: BorrowedFd<'_>) -> io::Result<OwnedFd> {
     Ok(rustix::io::fcntl_dupfd_cloexec(fd, 0)?)

@@ -74,7 +74,10 @@ pub fn run(config: Config) -> StartStudy {
     let mut measured = Vec::new();
     let mut skipped = Vec::new();
     for &mechanism in &config.mechanisms {
-        eprint!("process start: {mechanism:<20} ");
+        // Formatted first and written whole: standard error is unbuffered, and every
+        // format piece would otherwise be its own write.
+        let head = format!("process start: {mechanism:<20} ");
+        eprint!("{head}");
         let outcome = mechanism.start_join().and_then(|mut m| {
             start::warm_up(m.as_mut(), config.warm_up)?;
             start::time_runs(m.as_mut(), config.iterations)
@@ -83,10 +86,11 @@ pub fn run(config: Config) -> StartStudy {
             Ok(samples) => {
                 let us: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1e6).collect();
                 let summary = Summary::of(&us).expect("at least one sample, none NaN");
-                eprintln!(
-                    "median {:9.1} us, p90 {:9.1} us",
+                let line = format!(
+                    "median {:9.1} us, p90 {:9.1} us\n",
                     summary.median, summary.p90
                 );
+                eprint!("{line}");
                 measured.push(Measured { mechanism, summary });
             }
             Err(e) => {

@@ -69,35 +69,60 @@ pub struct StartStudy {
     pub cpython: Baseline,
 }
 
+/// How many runs of one mechanism follow each other before the next mechanism's turn.
+///
+/// The mechanisms take turns in blocks of this many runs rather than one after the
+/// other, so that a slow spell of the machine (another tenant, a noisy neighbour of the
+/// virtual machine) falls on all of them alike and the ratios between them stay honest.
+pub const INTERLEAVE_BLOCK: usize = 10;
+
 /// Runs the study, reporting progress on standard error.
 pub fn run(config: Config) -> StartStudy {
-    let mut measured = Vec::new();
     let mut skipped = Vec::new();
+    let mut runners = Vec::new();
     for &mechanism in &config.mechanisms {
-        // Formatted first and written whole: standard error is unbuffered, and every
-        // format piece would otherwise be its own write.
-        let head = format!("process start: {mechanism:<20} ");
-        eprint!("{head}");
-        let outcome = mechanism.start_join().and_then(|mut m| {
+        let ready = mechanism.start_join().and_then(|mut m| {
             start::warm_up(m.as_mut(), config.warm_up)?;
-            start::time_runs(m.as_mut(), config.iterations)
+            Ok(m)
         });
-        match outcome {
-            Ok(samples) => {
-                let us: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1e6).collect();
-                let summary = Summary::of(&us).expect("at least one sample, none NaN");
-                let line = format!(
-                    "median {:9.1} us, p90 {:9.1} us\n",
-                    summary.median, summary.p90
-                );
-                eprint!("{line}");
-                measured.push(Measured { mechanism, summary });
-            }
+        match ready {
+            Ok(m) => runners.push((mechanism, m, Vec::with_capacity(config.iterations))),
             Err(e) => {
-                eprintln!("skipped: {e}");
+                eprintln!("process start: {mechanism:<20} skipped: {e}");
                 skipped.push((mechanism, e.to_string()));
             }
         }
+    }
+    let mut done = 0;
+    while done < config.iterations && !runners.is_empty() {
+        let n = INTERLEAVE_BLOCK.min(config.iterations - done);
+        runners.retain_mut(
+            |(mechanism, m, samples)| match start::time_runs(m.as_mut(), n) {
+                Ok(s) => {
+                    samples.extend(s);
+                    true
+                }
+                Err(e) => {
+                    eprintln!("process start: {mechanism:<20} failed after {done} runs: {e}");
+                    skipped.push((*mechanism, format!("failed after {done} runs: {e}")));
+                    false
+                }
+            },
+        );
+        done += n;
+    }
+    let mut measured = Vec::new();
+    for (mechanism, _, samples) in runners {
+        let us: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1e6).collect();
+        let summary = Summary::of(&us).expect("at least one sample, none NaN");
+        // Formatted first and written whole: standard error is unbuffered, and every
+        // format piece would otherwise be its own write.
+        let line = format!(
+            "process start: {mechanism:<20} median {:9.1} us, p90 {:9.1} us\n",
+            summary.median, summary.p90
+        );
+        eprint!("{line}");
+        measured.push(Measured { mechanism, summary });
     }
     let cpython = if config.cpython {
         eprint!("process start: CPython baseline ");
@@ -310,7 +335,8 @@ impl StartStudy {
         let _ = writeln!(o, "| CPython | {python} |");
         let _ = writeln!(
             o,
-            "| runs | {} timed start+join per mechanism, after {} untimed |\n",
+            "| runs | {} timed start+join per mechanism after {} untimed, the mechanisms \
+             taking turns in blocks of {INTERLEAVE_BLOCK} |\n",
             self.config.iterations, self.config.warm_up
         );
 

@@ -169,10 +169,13 @@ pub(crate) fn become_child(info: Box<ProcessInfo>) {
             os::exit_now(1);
         }
     }
-    let name = info.name.clone();
     registry::set_current(info);
     target::ensure_panic_hook();
-    log::debug!(target: logging::TARGET, "child process {name} calling its target");
+    log::debug!(
+        target: logging::TARGET,
+        "child process {} calling its target",
+        registry::current_info().name
+    );
 }
 
 /// Sends the report, flushes standard output and exits with the report's code.

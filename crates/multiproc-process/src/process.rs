@@ -424,8 +424,10 @@ impl<R> Process<R> {
                 Err(self.start_error(e))
             }
             Ok(Forked::Child) => {
-                // The parent's fork server and children are not this child's.
-                *server = None;
+                // The parent's fork server and children are not this child's. The server's
+                // handle is forgotten, not dropped (see Registry::reset_for_child); its
+                // socket stays open here, which is harmless: the server dies with the parent.
+                std::mem::forget(server.take());
                 reg.reset_for_child();
                 drop(reg);
                 drop(server);

@@ -23,8 +23,12 @@ pub(crate) struct Registry {
 
 impl Registry {
     /// In a freshly forked child: it has no children yet and counts from 1 again.
+    ///
+    /// The parent's entries are forgotten rather than dropped: dropping would write to
+    /// their reference counts and to the allocator, and in a fresh fork every page written
+    /// costs a copy-on-write fault. They are a few bytes, and freed when the child exits.
     pub(crate) fn reset_for_child(&mut self) {
-        self.children.clear();
+        std::mem::forget(std::mem::take(&mut self.children));
         self.counter = 0;
     }
 

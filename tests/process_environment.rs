@@ -194,5 +194,9 @@ fn cpu_count_honours_a_cgroup_cpu_quota() {
     p.start().unwrap();
     let seen = p.result();
     let _ = std::fs::remove_dir(&dir);
-    assert_eq!(seen.unwrap(), Ok(1), "a quota of one CPU must give cpu_count() == 1");
+    assert_eq!(
+        seen.unwrap(),
+        Ok(1),
+        "a quota of one CPU must give cpu_count() == 1"
+    );
 }

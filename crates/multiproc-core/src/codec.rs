@@ -24,14 +24,14 @@ pub fn note_failure(reason: impl Into<String>) {
     DETAIL.with(|d| *d.borrow_mut() = Some(reason.into()));
 }
 
+/// The noted reason, or the codec's own. The thread-local is touched only here and in
+/// [`note_failure`], both on the failure path: its first touch in a thread registers a
+/// destructor through the C library, which in a freshly forked child costs a dozen page
+/// faults, so the success path must not pay for it.
 fn reason(fallback: impl std::fmt::Display) -> String {
     DETAIL
         .with(|d| d.borrow_mut().take())
         .unwrap_or_else(|| fallback.to_string())
-}
-
-fn clear_detail() {
-    DETAIL.with(|d| d.borrow_mut().take());
 }
 
 /// A value could not be encoded or decoded.
@@ -64,7 +64,6 @@ pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, CodecError> {
 
 /// Encodes `value` at the end of `buf` and returns the buffer.
 pub fn encode_into<T: Serialize + ?Sized>(value: &T, buf: Vec<u8>) -> Result<Vec<u8>, CodecError> {
-    clear_detail();
     postcard::to_extend(value, buf).map_err(|e| CodecError::Encode {
         type_name: std::any::type_name::<T>(),
         reason: reason(e),
@@ -78,7 +77,6 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
         len: bytes.len(),
         reason,
     };
-    clear_detail();
     let (value, rest) = postcard::take_from_bytes(bytes).map_err(|e| err(reason(e)))?;
     if !rest.is_empty() {
         return Err(err(format!(

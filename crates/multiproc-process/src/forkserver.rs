@@ -174,8 +174,9 @@ pub(crate) fn serve(raw: RawFd) -> ! {
     // it unblocks stays pending and still arrives, where an ignored one would be lost.
     let _ = os::set_signal_blocked(os::signal::INT, true);
     let _ = os::set_parent_death_signal(os::signal::KILL);
-    // Installed here once, so that children forked from the server inherit it.
+    // Done here once, so that children forked from the server inherit them ready.
     crate::target::ensure_panic_hook();
+    multiproc_core::handle::warm_up();
     loop {
         let mut buf = [0u8; 16];
         let (n, mut fds) = match fd::recv_with_fds(&control, &mut buf, MAX_FDS) {

@@ -497,6 +497,15 @@ impl<R> Process<R> {
             log_level: logging::stderr_level(),
         };
         let boot_bytes = codec::encode(&boot).map_err(|e| self.start_error(io::Error::other(e)))?;
+        let mut head = Vec::with_capacity(2 * frame::HEADER_LEN + boot_bytes.len());
+        head.extend_from_slice(&frame::header(boot_bytes.len() as u64));
+        head.extend_from_slice(&boot_bytes);
+        head.extend_from_slice(&frame::header(exported.args.bytes.len() as u64));
+        let mut outbox = Outbox::new(&head, &exported.args.bytes);
+        fd::set_nonblocking(&psock, true).map_err(|e| self.start_error(e))?;
+        outbox
+            .push_nonblocking(&psock)
+            .map_err(|e| self.start_error(e))?;
         let pid = if spawn {
             let mut keep = vec![csock.as_raw_fd()];
             keep.extend_from_slice(&exported.args.fds);
@@ -530,7 +539,7 @@ impl<R> Process<R> {
         let running = self.running_with(entry, psock)?;
         // If the child dies while we send, the failure shows in its exit status and in
         // `result`; there is nothing more to say here.
-        let _ = send_boot(&running, &boot_bytes, &exported.args.bytes);
+        let _ = outbox.finish(&running);
         Ok(running)
     }
 
@@ -782,40 +791,67 @@ impl<R: DeserializeOwned> Process<R> {
     }
 }
 
-/// Sends the boot record and the arguments, watching the child so that its death ends
-/// the send instead of blocking it.
-fn send_boot(run: &Running, boot: &[u8], args: &[u8]) -> io::Result<()> {
-    let boot_hdr = frame::header(boot.len() as u64);
-    let args_hdr = frame::header(args.len() as u64);
-    for part in [&boot_hdr[..], boot, &args_hdr[..], args] {
-        let mut off = 0;
-        while off < part.len() {
-            match fd::send(&run.sock, &part[off..]) {
-                Ok(n) => off += n,
+/// The boot record and arguments on their way to a child.
+///
+/// As much as the socket buffer takes is queued *before* the child exists (before the
+/// spawn, or before the fork server is asked), so that a small boot is already waiting
+/// when the child starts reading and the child never sleeps on it. The rest, for large
+/// arguments, is sent once the child runs and reads.
+struct Outbox<'a> {
+    parts: [&'a [u8]; 2],
+    part: usize,
+    off: usize,
+}
+
+impl<'a> Outbox<'a> {
+    fn new(head: &'a [u8], args: &'a [u8]) -> Self {
+        Self {
+            parts: [head, args],
+            part: 0,
+            off: 0,
+        }
+    }
+
+    /// Sends what the socket takes now; returns whether everything went.
+    fn push_nonblocking(&mut self, sock: &OwnedFd) -> io::Result<bool> {
+        while self.part < self.parts.len() {
+            let rest = &self.parts[self.part][self.off..];
+            if rest.is_empty() {
+                self.part += 1;
+                self.off = 0;
+                continue;
+            }
+            match fd::send(sock, rest) {
+                Ok(n) => self.off += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    let mut entries = vec![PollEntry::new(run.sock.as_fd(), Interest::WRITE)];
-                    if let Some(p) = run.entry.watch.pidfd() {
-                        entries.push(PollEntry::new(p, Interest::READ));
-                    }
-                    // Without a pidfd a dead child still shows, as a hang-up on the socket.
-                    wait::poll(
-                        &mut entries,
-                        Some(Instant::now() + Duration::from_millis(100)),
-                    )?;
-                    if entries.len() > 1 && entries[1].ready().any() && !entries[0].ready().writable
-                    {
-                        return Err(io::Error::new(
-                            io::ErrorKind::BrokenPipe,
-                            "the child exited during start",
-                        ));
-                    }
-                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                 Err(e) => return Err(e),
             }
         }
+        Ok(true)
     }
-    Ok(())
+
+    /// Sends the rest, waiting for room; the child's death ends the wait with an error.
+    fn finish(&mut self, run: &Running) -> io::Result<()> {
+        while !self.push_nonblocking(&run.sock)? {
+            let mut entries = vec![PollEntry::new(run.sock.as_fd(), Interest::WRITE)];
+            if let Some(p) = run.entry.watch.pidfd() {
+                entries.push(PollEntry::new(p, Interest::READ));
+            }
+            // Without a pidfd a dead child still shows, as a hang-up on the socket.
+            wait::poll(
+                &mut entries,
+                Some(Instant::now() + Duration::from_millis(100)),
+            )?;
+            if entries.len() > 1 && entries[1].ready().any() && !entries[0].ready().writable {
+                return Err(io::Error::new(
+                    io::ErrorKind::BrokenPipe,
+                    "the child exited during start",
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A handle that becomes ready when a child process exits; see [`Process::sentinel`].

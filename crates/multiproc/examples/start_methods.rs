@@ -13,12 +13,20 @@ fn describe(tag: String) -> String {
 }
 
 fn main() -> Result<(), ProcessError> {
-    for method in [StartMethod::Fork, StartMethod::Spawn, StartMethod::Forkserver] {
+    for method in [
+        StartMethod::Fork,
+        StartMethod::Spawn,
+        StartMethod::Forkserver,
+    ] {
         let mut p = get_context(method).process(describe, method.to_string());
         p.start()?;
         println!("{}", p.result()?);
         assert_eq!(p.exitcode(), Some(0));
     }
-    println!("main process {} had {} cpus", current_process().pid, cpu_count());
+    println!(
+        "main process {} had {} cpus",
+        current_process().pid,
+        cpu_count()
+    );
     Ok(())
 }

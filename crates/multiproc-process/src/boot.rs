@@ -44,7 +44,6 @@ pub(crate) fn is_set_up() -> bool {
 ///     multiproc_process::init();
 ///     // ... the program ...
 /// }
-/// # main();
 /// ```
 pub fn init() {
     SET_UP.store(true, Ordering::Release);

@@ -70,6 +70,21 @@ pub fn encode_into<T: Serialize + ?Sized>(value: &T, buf: Vec<u8>) -> Result<Vec
     })
 }
 
+/// Encodes `value` into `buf` without allocating; `Ok(None)` if it does not fit.
+pub fn encode_to_slice<T: Serialize + ?Sized>(
+    value: &T,
+    buf: &mut [u8],
+) -> Result<Option<usize>, CodecError> {
+    match postcard::to_slice(value, buf) {
+        Ok(used) => Ok(Some(used.len())),
+        Err(postcard::Error::SerializeBufferFull) => Ok(None),
+        Err(e) => Err(CodecError::Encode {
+            type_name: std::any::type_name::<T>(),
+            reason: reason(e),
+        }),
+    }
+}
+
 /// Decodes one `T` that must fill `bytes` exactly.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
     let err = |reason: String| CodecError::Decode {

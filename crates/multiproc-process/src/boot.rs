@@ -40,10 +40,9 @@ pub(crate) fn is_set_up() -> bool {
 /// In a child it runs the child's function and exits; it returns only in a normal run.
 ///
 /// ```
-/// fn main() {
-///     multiproc_process::init();
-///     // ... the program ...
-/// }
+/// // The first line of `main`:
+/// multiproc_process::init();
+/// // ... the program ...
 /// ```
 pub fn init() {
     SET_UP.store(true, Ordering::Release);
@@ -181,7 +180,7 @@ pub(crate) fn become_child(info: Box<ProcessInfo>) {
 pub(crate) fn finish(sock: &OwnedFd, report: Report) -> ! {
     let code = report.exit_code();
     // If the parent is gone the send fails with EPIPE; there is nobody left to tell.
-    let _ = send_report(sock, &report.into_frame());
+    let _ = report.with_frame(|frame| send_report(sock, frame));
     log::info!(target: logging::TARGET, "process exiting with exitcode {code}");
     // stderr is unbuffered; stdout keeps a partial line until flushed.
     let _ = io::stdout().flush();

@@ -763,6 +763,11 @@ impl<R: DeserializeOwned> Process<R> {
         let report = run.report.take();
         run.result_taken = true;
         match report {
+            Some(Ok(Report::ReturnedSmall { frame, len })) => {
+                codec::decode::<R>(&frame[FRAME_PREFIX..FRAME_PREFIX + len])
+                    .map(Some)
+                    .map_err(|source| ProcessError::ResultDecode { name, pid, source })
+            }
             Some(Ok(Report::ReturnedInFrame(frame))) => codec::decode::<R>(&frame[FRAME_PREFIX..])
                 .map(Some)
                 .map_err(|source| ProcessError::ResultDecode { name, pid, source }),

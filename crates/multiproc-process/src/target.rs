@@ -14,12 +14,23 @@ use serde::de::DeserializeOwned;
 
 /// What the child sends back before it exits.
 #[derive(Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "ReturnedSmall keeps a small result on the stack on purpose: no allocation in a fresh fork"
+)]
 pub(crate) enum Report {
     /// The function returned; the encoded value.
     Returned(Vec<u8>),
     /// In the child: the encoded value after [`FRAME_PREFIX`] reserved bytes, so that the
     /// frame is made in place without copying the value.
     ReturnedInFrame(Vec<u8>),
+    /// In the child: a small encoded value, in a frame on the stack. A trivial child then
+    /// allocates nothing at all: in a fresh fork the first allocation costs several
+    /// copy-on-write faults (the allocator's state, the heap's top).
+    ReturnedSmall {
+        frame: [u8; SMALL_FRAME],
+        len: usize,
+    },
     /// The function panicked.
     Panicked {
         message: String,
@@ -32,6 +43,9 @@ pub(crate) enum Report {
 const TAG_RETURNED: u8 = 0;
 const TAG_PANICKED: u8 = 1;
 const TAG_FAILED: u8 = 2;
+/// Size of the on-stack frame for small results.
+pub(crate) const SMALL_FRAME: usize = 256;
+
 /// Bytes before the payload of a report frame: the length header and the tag.
 pub(crate) const FRAME_PREFIX: usize = HEADER_LEN + 1;
 
@@ -49,14 +63,31 @@ impl Report {
     /// exits 1 after an uncaught exception).
     pub(crate) fn exit_code(&self) -> i32 {
         match self {
-            Report::Returned(_) | Report::ReturnedInFrame(_) => 0,
+            Report::Returned(_) | Report::ReturnedInFrame(_) | Report::ReturnedSmall { .. } => 0,
             _ => 1,
+        }
+    }
+
+    /// Runs `send` on the report as one frame (header, tag byte, payload), without
+    /// allocating for a small result.
+    pub(crate) fn with_frame<T>(self, send: impl FnOnce(&[u8]) -> T) -> T {
+        match self {
+            Report::ReturnedSmall { mut frame, len } => {
+                frame[..HEADER_LEN].copy_from_slice(&frame::header(1 + len as u64));
+                frame[HEADER_LEN] = TAG_RETURNED;
+                send(&frame[..FRAME_PREFIX + len])
+            }
+            other => send(&other.into_frame()),
         }
     }
 
     /// The report as one frame: header, tag byte, payload.
     pub(crate) fn into_frame(self) -> Vec<u8> {
         let (tag, body): (u8, Vec<u8>) = match self {
+            Report::ReturnedSmall { frame, len } => (
+                TAG_RETURNED,
+                frame[FRAME_PREFIX..FRAME_PREFIX + len].to_vec(),
+            ),
             Report::ReturnedInFrame(mut buf) => {
                 let body_len = (buf.len() - FRAME_PREFIX) as u64;
                 buf[..HEADER_LEN].copy_from_slice(&frame::header(1 + body_len));
@@ -130,16 +161,32 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
 /// Runs `f`, catching a panic, and encodes what came of it.
 pub(crate) fn run_catching<R: Serialize>(f: impl FnOnce() -> R) -> Report {
     match panic::catch_unwind(AssertUnwindSafe(f)) {
-        Ok(value) => match codec::encode_into(&value, vec![0u8; FRAME_PREFIX]) {
-            Ok(buf) => Report::ReturnedInFrame(buf),
-            Err(e) => Report::Failed(format!(
-                "the return value cannot be sent to the parent: {e}"
-            )),
-        },
+        Ok(value) => {
+            let mut frame = [0u8; SMALL_FRAME];
+            match codec::encode_to_slice(&value, &mut frame[FRAME_PREFIX..]) {
+                Ok(Some(len)) => return Report::ReturnedSmall { frame, len },
+                Ok(None) => {}
+                Err(e) => {
+                    return Report::Failed(format!(
+                        "the return value cannot be sent to the parent: {e}"
+                    ));
+                }
+            }
+            encode_large(&value)
+        }
         Err(payload) => Report::Panicked {
             message: panic_message(payload.as_ref()),
             location: PANIC_LOCATION.with(|l| l.borrow_mut().take()),
         },
+    }
+}
+
+fn encode_large<R: Serialize>(value: &R) -> Report {
+    match codec::encode_into(value, vec![0u8; FRAME_PREFIX]) {
+        Ok(buf) => Report::ReturnedInFrame(buf),
+        Err(e) => Report::Failed(format!(
+            "the return value cannot be sent to the parent: {e}"
+        )),
     }
 }
 
@@ -200,7 +247,13 @@ where
     }
 
     fn run_forked(self: Box<Self>) -> Report {
-        let FnTarget { f, args } = *self;
+        // Moving out of the box would free it, a write to the allocator and a page fault
+        // in a fresh fork; the child exits soon, so the box is left for the exit to free.
+        let this = Box::leak(self);
+        // SAFETY: `this` is leaked, so it is never dropped and `args` is never read again:
+        // reading it out by value moves it exactly once.
+        let args = unsafe { std::ptr::read(&this.args) };
+        let f = this.f;
         run_catching(move || f(args))
     }
 }

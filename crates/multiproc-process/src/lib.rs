@@ -71,6 +71,11 @@ pub use registry::{
 /// run before `main`. Write it once, at the top level of the crate root of a binary, test,
 /// example or bench.
 ///
+/// A spawned child then runs entirely inside that constructor and exits there, before the
+/// Rust runtime's own set-up in `main`; the one visible difference is that a stack overflow
+/// in such a child ends with `SIGSEGV` rather than Rust's "has overflowed its stack"
+/// message. Calling [`init`] first thing in `main` instead has no such difference.
+///
 /// ```
 /// multiproc_process::setup!();
 /// # fn main() {}

@@ -126,6 +126,18 @@ pub fn memfd(name: &str) -> io::Result<OwnedFd> {
     platform::memfd(name)
 }
 
+/// Opens (and with `create`, creates; with `exclusive`, fails if it exists) the POSIX
+/// shared-memory object `name` (`/name`, in `/dev/shm`), read-write, mode 0600,
+/// close-on-exec.
+pub fn shm_open(name: &str, create: bool, exclusive: bool) -> io::Result<OwnedFd> {
+    platform::shm_open(name, create, exclusive)
+}
+
+/// Removes the POSIX shared-memory object `name`; mappings and descriptors stay valid.
+pub fn shm_unlink(name: &str) -> io::Result<()> {
+    platform::shm_unlink(name)
+}
+
 /// `dup` with close-on-exec.
 pub fn dup(fd: &impl AsFd) -> io::Result<OwnedFd> {
     platform::dup_cloexec(fd.as_fd())

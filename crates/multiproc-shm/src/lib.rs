@@ -1,1 +1,17 @@
-//! Shared memory: segments, `SharedMemory`, `RawValue`, `RawArray`, `ShareableList`. Not built yet: issue 3.
+//! # multiproc-shm
+//!
+//! Shared memory between processes, that cannot leak.
+//!
+//! - [`Segment`]: anonymous shared memory (a memfd); gone with its last user, even after
+//!   `SIGKILL`; never in `/dev/shm`.
+//! - [`Shared<T>`]: one value of a [`ShmSafe`] type (atomics, `#[repr(C)]` state) in its
+//!   own segment; what `multiproc-sync` builds its locks on.
+//!
+//! Everything here crosses into child processes under every start method, by descriptor,
+//! in constant time whatever the size.
+
+mod segment;
+mod shared;
+
+pub use segment::{Segment, ShmError};
+pub use shared::{Shared, ShmSafe};

@@ -442,6 +442,28 @@ pub(crate) fn memfd(name: &str) -> io::Result<OwnedFd> {
     )?)
 }
 
+/// `shm_open` of `name` (which starts with `/`), close-on-exec, mode 0600.
+pub(crate) fn shm_open(name: &str, create: bool, exclusive: bool) -> io::Result<OwnedFd> {
+    use rustix::shm::OFlags;
+    let mut flags = OFlags::RDWR;
+    if create {
+        flags |= OFlags::CREATE;
+    }
+    if exclusive {
+        flags |= OFlags::EXCL;
+    }
+    Ok(rustix::shm::open(
+        name,
+        flags,
+        rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
+    )?)
+}
+
+/// `shm_unlink`.
+pub(crate) fn shm_unlink(name: &str) -> io::Result<()> {
+    Ok(rustix::shm::unlink(name)?)
+}
+
 /// `dup` with close-on-exec.
 pub(crate) fn dup_cloexec(fd: BorrowedFd<'_>) -> io::Result<OwnedFd> {
     Ok(rustix::io::fcntl_dupfd_cloexec(fd, 0)?)

@@ -1,0 +1,193 @@
+//! Segments: anonymous shared memory that crosses into children and cannot leak.
+//!
+//! A [`Segment`] is a `memfd` mapped shared. It has no name, so nothing appears in
+//! `/dev/shm`; it lives as long as some process holds its descriptor or a mapping, and the
+//! kernel frees it when the last one goes, even after `SIGKILL`. No resource tracker is
+//! needed, unlike CPython's.
+//!
+//! A segment crosses into a child as its descriptor (see `multiproc_core::handle`): under
+//! fork the mapping is simply inherited (at the same address); under spawn and forkserver
+//! the child maps the descriptor again (at another address, which is why nothing stored in
+//! a segment may hold a pointer). Crossing is constant-time whatever the size: nothing is
+//! copied, and pages are only touched when used.
+//!
+//! ```
+//! use multiproc_shm::Segment;
+//! let seg = Segment::new(1 << 30)?; // 1 GiB, reserved lazily
+//! assert_eq!(seg.len(), 1 << 30);
+//! let copy = seg.clone(); // the same memory
+//! // SAFETY: nobody else uses the segment yet; the offset is in bounds.
+//! unsafe { seg.as_ptr().add(4096).write(7) };
+//! // SAFETY: as above.
+//! assert_eq!(unsafe { copy.as_ptr().add(4096).read() }, 7);
+//! # Ok::<(), multiproc_shm::ShmError>(())
+//! ```
+
+use std::fmt;
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::Arc;
+
+use memmap2::{MmapOptions, MmapRaw};
+use multiproc_core::{fd, handle};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A shared-memory operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ShmError {
+    /// A segment of zero bytes was asked for.
+    #[error("a shared-memory segment cannot be empty")]
+    Empty,
+    /// The size does not fit the address space.
+    #[error("{len} bytes is too large for a shared-memory segment")]
+    TooLarge {
+        /// Requested size.
+        len: u64,
+    },
+    /// The segment is smaller than the value placed in it.
+    #[error("segment of {len} bytes is too small for {type_name} ({needed} bytes)")]
+    TooSmall {
+        /// Segment length.
+        len: usize,
+        /// Bytes needed.
+        needed: usize,
+        /// What was to be placed.
+        type_name: &'static str,
+    },
+    /// An OS call failed.
+    #[error("{op} failed: {source}")]
+    Os {
+        /// What was being done.
+        op: &'static str,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl ShmError {
+    pub(crate) fn os(op: &'static str) -> impl FnOnce(io::Error) -> ShmError {
+        move |source| ShmError::Os { op, source }
+    }
+}
+
+struct Inner {
+    file: File,
+    map: MmapRaw,
+    len: usize,
+}
+
+/// Anonymous shared memory (a mapped memfd). Cloning shares the same memory.
+#[derive(Clone)]
+pub struct Segment {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Segment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Segment")
+            .field("len", &self.inner.len)
+            .field("ptr", &self.as_ptr())
+            .finish()
+    }
+}
+
+impl Segment {
+    /// A new zero-filled segment of `len` bytes. Pages are reserved lazily.
+    pub fn new(len: usize) -> Result<Segment, ShmError> {
+        if len == 0 {
+            return Err(ShmError::Empty);
+        }
+        if len > isize::MAX as usize {
+            return Err(ShmError::TooLarge { len: len as u64 });
+        }
+        let fd = fd::memfd("multiproc-segment").map_err(ShmError::os("memfd_create"))?;
+        let file = File::from(fd);
+        file.set_len(len as u64)
+            .map_err(ShmError::os("ftruncate"))?;
+        Self::map(file, len)
+    }
+
+    /// Maps an existing shared-memory descriptor of at least `len` bytes.
+    pub fn from_fd(fd: OwnedFd, len: usize) -> Result<Segment, ShmError> {
+        if len == 0 {
+            return Err(ShmError::Empty);
+        }
+        let file = File::from(fd);
+        let actual = file.metadata().map_err(ShmError::os("fstat"))?.len();
+        if actual < len as u64 {
+            return Err(ShmError::TooSmall {
+                len: actual as usize,
+                needed: len,
+                type_name: "the mapping",
+            });
+        }
+        Self::map(file, len)
+    }
+
+    fn map(file: File, len: usize) -> Result<Segment, ShmError> {
+        let map = MmapOptions::new()
+            .len(len)
+            .map_raw(&file)
+            .map_err(ShmError::os("mmap"))?;
+        Ok(Segment {
+            inner: Arc::new(Inner { file, map, len }),
+        })
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.inner.len
+    }
+
+    /// Always false: segments are never empty.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// The start of the mapping in this process (page-aligned). Other processes map the
+    /// same memory at other addresses.
+    pub fn as_ptr(&self) -> *mut u8 {
+        self.inner.map.as_mut_ptr()
+    }
+
+    /// Whether two handles share one mapping in this process.
+    pub fn same_mapping(&self, other: &Segment) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+impl AsFd for Segment {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.inner.file.as_fd()
+    }
+}
+
+impl Serialize for Segment {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple;
+        struct Fd<'a>(BorrowedFd<'a>);
+        impl Serialize for Fd<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                handle::serialize_fd(self.0, s)
+            }
+        }
+        let mut t = s.serialize_tuple(2)?;
+        t.serialize_element(&Fd(self.as_fd()))?;
+        t.serialize_element(&(self.inner.len as u64))?;
+        t.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Segment {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let (fd, len): (handle::CrossFd, u64) = Deserialize::deserialize(d)?;
+        let len = usize::try_from(len).map_err(serde::de::Error::custom)?;
+        Segment::from_fd(fd.into_inner(), len).map_err(|e| {
+            multiproc_core::codec::note_failure(e.to_string());
+            serde::de::Error::custom(e)
+        })
+    }
+}

@@ -1,0 +1,56 @@
+//! Segments and `Shared<T>` cross into children under every start method and are the same
+//! memory there.
+
+multiproc_process::setup!();
+
+mod common;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use common::watchdog;
+use multiproc_process::{StartMethod, get_context};
+use multiproc_shm::{Segment, Shared};
+
+fn add_to(counter: Shared<AtomicU64>) -> u64 {
+    counter.fetch_add(5, Ordering::SeqCst) + 5
+}
+
+fn shared_counter_is_the_same_memory_in_the_child(m: StartMethod) {
+    let _w = watchdog(Duration::from_secs(60), "shared counter");
+    let counter = Shared::<AtomicU64>::new().unwrap();
+    counter.store(10, Ordering::SeqCst);
+    let mut p = get_context(m).process(add_to, counter.clone());
+    p.start().unwrap();
+    assert_eq!(p.result().unwrap(), 15);
+    assert_eq!(counter.load(Ordering::SeqCst), 15);
+}
+
+fn write_last_byte(seg: Segment) -> usize {
+    // SAFETY: the offset is the segment's last byte; the parent only reads it after join.
+    unsafe { seg.as_ptr().add(seg.len() - 1).write(0xA5) };
+    seg.len()
+}
+
+fn one_gib_segment_crosses_without_copy(m: StartMethod) {
+    let _w = watchdog(Duration::from_secs(60), "1 GiB segment");
+    let seg = Segment::new(1 << 30).unwrap();
+    let mut p = get_context(m).process(write_last_byte, seg.clone());
+    p.start().unwrap();
+    assert_eq!(p.result().unwrap(), 1 << 30);
+    // SAFETY: the child has exited; the offset is in bounds.
+    assert_eq!(unsafe { seg.as_ptr().add((1 << 30) - 1).read() }, 0xA5);
+}
+
+for_each_method!(
+    shared_counter_is_the_same_memory_in_the_child,
+    one_gib_segment_crosses_without_copy
+);
+
+#[test]
+fn empty_segment_is_an_error() {
+    assert!(matches!(
+        Segment::new(0),
+        Err(multiproc_shm::ShmError::Empty)
+    ));
+}

@@ -27,8 +27,9 @@ fn shared_counter_is_the_same_memory_in_the_child(m: StartMethod) {
 }
 
 fn write_last_byte(seg: Segment) -> usize {
-    // SAFETY: the offset is the segment's last byte; the parent only reads it after join.
-    unsafe { seg.as_ptr().add(seg.len() - 1).write(0xA5) };
+    let last = seg.as_ptr().wrapping_add(seg.len() - 1);
+    // SAFETY: `last` is the segment's last byte; the parent only reads it after join.
+    unsafe { last.write(0xA5) };
     seg.len()
 }
 
@@ -38,8 +39,9 @@ fn one_gib_segment_crosses_without_copy(m: StartMethod) {
     let mut p = get_context(m).process(write_last_byte, seg.clone());
     p.start().unwrap();
     assert_eq!(p.result().unwrap(), 1 << 30);
-    // SAFETY: the child has exited; the offset is in bounds.
-    assert_eq!(unsafe { seg.as_ptr().add((1 << 30) - 1).read() }, 0xA5);
+    let last = seg.as_ptr().wrapping_add((1 << 30) - 1);
+    // SAFETY: the child has exited; `last` is in bounds.
+    assert_eq!(unsafe { last.read() }, 0xA5);
 }
 
 for_each_method!(

@@ -49,9 +49,43 @@ pub mod signal {
     }
 }
 
-/// This process's id.
+/// This process's id (a system call; see [`cached_pid`] for hot paths).
 pub fn getpid() -> i32 {
     platform::getpid()
+}
+
+static CACHED_PID: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+/// This process's id without a system call after the first: lock fast paths need it on
+/// every acquire. The cache is cleared in the child of every `fork` made through the C
+/// library (a `pthread_atfork` handler, registered on first use), and by
+/// [`forget_cached_pid`] in children made otherwise.
+#[inline]
+pub fn cached_pid() -> i32 {
+    let p = CACHED_PID.load(std::sync::atomic::Ordering::Relaxed);
+    if p != 0 { p } else { refresh_cached_pid() }
+}
+
+#[cold]
+fn refresh_cached_pid() -> i32 {
+    static ATFORK: std::sync::Once = std::sync::Once::new();
+    ATFORK.call_once(|| {
+        extern "C" fn in_child() {
+            CACHED_PID.store(0, std::sync::atomic::Ordering::Relaxed);
+        }
+        // A failure to register (ENOMEM) would leave a stale pid in forked children; there
+        // is no way to report it from here, and the call cannot fail otherwise.
+        platform::atfork_child(in_child);
+    });
+    let p = platform::getpid();
+    CACHED_PID.store(p, std::sync::atomic::Ordering::Relaxed);
+    p
+}
+
+/// Clears the [`cached_pid`] cache; for children created without the C library's `fork`
+/// (the fork server's `clone`).
+pub fn forget_cached_pid() {
+    CACHED_PID.store(0, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// The parent's process id, or `None` when the parent is outside this pid namespace.
@@ -161,4 +195,39 @@ pub fn set_affinity(cpus: &[usize]) -> io::Result<()> {
 /// mask and no pending signals.
 pub fn set_signal_blocked(sig: i32, blocked: bool) -> io::Result<()> {
     platform::set_signal_blocked(sig, blocked)
+}
+
+/// Whether process `pid` is alive: it exists and has not exited. A zombie (exited, not yet
+/// reaped by its parent) counts as dead, which `kill(pid, 0)` would not tell.
+///
+/// ```
+/// assert!(multiproc_core::os::process_alive(multiproc_core::os::getpid()));
+/// ```
+pub fn process_alive(pid: i32) -> bool {
+    if pid <= 0 {
+        return false;
+    }
+    match platform::pidfd_open(pid) {
+        Ok(fd) => {
+            let mut e = [crate::wait::PollEntry::new(
+                std::os::fd::AsFd::as_fd(&fd),
+                crate::wait::Interest::READ,
+            )];
+            // A pidfd polls readable once its process has exited.
+            match crate::wait::poll(&mut e, Some(std::time::Instant::now())) {
+                Ok(_) => !e[0].ready().any(),
+                Err(_) => true,
+            }
+        }
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => false,
+        // No pidfds on this kernel: fall back to /proc, where a zombie shows as 'Z'.
+        Err(_) => match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Ok(stat) => !matches!(
+                stat.rfind(')')
+                    .and_then(|i| stat[i + 1..].split_whitespace().next()),
+                Some("Z") | Some("X")
+            ),
+            Err(_) => false,
+        },
+    }
 }

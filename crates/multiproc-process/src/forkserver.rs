@@ -197,6 +197,8 @@ pub(crate) fn serve(raw: RawFd) -> ! {
         // `boot::child_main`, which exits and never returns here.
         match unsafe { os::fork_sibling() } {
             Ok(Forked::Child) => {
+                // clone() skips the C library's fork handlers.
+                os::forget_cached_pid();
                 drop(control);
                 let _ = os::set_signal_blocked(os::signal::INT, false);
                 let sock = fds.remove(0);

@@ -194,6 +194,13 @@ pub(crate) unsafe fn clone_parent() -> io::Result<i32> {
     }
 }
 
+/// Registers `child` to run in the child of every `fork` made through the C library.
+pub(crate) fn atfork_child(child: extern "C" fn()) {
+    // SAFETY: `child` is a plain function valid for the whole program; no prepare or parent
+    // handler is registered.
+    unsafe { libc::pthread_atfork(None, None, Some(child)) };
+}
+
 /// `_exit(code)`: ends the process at once, without running destructors or `atexit`.
 pub(crate) fn exit_now(code: i32) -> ! {
     // SAFETY: `_exit` is always safe to call; it does not return.

@@ -1,0 +1,140 @@
+//! Errors shared by the primitives.
+
+use std::fmt;
+
+/// The previous holder died while holding the lock. The lock is now yours: the guard is
+/// inside. What the lock protected may be half-updated; check it before going on.
+///
+/// ```
+/// # use multiproc_sync::Lock;
+/// let lock = Lock::new()?;
+/// let guard = match lock.acquire() {
+///     Ok(g) => g,
+///     Err(died) => {
+///         eprintln!("holder {} died; repairing the state", died.pid());
+///         died.into_guard()
+///     }
+/// };
+/// drop(guard);
+/// # Ok::<(), multiproc_shm::ShmError>(())
+/// ```
+pub struct OwnerDied<G> {
+    guard: G,
+    pid: i32,
+}
+
+impl<G> OwnerDied<G> {
+    pub(crate) fn new(guard: G, pid: i32) -> Self {
+        Self { guard, pid }
+    }
+
+    /// The pid of the holder that died.
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// The guard: the lock is held by the caller.
+    pub fn into_guard(self) -> G {
+        self.guard
+    }
+
+    /// The guard, by reference.
+    pub fn guard(&self) -> &G {
+        &self.guard
+    }
+}
+
+impl<G> fmt::Debug for OwnerDied<G> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnerDied")
+            .field("pid", &self.pid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<G> fmt::Display for OwnerDied<G> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the previous holder (pid {}) died while holding the lock; the lock is now held by the caller",
+            self.pid
+        )
+    }
+}
+
+impl<G> std::error::Error for OwnerDied<G> {}
+
+/// A non-blocking or timed acquire did not get the plain guard.
+pub enum AcquireError<G> {
+    /// `try_` form: the lock is held by a live holder.
+    WouldBlock,
+    /// `_timeout`/`_deadline` form: the time ran out.
+    Timeout,
+    /// The holder had died; the lock is now the caller's (the guard is inside).
+    OwnerDied(OwnerDied<G>),
+}
+
+impl<G> AcquireError<G> {
+    /// Whether the time ran out (or, for `try_`, the lock was busy).
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, AcquireError::Timeout | AcquireError::WouldBlock)
+    }
+
+    /// The guard, when the lock was acquired from a dead holder.
+    pub fn into_guard(self) -> Option<G> {
+        match self {
+            AcquireError::OwnerDied(d) => Some(d.into_guard()),
+            _ => None,
+        }
+    }
+}
+
+impl<G> fmt::Debug for AcquireError<G> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AcquireError::WouldBlock => f.write_str("WouldBlock"),
+            AcquireError::Timeout => f.write_str("Timeout"),
+            AcquireError::OwnerDied(d) => f.debug_tuple("OwnerDied").field(d).finish(),
+        }
+    }
+}
+
+impl<G> fmt::Display for AcquireError<G> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AcquireError::WouldBlock => f.write_str("the lock is held by another holder"),
+            AcquireError::Timeout => f.write_str("timed out waiting for the lock"),
+            AcquireError::OwnerDied(d) => d.fmt(f),
+        }
+    }
+}
+
+impl<G> std::error::Error for AcquireError<G> {}
+
+/// A release that CPython would reject.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReleaseError {
+    /// Releasing a lock that is not held (CPython: `ValueError: semaphore or lock released
+    /// too many times`).
+    #[error("release of an unlocked lock")]
+    NotLocked,
+    /// Releasing an `RLock` held by another thread or process (CPython: `AssertionError:
+    /// attempt to release recursive lock not owned by thread`).
+    #[error(
+        "release of a recursive lock held by pid {owner_pid} thread {owner_tid}, not by the caller"
+    )]
+    NotOwner {
+        /// The holder's pid.
+        owner_pid: i32,
+        /// The holder's thread id.
+        owner_tid: i32,
+    },
+    /// Releasing a `BoundedSemaphore` above its initial value (CPython: `ValueError:
+    /// semaphore or lock released too many times`).
+    #[error("bounded semaphore released too many times: its maximum is {max}")]
+    TooManyReleases {
+        /// The initial (maximum) value.
+        max: u32,
+    },
+}

@@ -10,8 +10,10 @@
 //! Everything here crosses into child processes under every start method, by descriptor,
 //! in constant time whatever the size.
 
+mod raw;
 mod segment;
 mod shared;
 
+pub use raw::{IndexError, LengthMismatch, RawArray, RawValue};
 pub use segment::{Segment, ShmError};
 pub use shared::{Shared, ShmSafe};

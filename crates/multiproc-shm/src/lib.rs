@@ -10,10 +10,12 @@
 //! Everything here crosses into child processes under every start method, by descriptor,
 //! in constant time whatever the size.
 
+mod named;
 mod raw;
 mod segment;
 mod shared;
 
+pub use named::{BadName, NAME_MAX, OutOfBounds, SharedMemory, SharedMemoryError};
 pub use raw::{IndexError, LengthMismatch, RawArray, RawValue};
 pub use segment::{Segment, ShmError};
 pub use shared::{Shared, ShmSafe};

@@ -20,6 +20,7 @@ pub mod machine;
 pub mod process_start;
 pub mod start;
 pub mod stats;
+pub mod sync;
 
 // The unit tests start children under spawn and forkserver, which re-execute the test
 // binary.

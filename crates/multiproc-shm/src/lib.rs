@@ -13,9 +13,11 @@
 mod named;
 mod raw;
 mod segment;
+mod shareable_list;
 mod shared;
 
 pub use named::{BadName, NAME_MAX, OutOfBounds, SharedMemory, SharedMemoryError};
 pub use raw::{IndexError, LengthMismatch, RawArray, RawValue};
 pub use segment::{Segment, ShmError};
+pub use shareable_list::{ShareableList, ShareableListError, ShareableListIter, ShareableValue};
 pub use shared::{Shared, ShmSafe};

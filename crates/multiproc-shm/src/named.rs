@@ -327,8 +327,11 @@ impl Drop for Inner {
 
 /// Shared memory with a name, that unrelated processes open by name (CPython's
 /// `SharedMemory`). Cloning shares the memory and, for the owner, the ownership: the name
-/// is unlinked when the owner's last clone drops. See the [module docs](self) for the
-/// ownership rules.
+/// is unlinked when the owner's last clone drops. Only [`create`](Self::create) (and
+/// [`open_or_create`](Self::open_or_create) when it creates) makes an owner; a handle
+/// that was opened, or that crossed into a child, never unlinks the name on drop. A
+/// killed owner cannot unlink: its name stays in `/dev/shm` until someone
+/// [`unlink`](Self::unlink)s it.
 ///
 /// It crosses into child processes (as an argument of a process) by descriptor and name,
 /// never as the owner.

@@ -200,7 +200,11 @@ impl Backing {
 }
 
 /// A list of a fixed number of [`ShareableValue`]s in shared memory (CPython's
-/// `ShareableList`). See the [module docs](self) for the rules and the layout.
+/// `ShareableList`). Each slot's capacity is fixed at creation as CPython fixes it (8
+/// bytes for scalars and `None`, `8 * (len / 8 + 1)` for strings and bytes); any value
+/// that fits may replace another. Unsynchronized, as CPython's: a read racing a write of
+/// the same slot may see a mix of both (never memory outside the list). The binary
+/// layout, documented in the source of this module, is not CPython's.
 ///
 /// [`new`](Self::new) places it in an anonymous memfd segment (for related processes: it
 /// crosses into children as an argument); [`create`](Self::create) and

@@ -138,3 +138,37 @@ pub enum ReleaseError {
         max: u32,
     },
 }
+
+/// A non-blocking or timed acquire of a primitive without an owner (a semaphore) did not
+/// succeed.
+///
+/// ```
+/// use std::time::Duration;
+/// use multiproc_sync::{Semaphore, TryAcquireError};
+/// let sem = Semaphore::new(0)?;
+/// assert_eq!(sem.try_acquire().unwrap_err(), TryAcquireError::WouldBlock);
+/// let err = sem.acquire_timeout(Duration::from_millis(1)).unwrap_err();
+/// assert_eq!(err, TryAcquireError::Timeout);
+/// assert!(err.is_timeout());
+/// # Ok::<(), multiproc_shm::ShmError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TryAcquireError {
+    /// `try_` form: nothing was available.
+    #[error("nothing to acquire without waiting")]
+    WouldBlock,
+    /// `_timeout`/`_deadline` form: the time ran out.
+    #[error("timed out waiting to acquire")]
+    Timeout,
+}
+
+impl TryAcquireError {
+    /// Whether the time ran out (or, for `try_`, nothing was available).
+    ///
+    /// ```
+    /// assert!(multiproc_sync::TryAcquireError::WouldBlock.is_timeout());
+    /// ```
+    pub fn is_timeout(&self) -> bool {
+        true
+    }
+}

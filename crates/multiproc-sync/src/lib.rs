@@ -6,6 +6,10 @@
 //! | type | CPython |
 //! |---|---|
 //! | [`Lock`] | `multiprocessing.Lock` |
+//! | [`RLock`] | `multiprocessing.RLock` |
+//! | [`Semaphore`] | `multiprocessing.Semaphore` |
+//! | [`BoundedSemaphore`] | `multiprocessing.BoundedSemaphore` |
+//! | [`Event`] | `multiprocessing.Event` |
 //!
 //! ```
 //! use multiproc_sync::Lock;
@@ -16,9 +20,15 @@
 //! ```
 
 mod error;
+mod event;
 mod lock;
 mod park;
+mod rlock;
+mod semaphore;
 
-pub use error::{AcquireError, OwnerDied, ReleaseError};
+pub use error::{AcquireError, OwnerDied, ReleaseError, TryAcquireError};
+pub use event::Event;
 pub use lock::{Lock, LockGuard};
 pub use park::{DEFAULT_SPIN_LIMIT, LIVENESS_SLICE, set_spin_limit, spin_limit};
+pub use rlock::{RLock, RLockGuard};
+pub use semaphore::{BoundedSemaphore, Semaphore, SemaphoreGuard};

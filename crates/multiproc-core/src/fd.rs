@@ -127,8 +127,9 @@ pub fn memfd(name: &str) -> io::Result<OwnedFd> {
 }
 
 /// Opens (and with `create`, creates; with `exclusive`, fails if it exists) the POSIX
-/// shared-memory object `name` (`/name`, in `/dev/shm`), read-write, mode 0600,
-/// close-on-exec.
+/// shared-memory object `name` (the file `/dev/shm/<name>`), read-write, mode 0600,
+/// close-on-exec. `name` is given without a leading `/` (one is accepted too, but counts
+/// against the 255-byte limit).
 pub fn shm_open(name: &str, create: bool, exclusive: bool) -> io::Result<OwnedFd> {
     platform::shm_open(name, create, exclusive)
 }

@@ -449,7 +449,7 @@ pub(crate) fn memfd(name: &str) -> io::Result<OwnedFd> {
     )?)
 }
 
-/// `shm_open` of `name` (which starts with `/`), close-on-exec, mode 0600.
+/// `shm_open` of `name` (bare, or with a leading `/`), close-on-exec, mode 0600.
 pub(crate) fn shm_open(name: &str, create: bool, exclusive: bool) -> io::Result<OwnedFd> {
     use rustix::shm::OFlags;
     let mut flags = OFlags::RDWR;

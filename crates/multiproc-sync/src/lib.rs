@@ -10,6 +10,8 @@
 //! | [`Semaphore`] | `multiprocessing.Semaphore` |
 //! | [`BoundedSemaphore`] | `multiprocessing.BoundedSemaphore` |
 //! | [`Event`] | `multiprocessing.Event` |
+//! | [`Value`] | `multiprocessing.Value` (`lock=True`) |
+//! | [`Array`] | `multiprocessing.Array` (`lock=True`) |
 //!
 //! ```
 //! use multiproc_sync::Lock;
@@ -25,6 +27,7 @@ mod lock;
 mod park;
 mod rlock;
 mod semaphore;
+mod value;
 
 pub use error::{AcquireError, OwnerDied, ReleaseError, TryAcquireError};
 pub use event::Event;
@@ -32,3 +35,4 @@ pub use lock::{Lock, LockGuard};
 pub use park::{DEFAULT_SPIN_LIMIT, LIVENESS_SLICE, set_spin_limit, spin_limit};
 pub use rlock::{RLock, RLockGuard};
 pub use semaphore::{BoundedSemaphore, Semaphore, SemaphoreGuard};
+pub use value::{Array, ArrayGuard, Value, ValueGuard};

@@ -4,11 +4,12 @@
 //! - `sync_uncontended/{multiproc_lock,pthread_robust}`: one acquire+release, nothing
 //!   held, no other process;
 //! - `sync_locked_increment/...`: acquire, `+= 1` on a shared `u64`, release;
-//! - `sync_handoff/...`: one ping-pong round trip between two processes (the set-to-wake
-//!   latency is half of it), for the library's `Lock` with the spin phase on (the default
-//!   limit) and off, beside raw futex words that always park and raw words that only spin;
-//! - `sync_contended_2proc/...`: two processes each doing locked increments of one
-//!   counter; the time is per increment.
+//! - `sync_handoff/...`: one ping-pong round trip between two processes pinned to cores
+//!   of their own (the set-to-wake latency is half of it), for the library's `Lock` with
+//!   the spin phase on (the default limit) and off, beside raw futex words that always
+//!   park and raw words that only spin;
+//! - `sync_contended_2proc/...`: two processes on cores of their own each doing locked
+//!   increments of one counter; the time is per increment.
 //!
 //! `pthread_robust` is a `pthread_mutex_t` made process-shared and robust, in a shared
 //! segment: what a C program would use.
@@ -21,7 +22,7 @@ multiproc_process::setup!();
 
 use std::time::Duration;
 
-use bench_harness::sync::{self, CounterKind, HandoffKind, Op};
+use bench_harness::sync::{self, CounterKind, HandoffKind, Op, Placement};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 
 fn uncontended(c: &mut Criterion) {
@@ -56,7 +57,7 @@ fn handoff(c: &mut Criterion) {
         };
         g.bench_function(id, |b| {
             b.iter_custom(|iters| {
-                let rounds = sync::time_handoff(kind, spin, 10, iters as usize)
+                let rounds = sync::time_handoff(kind, spin, Placement::Apart, 10, iters as usize)
                     .unwrap_or_else(|e| panic!("{kind}: {e}"));
                 rounds.iter().sum::<Duration>()
             });
@@ -72,8 +73,9 @@ fn contended(c: &mut Criterion) {
         g.bench_function(kind.name(), |b| {
             b.iter_custom(|iters| {
                 // Each process does `iters` increments; the figure is per increment.
-                let per_inc = sync::time_contended(&counter, 2, iters as usize, None)
-                    .unwrap_or_else(|e| panic!("{kind}: {e}"));
+                let per_inc =
+                    sync::time_contended(&counter, 2, iters as usize, None, Placement::Apart)
+                        .unwrap_or_else(|e| panic!("{kind}: {e}"));
                 Duration::from_secs_f64(per_inc * 1e-9 * iters as f64)
             });
         });

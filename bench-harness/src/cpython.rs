@@ -1,13 +1,18 @@
-//! The CPython baseline: runs `python/process_start.py` and reads its `method,median_ms`
-//! lines.
+//! The CPython baselines: runs `python/process_start.py` and reads its `method,median_ms`
+//! lines, and `python/sync_ops.py` and reads its `op,median_us,p90_us` lines.
 
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The baseline script shipped with this crate.
+/// The process start baseline script shipped with this crate.
 pub fn default_script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("python/process_start.py")
+}
+
+/// The synchronization baseline script shipped with this crate.
+pub fn sync_script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("python/sync_ops.py")
 }
 
 /// What came of running the CPython baseline.
@@ -39,6 +44,27 @@ impl Baseline {
 
 /// Runs `script` with `python` (`python3` normally), `reps` timed starts per method.
 pub fn run(python: &str, script: &Path, reps: usize) -> Baseline {
+    let (version, stdout) = match run_script(python, script, &["--reps".into(), reps.to_string()]) {
+        Ok(out) => out,
+        Err(why) => return Baseline::Unavailable(why),
+    };
+    let medians_ms = parse_medians(&stdout);
+    if medians_ms.is_empty() {
+        return Baseline::Unavailable("the script printed no `method,median_ms` line".into());
+    }
+    Baseline::Measured {
+        version,
+        medians_ms,
+    }
+}
+
+/// Runs `python script args...` and returns the interpreter's version and the script's
+/// standard output, or why it could not run (for the report).
+pub fn run_script(
+    python: &str,
+    script: &Path,
+    args: &[String],
+) -> Result<(String, String), String> {
     let version = match Command::new(python).arg("--version").output() {
         Ok(o) if o.status.success() => {
             // Python 2 printed its version on stderr; take whichever has it.
@@ -49,39 +75,96 @@ pub fn run(python: &str, script: &Path, reps: usize) -> Baseline {
             };
             String::from_utf8_lossy(&text).trim().to_string()
         }
-        Ok(o) => {
-            return Baseline::Unavailable(format!("`{python} --version` failed: {}", o.status));
-        }
+        Ok(o) => return Err(format!("`{python} --version` failed: {}", o.status)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            return Baseline::Unavailable(format!("`{python}` is not installed (not on PATH)"));
+            return Err(format!("`{python}` is not installed (not on PATH)"));
         }
-        Err(e) => return Baseline::Unavailable(format!("cannot run `{python}`: {e}")),
+        Err(e) => return Err(format!("cannot run `{python}`: {e}")),
     };
     if !script.is_file() {
-        return Baseline::Unavailable(format!("the script {} is missing", script.display()));
+        return Err(format!("the script {} is missing", script.display()));
     }
-    let out = match Command::new(python)
+    let out = Command::new(python)
         .arg(script)
-        .arg("--reps")
-        .arg(reps.to_string())
+        .args(args)
         .output()
-    {
-        Ok(o) => o,
-        Err(e) => return Baseline::Unavailable(format!("cannot run `{python}`: {e}")),
-    };
+        .map_err(|e| format!("cannot run `{python}`: {e}"))?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
         let last = err.lines().last().unwrap_or("").to_string();
-        return Baseline::Unavailable(format!("the script failed ({}): {last}", out.status));
+        return Err(format!("the script failed ({}): {last}", out.status));
     }
-    let medians_ms = parse_medians(&String::from_utf8_lossy(&out.stdout));
-    if medians_ms.is_empty() {
-        return Baseline::Unavailable("the script printed no `method,median_ms` line".into());
+    Ok((version, String::from_utf8_lossy(&out.stdout).into_owned()))
+}
+
+/// One operation's figures from a script that prints `op,median_us,p90_us` lines
+/// (`python/sync_ops.py`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpFigure {
+    /// The operation's name, e.g. `value_locked_increment`.
+    pub op: String,
+    /// The median, in microseconds.
+    pub median_us: f64,
+    /// The 90th percentile, in microseconds, when the script printed it.
+    pub p90_us: Option<f64>,
+}
+
+/// What came of running a per-operation CPython baseline.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OpsBaseline {
+    /// It ran: the interpreter's version and each operation's figures.
+    Measured {
+        /// `python3 --version`, e.g. `Python 3.11.7`.
+        version: String,
+        /// The operations in the order the script printed them.
+        ops: Vec<OpFigure>,
+    },
+    /// It could not run; the reason, for the report.
+    Unavailable(String),
+}
+
+impl OpsBaseline {
+    /// The figures of `op`, if measured.
+    pub fn get(&self, op: &str) -> Option<&OpFigure> {
+        match self {
+            OpsBaseline::Measured { ops, .. } => ops.iter().find(|f| f.op == op),
+            OpsBaseline::Unavailable(_) => None,
+        }
     }
-    Baseline::Measured {
-        version,
-        medians_ms,
+}
+
+/// Runs a per-operation baseline script (`python/sync_ops.py`) with `args`.
+pub fn run_ops(python: &str, script: &Path, args: &[String]) -> OpsBaseline {
+    match run_script(python, script, args) {
+        Ok((version, stdout)) => {
+            let ops = parse_ops(&stdout);
+            if ops.is_empty() {
+                OpsBaseline::Unavailable("the script printed no `op,median_us,p90_us` line".into())
+            } else {
+                OpsBaseline::Measured { version, ops }
+            }
+        }
+        Err(why) => OpsBaseline::Unavailable(why),
     }
+}
+
+/// The `op,median_us[,p90_us]` lines of a script's output; the header and anything else
+/// that does not parse are skipped.
+pub fn parse_ops(stdout: &str) -> Vec<OpFigure> {
+    stdout
+        .lines()
+        .filter_map(|l| {
+            let mut fields = l.trim().split(',').map(str::trim);
+            let op = fields.next()?;
+            let median_us: f64 = fields.next()?.parse().ok()?;
+            let p90_us = fields.next().and_then(|f| f.parse().ok());
+            Some(OpFigure {
+                op: op.to_string(),
+                median_us,
+                p90_us,
+            })
+        })
+        .collect()
 }
 
 /// The `method,median_ms` lines of the script's output; the header and anything else that
@@ -119,6 +202,36 @@ mod tests {
         };
         assert_eq!(b.median_ms("spawn"), Some(52.7226));
         assert_eq!(b.median_ms("threads"), None);
+    }
+
+    #[test]
+    fn parses_op_lines_with_and_without_p90() {
+        let out =
+            "op,median_us,p90_us\nvalue_locked_increment,0.5660,0.6225\nevent_one_way,57.8\n# x\n";
+        let ops = parse_ops(out);
+        assert_eq!(
+            ops,
+            vec![
+                OpFigure {
+                    op: "value_locked_increment".into(),
+                    median_us: 0.566,
+                    p90_us: Some(0.6225)
+                },
+                OpFigure {
+                    op: "event_one_way".into(),
+                    median_us: 57.8,
+                    p90_us: None
+                },
+            ]
+        );
+        let b = OpsBaseline::Measured {
+            version: "Python 3".into(),
+            ops,
+        };
+        assert_eq!(b.get("event_one_way").map(|f| f.median_us), Some(57.8));
+        assert!(b.get("nothing").is_none());
+        let none = run_ops("no-such-python-for-bench-harness", &sync_script(), &[]);
+        assert!(matches!(none, OpsBaseline::Unavailable(ref why) if why.contains("not installed")));
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod process_start;
 pub mod start;
 pub mod stats;
 pub mod sync;
+pub mod sync_study;
 
 // The unit tests start children under spawn and forkserver, which re-execute the test
 // binary.

@@ -21,6 +21,9 @@
 //! | `spin_only` | two shared counters; the waiter only spins: the floor with one |
 //!
 //! The children are forked and inherit the shared memory (and the spin limit) as is.
+//! Where they run is chosen by a [`Placement`]: on a 2-core machine the scheduler often
+//! puts a forked child on its parent's core, where a spinning waiter keeps the process it
+//! waits for from running; pinning makes both cases explicit and repeatable.
 
 use std::fmt;
 use std::mem::{MaybeUninit, offset_of};
@@ -292,27 +295,121 @@ pub fn monotonic_ns() -> u64 {
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
-/// Starts `procs` forked processes that each do `per_proc` locked increments of `c` at the
-/// same moment, with the spin limit `spin` (`None`: the current one), and returns the
-/// wall time per increment, in nanoseconds: from the start signal until the last process
-/// finished, over `procs * per_proc`. Fails if an increment was lost.
+/// Where the processes of a measurement run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Placement {
+    /// Wherever the scheduler puts them.
+    Any,
+    /// Each pinned to a core of its own (round robin over the allowed cores when there
+    /// are more processes than cores).
+    Apart,
+    /// All pinned to one core: the case of more runnable processes than cores.
+    SameCore,
+}
+
+impl Placement {
+    /// The name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Placement::Any => "any core",
+            Placement::Apart => "own cores",
+            Placement::SameCore => "one core",
+        }
+    }
+
+    /// The core the `i`-th process is pinned to, of the `allowed` ones (`None`: not
+    /// pinned).
+    pub fn core(self, i: usize, allowed: &[usize]) -> Option<usize> {
+        match self {
+            Placement::Any => None,
+            Placement::Apart => allowed.get(i % allowed.len().max(1)).copied(),
+            Placement::SameCore => allowed.first().copied(),
+        }
+    }
+}
+
+/// The cores this thread may run on (`sched_getaffinity`).
+pub fn allowed_cores() -> Vec<usize> {
+    // SAFETY: cpu_set_t is a plain bit array, valid when zeroed.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is a writable cpu_set_t of the size passed.
+    let r = unsafe { libc::sched_getaffinity(0, std::mem::size_of_val(&set), &mut set) };
+    if r != 0 {
+        return Vec::new();
+    }
+    (0..libc::CPU_SETSIZE as usize)
+        // SAFETY: `set` is initialized and `i` is below CPU_SETSIZE.
+        .filter(|&i| unsafe { libc::CPU_ISSET(i, &set) })
+        .collect()
+}
+
+/// Pins this thread to `core`, and puts its previous cores back when dropped.
+#[derive(Debug)]
+#[must_use = "the previous cores come back when this is dropped"]
+pub struct Pinned {
+    previous: Vec<usize>,
+}
+
+impl Pinned {
+    /// Pins to `core` (`None`: leaves the thread where it is).
+    pub fn to(core: Option<usize>) -> Result<Option<Pinned>, RunError> {
+        let Some(core) = core else { return Ok(None) };
+        let previous = allowed_cores();
+        multiproc_core::os::set_affinity(&[core])?;
+        Ok(Some(Pinned { previous }))
+    }
+}
+
+impl Drop for Pinned {
+    fn drop(&mut self) {
+        if !self.previous.is_empty() {
+            let _ = multiproc_core::os::set_affinity(&self.previous);
+        }
+    }
+}
+
+/// Checks that `placement` can put processes where it says on this machine.
+fn check_placement(placement: Placement, allowed: &[usize]) -> Result<(), RunError> {
+    if placement == Placement::Apart && allowed.len() < 2 {
+        return Err(format!(
+            "{} needs 2 cores, {} allowed",
+            placement.name(),
+            allowed.len()
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// Starts `procs` forked processes, placed by `placement`, that each do `per_proc` locked
+/// increments of `c` at the same moment, with the spin limit `spin` (`None`: the current
+/// one), and returns the wall time per increment, in nanoseconds: from the start signal
+/// until the last process finished, over `procs * per_proc`. Fails if an increment was
+/// lost.
 pub fn time_contended(
     c: &Arc<dyn LockedCounter>,
     procs: usize,
     per_proc: usize,
     spin: Option<u32>,
+    placement: Placement,
 ) -> Result<f64, RunError> {
     assert!(
         (1..=MAX_CONTENDERS).contains(&procs),
         "1..={MAX_CONTENDERS} processes"
     );
+    let allowed = allowed_cores();
+    check_placement(placement, &allowed)?;
     let race: Shared<Race> = Shared::new()?;
     c.reset();
     let _spin = spin.map(SpinLimit::set);
     let mut children: Vec<Process<()>> = Vec::with_capacity(procs);
     for i in 0..procs {
         let (c, race) = (Arc::clone(c), race.clone());
+        let core = placement.core(i, &allowed);
         let mut p = get_context(StartMethod::Fork).builder().closure(move || {
+            if let Some(core) = core {
+                multiproc_core::os::set_affinity(&[core]).expect("pin a contender");
+            }
             race.ready.fetch_add(1, Ordering::SeqCst);
             while race.go.load(Ordering::Acquire) == 0 {
                 std::thread::yield_now();
@@ -534,31 +631,41 @@ impl Handoff for WordHandoff {
 }
 
 /// Forks a child that answers `warm_up + rounds` pings of a new `kind` handoff, with the
-/// spin limit `spin` in both processes (`None`: the current one), and times the last
-/// `rounds` round trips one by one.
+/// spin limit `spin` in both processes (`None`: the current one) and the two processes
+/// placed by `placement` (this thread is first), and times the last `rounds` round trips
+/// one by one.
 pub fn time_handoff(
     kind: HandoffKind,
     spin: Option<u32>,
+    placement: Placement,
     warm_up: usize,
     rounds: usize,
 ) -> Result<Vec<Duration>, RunError> {
-    time_handoff_with(|| kind.create(), spin, warm_up, rounds)
+    time_handoff_with(|| kind.create(), spin, placement, warm_up, rounds)
 }
 
 /// [`time_handoff`] over any [`Handoff`] that `make` creates.
 pub fn time_handoff_with(
     make: impl FnOnce() -> Result<Arc<dyn Handoff>, RunError>,
     spin: Option<u32>,
+    placement: Placement,
     warm_up: usize,
     rounds: usize,
 ) -> Result<Vec<Duration>, RunError> {
+    let allowed = allowed_cores();
+    check_placement(placement, &allowed)?;
     let h = make()?;
     let _spin = spin.map(SpinLimit::set);
     let total = warm_up + rounds;
     let child_h = Arc::clone(&h);
-    let mut p = get_context(StartMethod::Fork)
-        .builder()
-        .closure(move || (0..total).for_each(|_| child_h.pong()));
+    let child_core = placement.core(1, &allowed);
+    let mut p = get_context(StartMethod::Fork).builder().closure(move || {
+        if let Some(core) = child_core {
+            multiproc_core::os::set_affinity(&[core]).expect("pin the answering child");
+        }
+        (0..total).for_each(|_| child_h.pong());
+    });
+    let _pinned = Pinned::to(placement.core(0, &allowed))?;
     p.start()?;
     for _ in 0..warm_up {
         h.ping();
@@ -614,8 +721,13 @@ mod tests {
         let done = watchdog(Duration::from_secs(60));
         for kind in CounterKind::ALL {
             let c = kind.create().unwrap();
-            for spin in [Some(0), None] {
-                let ns = time_contended(&c, 3, 2000, spin).unwrap_or_else(|e| panic!("{e}"));
+            for (spin, placement) in [
+                (Some(0), Placement::Any),
+                (None, Placement::Apart),
+                (Some(16), Placement::SameCore),
+            ] {
+                let ns =
+                    time_contended(&c, 3, 2000, spin, placement).unwrap_or_else(|e| panic!("{e}"));
                 assert!(ns > 0.0 && ns.is_finite(), "{kind}: {ns}");
             }
         }
@@ -627,8 +739,16 @@ mod tests {
         let _turn = SPIN.lock().unwrap_or_else(|e| e.into_inner());
         let done = watchdog(Duration::from_secs(60));
         for kind in HandoffKind::ALL {
-            for spin in [Some(0), Some(64)] {
-                let s = time_handoff(kind, spin, 5, 50).unwrap_or_else(|e| panic!("{kind}: {e}"));
+            for (spin, placement) in [
+                (Some(0), Placement::Any),
+                (Some(64), Placement::Apart),
+                (Some(16), Placement::SameCore),
+            ] {
+                if placement == Placement::SameCore && kind == HandoffKind::SpinOnly {
+                    continue; // one spinner would hold the core for its whole slice
+                }
+                let s = time_handoff(kind, spin, placement, 5, 50)
+                    .unwrap_or_else(|e| panic!("{kind}: {e}"));
                 assert_eq!(s.len(), 50);
             }
         }
@@ -645,5 +765,17 @@ mod tests {
         }
         assert_eq!(multiproc_sync::spin_limit(), before);
         assert!(spin_round_ns(1000) > 0.0);
+    }
+
+    #[test]
+    fn placements_pick_cores() {
+        let allowed = [2, 5];
+        assert_eq!(Placement::Any.core(0, &allowed), None);
+        assert_eq!(Placement::Apart.core(0, &allowed), Some(2));
+        assert_eq!(Placement::Apart.core(1, &allowed), Some(5));
+        assert_eq!(Placement::Apart.core(2, &allowed), Some(2));
+        assert_eq!(Placement::SameCore.core(1, &allowed), Some(2));
+        assert!(!allowed_cores().is_empty());
+        assert!(check_placement(Placement::Apart, &[0]).is_err());
     }
 }

@@ -4,27 +4,36 @@
 //! cargo run --release -p bench-harness --bin multiproc-bench -- [--quick] [--out DIR]
 //! ```
 //!
-//! For now it runs the process start study: start+join of a trivial child under fork,
-//! spawn and forkserver, beside raw `fork`/`posix_spawn` baselines and CPython, and writes
-//! `DIR/process_start.csv` and `DIR/process_start.md` (`DIR` defaults to `reports`).
+//! It runs two studies (`--only` picks one) and writes their reports into `DIR`
+//! (`reports` by default):
+//!
+//! - `process_start`: start+join of a trivial child under fork, spawn and forkserver,
+//!   beside raw `fork`/`posix_spawn` baselines and CPython (`process_start.csv`, `.md`);
+//! - `sync`: `Lock` acquire+release and locked increments beside a robust pthread mutex,
+//!   set-to-wake latency across processes with the spin phase on and off, contended
+//!   increments, a sweep of the spin limit, and CPython (`sync.csv`, `sync.md`).
 
 multiproc_process::setup!();
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use bench_harness::process_start::{self, Config};
+use bench_harness::process_start::{self, Config, TargetCheck};
 use bench_harness::start::Mechanism;
+use bench_harness::sync_study;
 
 const USAGE: &str = "\
 usage: multiproc-bench [--quick] [--out DIR] [--iterations N] [--only LIST]
                        [--python PATH | --no-python]
 
-  --quick          fewer runs (200 per mechanism instead of 1000)
+  --quick          fewer runs (process start: 200 per mechanism instead of 1000;
+                   sync: about 4 times fewer samples)
   --out DIR        where to write the reports (default: reports)
   --iterations N   timed start+join runs per mechanism (overrides --quick's count)
-  --only LIST      comma-separated mechanisms to time, of: raw_fork_exit_wait,
-                   posix_spawn_static, fork, spawn, forkserver (default: all)
+  --only LIST      comma-separated studies and/or start mechanisms: the studies
+                   process_start and sync; the mechanisms raw_fork_exit_wait,
+                   posix_spawn_static, fork, spawn, forkserver (which select the
+                   process_start study with only those). Default: every study.
   --python PATH    the Python interpreter for the CPython baseline (default: python3)
   --no-python      skip the CPython baseline
   -h, --help       this text";
@@ -36,6 +45,10 @@ struct Args {
     iterations: Option<usize>,
     python: Option<String>,
     no_python: bool,
+    /// Whether to run the process start study.
+    process_start: bool,
+    /// Whether to run the sync study.
+    sync: bool,
     only: Option<Vec<Mechanism>>,
 }
 
@@ -46,6 +59,8 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
         iterations: None,
         python: None,
         no_python: false,
+        process_start: true,
+        sync: true,
         only: None,
     };
     while let Some(a) = it.next() {
@@ -68,14 +83,25 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
             "--only" => {
                 let list = value("--only")?;
                 let mut only = Vec::new();
+                let (mut start, mut sync) = (false, false);
                 for name in list.split(',').filter(|n| !n.is_empty()) {
-                    let m = Mechanism::ALL
-                        .into_iter()
-                        .find(|m| m.name() == name)
-                        .ok_or_else(|| format!("--only: unknown mechanism {name:?}"))?;
-                    only.push(m);
+                    match name {
+                        "process_start" => start = true,
+                        "sync" => sync = true,
+                        _ => {
+                            let m = Mechanism::ALL
+                                .into_iter()
+                                .find(|m| m.name() == name)
+                                .ok_or_else(|| {
+                                    format!("--only: unknown study or mechanism {name:?}")
+                                })?;
+                            only.push(m);
+                        }
+                    }
                 }
-                args.only = Some(only);
+                args.process_start = start || !only.is_empty();
+                args.sync = sync;
+                args.only = (!only.is_empty()).then_some(only);
             }
             "-h" | "--help" => return Ok(None),
             // `cargo bench` passes --bench to every target it runs; ignore it.
@@ -98,40 +124,63 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut config = Config::new(args.quick);
-    if let Some(n) = args.iterations {
-        config.iterations = n;
+    let mut failed = false;
+    if args.process_start {
+        let mut config = Config::new(args.quick);
+        if let Some(n) = args.iterations {
+            config.iterations = n;
+        }
+        if let Some(p) = &args.python {
+            config.python = p.clone();
+        }
+        if let Some(only) = args.only {
+            config.mechanisms = only;
+        }
+        config.cpython = !args.no_python;
+        let study = process_start::run(config);
+        failed |= !report(&args.out, study.write(&args.out), &study.targets());
     }
-    if let Some(p) = args.python {
-        config.python = p;
+    if args.sync {
+        let mut config = sync_study::Config::new(args.quick);
+        if let Some(p) = &args.python {
+            config.python = p.clone();
+        }
+        config.cpython = !args.no_python;
+        let study = sync_study::run(config);
+        failed |= !report(&args.out, study.write(&args.out), &study.targets());
     }
-    if let Some(only) = args.only {
-        config.mechanisms = only;
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     }
-    config.cpython = !args.no_python;
-    let study = process_start::run(config);
-    match study.write(&args.out) {
+}
+
+/// Prints where a study's reports went and how it fared against its targets; false when
+/// the reports could not be written.
+fn report(out: &Path, written: std::io::Result<[PathBuf; 2]>, targets: &[TargetCheck]) -> bool {
+    match written {
         Ok(paths) => {
             for p in paths {
                 println!("wrote {}", p.display());
             }
-            for t in study.targets() {
+            for t in targets {
                 let verdict = match t.met() {
                     Some(true) => "met",
                     Some(false) => "MISSED",
                     None => "not measured",
                 };
                 let ratio = t.ratio.map_or("-".into(), |r| format!("{r:.2}x"));
-                println!("target {:<34} {ratio:>9}  {verdict}", t.what);
+                println!("target {:<44} {ratio:>9}  {verdict}", t.what);
             }
-            ExitCode::SUCCESS
+            true
         }
         Err(e) => {
             eprintln!(
                 "multiproc-bench: cannot write the reports into {}: {e}",
-                args.out.display()
+                out.display()
             );
-            ExitCode::FAILURE
+            false
         }
     }
 }
@@ -139,7 +188,6 @@ fn main() -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::Path;
 
     fn parse(args: &[&str]) -> Result<Option<Args>, String> {
         parse_args(args.iter().map(|s| s.to_string()))
@@ -165,6 +213,16 @@ mod tests {
             ])
         );
         assert!(a.no_python);
+        assert!(
+            a.process_start && !a.sync,
+            "mechanisms select the start study"
+        );
+        let a = parse(&["--only", "sync"]).unwrap().unwrap();
+        assert!(a.sync && !a.process_start && a.only.is_none());
+        let a = parse(&["--only", "sync,process_start"]).unwrap().unwrap();
+        assert!(a.sync && a.process_start && a.only.is_none());
+        let a = parse(&[]).unwrap().unwrap();
+        assert!(a.sync && a.process_start);
     }
 
     #[test]

@@ -1,13 +1,15 @@
 //! Synchronization across processes, beside a C baseline measured in the same run, all
 //! through the traits of [`bench_harness::sync`]:
 //!
-//! - `sync_uncontended/{multiproc_lock,pthread_robust}`: one acquire+release, nothing
-//!   held, no other process;
-//! - `sync_locked_increment/...`: acquire, `+= 1` on a shared `u64`, release;
+//! - `sync_uncontended/{multiproc_value,multiproc_lock,pthread_robust}`: one
+//!   acquire+release, nothing held, no other process (`multiproc_value` through
+//!   `get_lock()`);
+//! - `sync_locked_increment/...`: acquire, `+= 1` on a shared `u64`, release
+//!   (`multiproc_value`: `*v.lock() += 1`);
 //! - `sync_handoff/...`: one ping-pong round trip between two processes pinned to cores
-//!   of their own (the set-to-wake latency is half of it), for the library's `Lock` with
-//!   the spin phase on (the default limit) and off, beside raw futex words that always
-//!   park and raw words that only spin;
+//!   of their own (the set-to-wake latency is half of it), for the library's `Event` and
+//!   `Lock` with the spin phase on (the default limit) and off, beside raw futex words
+//!   that always park and raw words that only spin;
 //! - `sync_contended_2proc/...`: two processes on cores of their own each doing locked
 //!   increments of one counter; the time is per increment.
 //!
@@ -45,6 +47,8 @@ fn uncontended(c: &mut Criterion) {
 fn handoff(c: &mut Criterion) {
     let mut g = c.benchmark_group("sync_handoff");
     let cases = [
+        (HandoffKind::Event, Some(multiproc_sync::DEFAULT_SPIN_LIMIT)),
+        (HandoffKind::Event, Some(0)),
         (HandoffKind::Lock, Some(multiproc_sync::DEFAULT_SPIN_LIMIT)),
         (HandoffKind::Lock, Some(0)),
         (HandoffKind::FutexPark, None),

@@ -11,11 +11,13 @@
 //!
 //! | counter | what it is |
 //! |---|---|
+//! | `multiproc_value` | [`multiproc_sync::Value<u64>`](Value), incremented through its guard |
 //! | `multiproc_lock` | [`multiproc_sync::Lock`] beside a `Shared<AtomicU64>` |
 //! | `pthread_robust` | a process-shared, robust `pthread_mutex_t` and a `u64`, in one shared segment: the C baseline |
 //!
 //! | handoff | what one round trip is |
 //! |---|---|
+//! | `event` | two [`Event`]s: set one, wait for the other, clear it (as CPython's `Event` ping-pong) |
 //! | `lock` | two [`Lock`]s used as binary semaphores (released by the signalling process, acquired by the waiting one) |
 //! | `futex_park` | two shared counters; the waiter always sleeps on a futex at once, the signaller always wakes: the floor without a spin phase |
 //! | `spin_only` | two shared counters; the waiter only spins: the floor with one |
@@ -34,7 +36,7 @@ use std::time::{Duration, Instant};
 use multiproc_core::futex;
 use multiproc_process::{Process, StartMethod, get_context};
 use multiproc_shm::{Segment, Shared};
-use multiproc_sync::Lock;
+use multiproc_sync::{Event, Lock, OwnerDied, Value};
 
 use crate::start::RunError;
 
@@ -56,6 +58,8 @@ pub trait LockedCounter: Send + Sync {
 /// The [`LockedCounter`] implementations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CounterKind {
+    /// multiproc's `Value<u64>`.
+    MultiprocValue,
     /// multiproc's `Lock` beside a `Shared<AtomicU64>`.
     MultiprocLock,
     /// A process-shared robust pthread mutex beside a `u64` in one segment.
@@ -64,11 +68,16 @@ pub enum CounterKind {
 
 impl CounterKind {
     /// Every counter, the library's first.
-    pub const ALL: [CounterKind; 2] = [CounterKind::MultiprocLock, CounterKind::PthreadRobust];
+    pub const ALL: [CounterKind; 3] = [
+        CounterKind::MultiprocValue,
+        CounterKind::MultiprocLock,
+        CounterKind::PthreadRobust,
+    ];
 
     /// The name used in bench ids, CSV and reports.
     pub fn name(self) -> &'static str {
         match self {
+            CounterKind::MultiprocValue => "multiproc_value",
             CounterKind::MultiprocLock => "multiproc_lock",
             CounterKind::PthreadRobust => "pthread_robust",
         }
@@ -82,6 +91,7 @@ impl CounterKind {
     /// A new counter, at zero, unlocked.
     pub fn create(self) -> Result<Arc<dyn LockedCounter>, RunError> {
         Ok(match self {
+            CounterKind::MultiprocValue => Arc::new(ValueCounter(Value::new(0)?)),
             CounterKind::MultiprocLock => Arc::new(LockCounter {
                 lock: Lock::new()?,
                 counter: Shared::new()?,
@@ -94,6 +104,39 @@ impl CounterKind {
 impl fmt::Display for CounterKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.pad(self.name())
+    }
+}
+
+/// multiproc's `Value<u64>`: `*v.lock() += 1`, CPython's `with v.get_lock(): v.value += 1`.
+#[derive(Debug)]
+struct ValueCounter(Value<u64>);
+
+impl LockedCounter for ValueCounter {
+    fn name(&self) -> &'static str {
+        CounterKind::MultiprocValue.name()
+    }
+
+    #[inline]
+    fn acquire_release(&self) {
+        drop(
+            self.0
+                .get_lock()
+                .acquire()
+                .unwrap_or_else(|d| d.into_guard()),
+        );
+    }
+
+    #[inline]
+    fn locked_increment(&self) {
+        *self.0.lock().unwrap_or_else(OwnerDied::into_guard) += 1;
+    }
+
+    fn count(&self) -> u64 {
+        self.0.get()
+    }
+
+    fn reset(&self) {
+        self.0.set(0);
     }
 }
 
@@ -494,6 +537,8 @@ pub trait Handoff: Send + Sync {
 /// The [`Handoff`] implementations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum HandoffKind {
+    /// Two multiproc `Event`s.
+    Event,
     /// Two multiproc `Lock`s used as binary semaphores.
     Lock,
     /// Raw futex words: always park, always wake.
@@ -504,7 +549,8 @@ pub enum HandoffKind {
 
 impl HandoffKind {
     /// Every handoff, the library's first.
-    pub const ALL: [HandoffKind; 3] = [
+    pub const ALL: [HandoffKind; 4] = [
+        HandoffKind::Event,
         HandoffKind::Lock,
         HandoffKind::FutexPark,
         HandoffKind::SpinOnly,
@@ -513,6 +559,7 @@ impl HandoffKind {
     /// The name used in bench ids, CSV and reports.
     pub fn name(self) -> &'static str {
         match self {
+            HandoffKind::Event => "event",
             HandoffKind::Lock => "lock",
             HandoffKind::FutexPark => "futex_park",
             HandoffKind::SpinOnly => "spin_only",
@@ -521,13 +568,17 @@ impl HandoffKind {
 
     /// Whether the library's spin limit applies to it.
     pub fn uses_spin_limit(self) -> bool {
-        self == HandoffKind::Lock
+        matches!(self, HandoffKind::Event | HandoffKind::Lock)
     }
 
     /// A new handoff, nobody woken yet. Each serves one pair of processes once: make a
     /// new one for each child.
     pub fn create(self) -> Result<Arc<dyn Handoff>, RunError> {
         Ok(match self {
+            HandoffKind::Event => Arc::new(EventHandoff {
+                to_child: Event::new()?,
+                to_parent: Event::new()?,
+            }),
             HandoffKind::Lock => {
                 let h = LockHandoff {
                     to_child: Lock::new()?,
@@ -559,6 +610,28 @@ impl HandoffKind {
 impl fmt::Display for HandoffKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.pad(self.name())
+    }
+}
+
+/// Two events: the signaller sets one and waits for the other; each side clears the event
+/// it waited for before answering, so that a set is never lost.
+#[derive(Debug)]
+struct EventHandoff {
+    to_child: Event,
+    to_parent: Event,
+}
+
+impl Handoff for EventHandoff {
+    fn ping(&self) {
+        self.to_child.set();
+        self.to_parent.wait();
+        self.to_parent.clear();
+    }
+
+    fn pong(&self) {
+        self.to_child.wait();
+        self.to_child.clear();
+        self.to_parent.set();
     }
 }
 

@@ -151,11 +151,12 @@ pub struct Row {
 pub struct SweepRow {
     /// Spin rounds before parking.
     pub limit: u32,
-    /// One-way latency of the `lock` handoff, each process on its own core, nanoseconds.
+    /// One-way latency of the `event` handoff, each process on its own core, nanoseconds.
     pub handoff_apart: Summary,
     /// The same with both processes on one core.
     pub handoff_same: Summary,
-    /// Contended increments by 2 processes on their own cores, nanoseconds per increment.
+    /// Contended increments of a `Value<u64>` by 2 processes on their own cores,
+    /// nanoseconds per increment.
     pub contended_apart: Summary,
     /// The same with both on one core.
     pub contended_same: Summary,
@@ -420,7 +421,7 @@ pub fn run(config: Config) -> SyncStudy {
 
 /// The spin-limit sweep: every limit takes its turn in each repetition.
 fn sweep(config: &Config) -> Result<Vec<SweepRow>, RunError> {
-    let counter = CounterKind::MultiprocLock.create()?;
+    let counter = CounterKind::MultiprocValue.create()?;
     let n = config.sweep_limits.len();
     let mut samples = vec![[(); 5].map(|_| Vec::new()); n];
     let half = |rt: Vec<std::time::Duration>| -> Vec<f64> {
@@ -432,14 +433,14 @@ fn sweep(config: &Config) -> Result<Vec<SweepRow>, RunError> {
             let [ha, hs, ca, cs, ov] = &mut samples[i];
             let spin = Some(limit);
             ha.extend(half(sync::time_handoff(
-                HandoffKind::Lock,
+                HandoffKind::Event,
                 spin,
                 Placement::Apart,
                 50,
                 rounds,
             )?));
             hs.extend(half(sync::time_handoff(
-                HandoffKind::Lock,
+                HandoffKind::Event,
                 spin,
                 Placement::SameCore,
                 50,
@@ -610,21 +611,21 @@ impl SyncStudy {
         }
         for w in &self.sweep {
             for (section, what, s) in [
-                ("spin_sweep_one_way", "lock (own cores)", &w.handoff_apart),
-                ("spin_sweep_one_way", "lock (one core)", &w.handoff_same),
+                ("spin_sweep_one_way", "event (own cores)", &w.handoff_apart),
+                ("spin_sweep_one_way", "event (one core)", &w.handoff_same),
                 (
                     "spin_sweep_contended_2proc",
-                    "multiproc_lock (own cores)",
+                    "multiproc_value (own cores)",
                     &w.contended_apart,
                 ),
                 (
                     "spin_sweep_contended_2proc",
-                    "multiproc_lock (one core)",
+                    "multiproc_value (one core)",
                     &w.contended_same,
                 ),
                 (
                     "spin_sweep_contended_oversubscribed",
-                    "multiproc_lock (any core)",
+                    "multiproc_value (any core)",
                     &w.oversubscribed,
                 ),
             ] {
@@ -769,10 +770,10 @@ impl SyncStudy {
             let _ = writeln!(o, "\n## The spin limit\n");
             let _ = writeln!(
                 o,
-                "The same limit in every process. One-way latency of the `lock` handoff \
+                "The same limit in every process. One-way latency of the `event` handoff \
                  ({} runs × {} round trips per limit), the two processes on their own cores \
-                 or both pinned to one; time per locked increment of a `Lock` and a shared \
-                 `u64` by 2 processes on their own cores or on one, and by {} processes \
+                 or both pinned to one; time per locked increment of a `Value<u64>` \
+                 by 2 processes on their own cores or on one, and by {} processes \
                  wherever the scheduler puts them on {} cores ({} runs per limit).\n",
                 c.sweep_runs,
                 c.rounds / 2,
@@ -807,13 +808,18 @@ impl SyncStudy {
         let _ = writeln!(o, "\n## What each row measures\n");
         let _ = writeln!(
             o,
-            "- **multiproc_lock**: `multiproc_sync::Lock` (`acquire()` → guard, dropped), and \
+            "- **multiproc_value**: `multiproc_sync::Value<u64>`: `*v.lock() += 1`, and for \
+             acquire+release its `get_lock()`.\n\
+             - **multiproc_lock**: `multiproc_sync::Lock` (`acquire()` → guard, dropped), and \
              for the increment a `Shared<AtomicU64>` read and written under it.\n\
              - **pthread_robust**: a `pthread_mutex_t` with `PTHREAD_PROCESS_SHARED` and \
              `PTHREAD_MUTEX_ROBUST`, in a shared segment with the counter, through `libc`.\n\
-             - **lock spin=N**: two `Lock`s used as binary semaphores between a parent and a \
-             forked child (one releases, the other acquires), with the spin limit N in both; \
-             half the round trip.\n\
+             - **event spin=N**: two `Event`s in ping-pong between a parent and a forked child \
+             (set one, wait for the other, clear it), with the spin limit N in both; half the \
+             round trip. *own cores*: the two pinned to different cores; *one core*: both \
+             pinned to the same core, as when processes outnumber cores.\n\
+             - **lock spin=N**: the same with two `Lock`s used as binary semaphores (one \
+             process releases, the other acquires).\n\
              - **futex_park / spin_only**: the same ping-pong over two raw counters, the waiter \
              always sleeping on a futex (and the signaller always waking), or only spinning: \
              the floors without and with a spin phase.\n\
@@ -939,7 +945,7 @@ mod tests {
             lines[3]
         );
         assert!(lines[3].ends_with(",5.000,500.000,10.000"), "{}", lines[3]);
-        assert!(lines[6].starts_with("spin_sweep_one_way,lock (own cores) spin=16,"));
+        assert!(lines[6].starts_with("spin_sweep_one_way,event (own cores) spin=16,"));
         assert!(lines[11].starts_with("locked_increment,cpython_value_locked_increment,"));
     }
 

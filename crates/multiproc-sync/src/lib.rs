@@ -10,6 +10,7 @@
 //! | [`Semaphore`] | `multiprocessing.Semaphore` |
 //! | [`BoundedSemaphore`] | `multiprocessing.BoundedSemaphore` |
 //! | [`Event`] | `multiprocessing.Event` |
+//! | [`Condition`] | `multiprocessing.Condition` (over a [`Lock`]) |
 //! | [`Value`] | `multiprocessing.Value` (`lock=True`) |
 //! | [`Array`] | `multiprocessing.Array` (`lock=True`) |
 //!
@@ -21,6 +22,7 @@
 //! # Ok::<(), multiproc_shm::ShmError>(())
 //! ```
 
+mod condition;
 mod error;
 mod event;
 mod lock;
@@ -29,6 +31,7 @@ mod rlock;
 mod semaphore;
 mod value;
 
+pub use condition::{Condition, ConditionGuard, WaitResult};
 pub use error::{AcquireError, OwnerDied, ReleaseError, TryAcquireError};
 pub use event::Event;
 pub use lock::{Lock, LockGuard};

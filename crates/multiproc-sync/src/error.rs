@@ -172,3 +172,38 @@ impl TryAcquireError {
         true
     }
 }
+/// A [`Barrier`](crate::Barrier) wait failed: the barrier is broken (CPython's
+/// `BrokenBarrierError`). It stays broken until [`Barrier::reset`](crate::Barrier::reset).
+///
+/// ```
+/// use multiproc_sync::{Barrier, BrokenBarrier};
+/// let b = Barrier::new(2, None)?;
+/// b.abort();
+/// assert_eq!(b.wait(), Err(BrokenBarrier::Aborted));
+/// # Ok::<(), multiproc_shm::ShmError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BrokenBarrier {
+    /// [`Barrier::abort`](crate::Barrier::abort) was called.
+    #[error("the barrier was aborted")]
+    Aborted,
+    /// [`Barrier::reset`](crate::Barrier::reset) was called while parties waited.
+    #[error("the barrier was reset while parties waited")]
+    Reset,
+    /// This caller's own timeout ran out; as in CPython, that breaks the barrier for all.
+    #[error("timed out waiting at the barrier, which is now broken")]
+    Timeout,
+    /// Another party's timeout ran out.
+    #[error("another party timed out waiting at the barrier")]
+    OtherTimedOut,
+    /// A party that had arrived died before the barrier passed.
+    #[error("party pid {pid} died while waiting at the barrier")]
+    PartyDied {
+        /// The pid of the party that died.
+        pid: i32,
+    },
+    /// The action run by the last party panicked.
+    #[error("the barrier's action panicked")]
+    ActionPanicked,
+}

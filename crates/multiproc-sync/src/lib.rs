@@ -11,6 +11,7 @@
 //! | [`BoundedSemaphore`] | `multiprocessing.BoundedSemaphore` |
 //! | [`Event`] | `multiprocessing.Event` |
 //! | [`Condition`] | `multiprocessing.Condition` (over a [`Lock`]) |
+//! | [`Barrier`] | `multiprocessing.Barrier` |
 //! | [`Value`] | `multiprocessing.Value` (`lock=True`) |
 //! | [`Array`] | `multiprocessing.Array` (`lock=True`) |
 //!
@@ -22,6 +23,7 @@
 //! # Ok::<(), multiproc_shm::ShmError>(())
 //! ```
 
+mod barrier;
 mod condition;
 mod error;
 mod event;
@@ -31,8 +33,9 @@ mod rlock;
 mod semaphore;
 mod value;
 
+pub use barrier::Barrier;
 pub use condition::{Condition, ConditionGuard, WaitResult};
-pub use error::{AcquireError, OwnerDied, ReleaseError, TryAcquireError};
+pub use error::{AcquireError, BrokenBarrier, OwnerDied, ReleaseError, TryAcquireError};
 pub use event::Event;
 pub use lock::{Lock, LockGuard};
 pub use park::{DEFAULT_SPIN_LIMIT, LIVENESS_SLICE, set_spin_limit, spin_limit};

@@ -18,8 +18,29 @@
 //! ```
 //!
 //! This crate only re-exports; each part lives in its own crate:
-//! [`multiproc_core`] (platform layer) and [`multiproc_process`] (processes). Queues,
-//! locks, shared memory, the pool and the manager follow in their crates.
+//! [`multiproc_core`] (platform layer), [`multiproc_process`] (processes),
+//! [`multiproc_shm`] (shared memory) and [`multiproc_sync`] (synchronization). Queues,
+//! the pool and the manager follow in their crates.
+//!
+//! ```
+//! multiproc::setup!();
+//! use multiproc::prelude::*;
+//!
+//! fn count((counter, n): (Value<u64>, u64)) {
+//!     for _ in 0..n {
+//!         *counter.lock().unwrap_or_else(|died| died.into_guard()) += 1;
+//!     }
+//! }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let counter = Value::new(0u64)?;
+//! let mut workers: Vec<_> =
+//!     (0..2).map(|_| Process::new(count, (counter.clone(), 1000))).collect();
+//! for w in &mut workers { w.start()?; }
+//! for w in &mut workers { w.join()?; }
+//! assert_eq!(counter.get(), 2000);
+//! # Ok(()) }
+//! ```
 //!
 //! ## From Python's `multiprocessing`
 //!
@@ -37,16 +58,37 @@
 //! | `active_children()`, `cpu_count()` | [`active_children`], [`cpu_count`] (honours affinity and cgroup quota) |
 //! | `log_to_stderr()`, `get_logger()` | [`log_to_stderr`], [`get_logger`] |
 //! | `if __name__ == "__main__":` guard | [`setup!`] once per binary, or [`init`] first in `main` |
+//! | `Lock()` | [`Lock`]: a holder that dies hands the lock to the next acquirer, with [`OwnerDied`] (CPython: everyone blocks forever) |
+//! | `RLock()` | [`RLock`]; releasing it from another thread or process is [`ReleaseError::NotOwner`] |
+//! | `Semaphore(n)`, `BoundedSemaphore(n)` | [`Semaphore`], [`BoundedSemaphore`] (over-release is [`ReleaseError::TooManyReleases`]) |
+//! | `Condition(lock)` | [`Condition`] (over a [`Lock`]); `notify(n)` wakes exactly n |
+//! | `Event()` | [`Event`] |
+//! | `Barrier(parties, action)` | [`Barrier`]; a party that dies breaks it ([`BrokenBarrier::PartyDied`]) |
+//! | `Value(t, v)`, `Array(t, xs)` (`lock=True`) | [`Value`], [`Array`], for any `#[repr(C)]` plain-old-data type; `get_lock()` as [`Value::get_lock`] |
+//! | `RawValue`, `RawArray` | [`RawValue`], [`RawArray`] |
+//! | `shared_memory.SharedMemory(name, create, size)` | [`SharedMemory::create`], [`SharedMemory::open`], [`SharedMemory::open_or_create`]; only the creator unlinks |
+//! | `shared_memory.ShareableList` | [`ShareableList`] |
+//! | (resource tracker for leaked segments) | not needed: [`Segment`]s are memfds that vanish with their last user |
+//!
+//! Every blocking call comes as `x`, `try_x` and `x_timeout`/`x_deadline`.
 
 pub use multiproc_core;
 pub use multiproc_process;
 pub use multiproc_process::*;
+pub use multiproc_shm;
+pub use multiproc_shm::*;
+pub use multiproc_sync;
+pub use multiproc_sync::*;
 
 /// The names most programs need.
 pub mod prelude {
     pub use multiproc_process::{
         Process, ProcessError, StartMethod, active_children, cpu_count, current_process,
         get_context, parent_process,
+    };
+    pub use multiproc_shm::{RawArray, RawValue, SharedMemory};
+    pub use multiproc_sync::{
+        Array, Barrier, BoundedSemaphore, Condition, Event, Lock, RLock, Semaphore, Value,
     };
 }
 

@@ -46,7 +46,7 @@ pub use condition::{Condition, ConditionGuard, WaitResult};
 pub use error::{AcquireError, BrokenBarrier, OwnerDied, ReleaseError, TryAcquireError};
 pub use event::Event;
 pub use lock::{Lock, LockGuard};
-pub use park::{DEFAULT_SPIN_LIMIT, LIVENESS_SLICE, set_spin_limit, spin_limit};
+pub use park::{DEFAULT_SPIN_LIMIT, DEFAULT_SPIN_TIME, LIVENESS_SLICE, set_spin_limit, spin_limit};
 pub use rlock::{RLock, RLockGuard};
 pub use semaphore::{BoundedSemaphore, Semaphore, SemaphoreGuard};
 pub use value::{Array, ArrayGuard, Value, ValueGuard};

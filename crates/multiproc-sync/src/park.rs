@@ -15,19 +15,71 @@ use multiproc_core::futex::{self, WaitOutcome};
 /// A parked waiter wakes at least this often to check on the peer it waits for.
 pub const LIVENESS_SLICE: Duration = Duration::from_millis(100);
 
-/// Default number of spin rounds before parking (see README.md).
+/// The spin limit chosen on the reference machine, in rounds (see README.md): about
+/// [`DEFAULT_SPIN_TIME`] there, where one round costs about 25 ns.
 pub const DEFAULT_SPIN_LIMIT: u32 = 256;
 
-static SPIN_LIMIT: AtomicU32 = AtomicU32::new(DEFAULT_SPIN_LIMIT);
+/// How long a waiter spins before parking, by default. The round count is calibrated to
+/// it once per process, since one round (`pause` on x86) costs from a few to about 40
+/// nanoseconds depending on the processor.
+pub const DEFAULT_SPIN_TIME: Duration = Duration::from_nanos(6_500);
+
+/// Not chosen yet: calibrate on first use.
+const UNSET: u32 = u32::MAX;
+
+static SPIN_LIMIT: AtomicU32 = AtomicU32::new(UNSET);
 
 /// The number of spin rounds before a waiter parks, for this process.
+///
+/// Unless [`set_spin_limit`] chose it, it is calibrated on first use to spin for about
+/// [`DEFAULT_SPIN_TIME`], and is 0 when this process may run on one CPU only (spinning
+/// there only delays the process being waited for).
+#[inline]
 pub fn spin_limit() -> u32 {
-    SPIN_LIMIT.load(Ordering::Relaxed)
+    match SPIN_LIMIT.load(Ordering::Relaxed) {
+        UNSET => calibrate(),
+        n => n,
+    }
+}
+
+#[cold]
+fn calibrate() -> u32 {
+    let rounds = if multiproc_core::os::affinity_count().is_ok_and(|n| n <= 1) {
+        0
+    } else {
+        rounds_for(DEFAULT_SPIN_TIME)
+    };
+    // Another thread may have set or calibrated it meanwhile; keep the first value.
+    match SPIN_LIMIT.compare_exchange(UNSET, rounds, Ordering::Relaxed, Ordering::Relaxed) {
+        Ok(_) => rounds,
+        Err(existing) => existing,
+    }
+}
+
+/// How many spin rounds last about `budget` on this processor: the fastest of three timed
+/// samples, so that an interrupt during one of them does not shorten the spin.
+fn rounds_for(budget: Duration) -> u32 {
+    const SAMPLE: u32 = 2048;
+    let word = AtomicU32::new(0);
+    let best = (0..3)
+        .map(|_| {
+            let t = Instant::now();
+            for _ in 0..SAMPLE {
+                std::hint::black_box(word.load(Ordering::Relaxed));
+                std::hint::spin_loop();
+            }
+            t.elapsed()
+        })
+        .min()
+        .unwrap_or_default();
+    let per_round = (best.as_nanos() as f64 / f64::from(SAMPLE)).max(0.1);
+    let rounds = budget.as_nanos() as f64 / per_round;
+    rounds.clamp(16.0, 65_536.0) as u32
 }
 
 /// Sets the number of spin rounds before a waiter parks, for this process (0: park at
-/// once). For benchmarks and tuning; the default suits a holder that releases within
-/// microseconds.
+/// once), replacing the calibrated default. For tuning and benchmarks; children forked
+/// afterwards inherit it.
 ///
 /// ```
 /// multiproc_sync::set_spin_limit(0);
@@ -35,7 +87,20 @@ pub fn spin_limit() -> u32 {
 /// multiproc_sync::set_spin_limit(multiproc_sync::DEFAULT_SPIN_LIMIT);
 /// ```
 pub fn set_spin_limit(rounds: u32) {
-    SPIN_LIMIT.store(rounds, Ordering::Relaxed);
+    SPIN_LIMIT.store(rounds.min(UNSET - 1), Ordering::Relaxed);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calibration_gives_a_bounded_round_count() {
+        let r = rounds_for(DEFAULT_SPIN_TIME);
+        assert!((16..=65_536).contains(&r), "{r}");
+        // Twice the budget never calibrates to fewer rounds than the clamp allows.
+        assert!(rounds_for(DEFAULT_SPIN_TIME * 2) >= 16);
+    }
 }
 
 /// Spins until `ready(word)` holds or the spin limit is reached; returns the last value

@@ -10,7 +10,7 @@
 //! | [`Semaphore`] | `multiprocessing.Semaphore` | its units are lost (no owner), as in CPython |
 //! | [`BoundedSemaphore`] | `multiprocessing.BoundedSemaphore` | as [`Semaphore`] |
 //! | [`Event`] | `multiprocessing.Event` | nothing is held |
-//! | [`Condition`] | `multiprocessing.Condition` (over a [`Lock`]) | as its [`Lock`] |
+//! | [`Condition`] | `multiprocessing.Condition` (over a [`Lock`] or an [`RLock`]) | as its lock; a killed waiter is skipped by `notify` |
 //! | [`Barrier`] | `multiprocessing.Barrier` | the barrier breaks: [`BrokenBarrier::PartyDied`] |
 //! | [`Value`] | `multiprocessing.Value` (`lock=True`) | as its [`Lock`] |
 //! | [`Array`] | `multiprocessing.Array` (`lock=True`) | as its [`Lock`] |
@@ -42,7 +42,7 @@ mod semaphore;
 mod value;
 
 pub use barrier::Barrier;
-pub use condition::{Condition, ConditionGuard, WaitResult};
+pub use condition::{CONDITION_WAITER_SLOTS, Condition, ConditionGuard, ConditionLock, WaitResult};
 pub use error::{AcquireError, BrokenBarrier, OwnerDied, ReleaseError, TryAcquireError};
 pub use event::Event;
 pub use lock::{Lock, LockGuard};

@@ -296,6 +296,40 @@ impl RLock {
         self.state.release()
     }
 
+    /// For [`Condition`](crate::Condition): releases every level the calling thread holds,
+    /// at once, and returns how many there were; `None` (and nothing changes) if the
+    /// calling thread does not hold the lock. The guards for those levels must not release
+    /// them again: the caller forgets them, and [`acquire_restore`](RLock::acquire_restore)
+    /// puts the levels back.
+    pub(crate) fn release_save(&self) -> Option<u32> {
+        let (pid, tid) = current_thread();
+        if !self.state.owned_by(pid, tid) {
+            return None;
+        }
+        let c = self.state.count.load(Ordering::Relaxed);
+        self.state.count.store(0, Ordering::Relaxed);
+        self.state.tid.store(0, Ordering::Relaxed);
+        let _ = self.state.lock.unlock();
+        Some(c)
+    }
+
+    /// For [`Condition`](crate::Condition): waits for the lock (which the calling thread
+    /// does not hold) and takes it with recursion count `count`, undoing
+    /// [`release_save`](RLock::release_save). The guard returned stands for one level.
+    pub(crate) fn acquire_restore(
+        &self,
+        count: u32,
+    ) -> Result<RLockGuard<'_>, OwnerDied<RLockGuard<'_>>> {
+        let (_, tid) = current_thread();
+        let a = self.state.lock.lock(None);
+        self.state.tid.store(tid, Ordering::Relaxed);
+        self.state.count.store(count.max(1), Ordering::Relaxed);
+        match a {
+            Acquired::OwnerDied(pid) => Err(OwnerDied::new(self.guard(), pid)),
+            _ => Ok(self.guard()),
+        }
+    }
+
     /// Whether any thread holds the lock.
     ///
     /// ```

@@ -61,7 +61,7 @@
 //! | `Lock()` | [`Lock`]: a holder that dies hands the lock to the next acquirer, with [`OwnerDied`] (CPython: everyone blocks forever) |
 //! | `RLock()` | [`RLock`]; releasing it from another thread or process is [`ReleaseError::NotOwner`] |
 //! | `Semaphore(n)`, `BoundedSemaphore(n)` | [`Semaphore`], [`BoundedSemaphore`] (over-release is [`ReleaseError::TooManyReleases`]) |
-//! | `Condition(lock)` | [`Condition`] (over a [`Lock`]); `notify(n)` wakes exactly n |
+//! | `Condition(lock)` | [`Condition`] over a [`Lock`], or [`Condition::with_rlock`] over an [`RLock`] (CPython's default); `notify(n)` wakes exactly n live waiters, skipping waiters that died |
 //! | `Event()` | [`Event`] |
 //! | `Barrier(parties, action)` | [`Barrier`]; a party that dies breaks it ([`BrokenBarrier::PartyDied`]) |
 //! | `Value(t, v)`, `Array(t, xs)` (`lock=True`) | [`Value`], [`Array`], for any `#[repr(C)]` plain-old-data type; `get_lock()` as [`Value::get_lock`] |

@@ -74,17 +74,7 @@ fn hold_forever((lock, flag): (Lock, Shared<AtomicU32>)) {
 fn sigkilled_holder_hands_over_within_a_second(m: StartMethod) {
     let _w = watchdog(Duration::from_secs(60), "sigkilled holder");
     let lock = Lock::new().unwrap();
-    let flag = Shared::<AtomicU32>::new().unwrap();
-    let mut p = get_context(m)
-        .builder()
-        .daemon(true)
-        .target(hold_forever, (lock.clone(), flag.clone()));
-    p.start().unwrap();
-    assert!(common::eventually(Duration::from_secs(30), || flag
-        .load(Ordering::SeqCst)
-        == 1));
-    let pid = p.pid().unwrap();
-    p.kill().unwrap();
+    let (mut p, pid) = common::kill_when_ready(m, hold_forever, lock.clone());
     // Not joined: the dead holder is a zombie, which must count as dead.
     let t = Instant::now();
     match lock.acquire() {
@@ -111,16 +101,7 @@ fn sigkilled_holder_hands_over_within_a_second(m: StartMethod) {
 fn try_acquire_takes_over_from_a_dead_holder(m: StartMethod) {
     let _w = watchdog(Duration::from_secs(60), "try_acquire dead holder");
     let lock = Lock::new().unwrap();
-    let flag = Shared::<AtomicU32>::new().unwrap();
-    let mut p = get_context(m)
-        .builder()
-        .daemon(true)
-        .target(hold_forever, (lock.clone(), flag.clone()));
-    p.start().unwrap();
-    assert!(common::eventually(Duration::from_secs(30), || flag
-        .load(Ordering::SeqCst)
-        == 1));
-    p.kill().unwrap();
+    let (mut p, _pid) = common::kill_when_ready(m, hold_forever, lock.clone());
     p.join().unwrap();
     match lock.try_acquire() {
         Err(AcquireError::OwnerDied(d)) => drop(d.into_guard()),

@@ -157,17 +157,7 @@ fn hold_forever((lock, flag): (RLock, Shared<AtomicU32>)) {
 fn sigkilled_holder_hands_over_within_a_second(m: StartMethod) {
     let _w = watchdog(Duration::from_secs(60), "rlock sigkilled holder");
     let lock = RLock::new().unwrap();
-    let flag = Shared::<AtomicU32>::new().unwrap();
-    let mut p = get_context(m)
-        .builder()
-        .daemon(true)
-        .target(hold_forever, (lock.clone(), flag.clone()));
-    p.start().unwrap();
-    assert!(common::eventually(Duration::from_secs(30), || flag
-        .load(Ordering::SeqCst)
-        == 1));
-    let pid = p.pid().unwrap();
-    p.kill().unwrap();
+    let (mut p, pid) = common::kill_when_ready(m, hold_forever, lock.clone());
     let t = Instant::now();
     match lock.acquire() {
         Err(died) => {

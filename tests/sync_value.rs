@@ -137,17 +137,7 @@ fn hold_forever((v, flag): (Value<u64>, Shared<AtomicU32>)) {
 fn sigkilled_holder_hands_over_within_a_second(m: StartMethod) {
     let _w = watchdog(Duration::from_secs(60), "value sigkilled holder");
     let v = Value::new(0u64).unwrap();
-    let flag = Shared::<AtomicU32>::new().unwrap();
-    let mut p = get_context(m)
-        .builder()
-        .daemon(true)
-        .target(hold_forever, (v.clone(), flag.clone()));
-    p.start().unwrap();
-    assert!(common::eventually(Duration::from_secs(30), || flag
-        .load(Ordering::SeqCst)
-        == 1));
-    let pid = p.pid().unwrap();
-    p.kill().unwrap();
+    let (mut p, pid) = common::kill_when_ready(m, hold_forever, v.clone());
     let t = Instant::now();
     match v.lock() {
         Err(died) => {

@@ -164,3 +164,31 @@ macro_rules! for_each_method {
         }
     };
 }
+
+/// Starts `f((handle, ready))` in a daemon child under `m`, waits until the child sets
+/// `ready` to 1 (it holds what it must hold), then kills it with SIGKILL without reaping
+/// it, so that it stays a zombie. Returns the child and its pid.
+pub fn kill_when_ready<H>(
+    m: multiproc_process::StartMethod,
+    f: fn((H, multiproc_shm::Shared<std::sync::atomic::AtomicU32>)),
+    handle: H,
+) -> (multiproc_process::Process<()>, i32)
+where
+    H: serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
+{
+    use std::sync::atomic::{AtomicU32, Ordering};
+    let ready = multiproc_shm::Shared::<AtomicU32>::new().unwrap();
+    let mut p = multiproc_process::get_context(m)
+        .builder()
+        .daemon(true)
+        .target(f, (handle, ready.clone()));
+    p.start().unwrap();
+    assert!(
+        eventually(Duration::from_secs(30), || ready.load(Ordering::SeqCst)
+            == 1),
+        "the child never became ready"
+    );
+    let pid = p.pid().unwrap();
+    p.kill().unwrap();
+    (p, pid)
+}

@@ -1,1 +1,16 @@
-//! `Pipe`, `Queue`, `SimpleQueue`, `JoinableQueue`, `wait`, `Listener`/`Client`. Not built yet: issue 4.
+//! # multiproc-ipc
+//!
+//! Moving data between processes:
+//!
+//! - [`connection`]: `Pipe` and `Connection` (CPython's `multiprocessing.Pipe`).
+//! - [`queue`]: `Queue`, `SimpleQueue` and `JoinableQueue` in shared memory.
+//! - [`listener`]: `Listener` and `Client` on Unix sockets and TCP, authenticated with an
+//!   HMAC-SHA256 challenge before any payload is decoded.
+//!
+//! [`wait`] waits on connections, queue readers and process sentinels together.
+
+pub mod connection;
+pub mod listener;
+pub mod queue;
+
+pub use multiproc_core::wait::{Waitable, wait, wait_deadline};

@@ -1,1 +1,706 @@
-//! Not built yet (issue 4).
+//! [`Queue`], [`SimpleQueue`] and [`JoinableQueue`]: CPython's queues, as a
+//! multi-producer, multi-consumer byte ring in shared memory.
+//!
+//! A value is encoded (serde, postcard) in the caller of `put` before the ring is touched,
+//! so a value that cannot be encoded fails there and nothing is enqueued. The encoded bytes
+//! go into one shared segment: a header with two robust locks (one for producers, one for
+//! consumers) and the ring itself. Messages larger than a quarter of the ring travel in
+//! chunks while the consumer drains them, so any size gets through.
+//!
+//! A producer or consumer killed at any point (even `SIGKILL`) corrupts nothing and loses
+//! no other process's message: every change of the ring's state is one journaled commit,
+//! and whoever next finds the dead process's lock takes it over and finishes or undoes its
+//! work. `README.md` beside this file has the layout and the argument.
+//!
+//! ```
+//! use multiproc_ipc::queue::Queue;
+//! let q = Queue::<(u32, String)>::new(0)?;
+//! q.put((1, "one".into()))?;
+//! q.put((2, "two".into()))?;
+//! assert_eq!(q.qsize(), 2);
+//! assert_eq!(q.get()?, (1, "one".into()));
+//! assert_eq!(q.get()?.0, 2);
+//! assert!(q.empty());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use multiproc_core::codec::{self, CodecError};
+use multiproc_shm::{Shared, ShmError};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+mod ring;
+
+use ring::{Fail, Header, Ring};
+#[doc(hidden)]
+pub use ring::{KillPoint, pause_next_at};
+
+/// Ring bytes of a queue made by [`Queue::new`]: 1 MiB (pages are touched only as used).
+pub const DEFAULT_RING_BYTES: usize = 1 << 20;
+
+/// A value could not be put; it is handed back.
+///
+/// ```
+/// use multiproc_ipc::queue::{PutError, Queue};
+/// let q = Queue::<u8>::new(1)?;
+/// q.put(1)?;
+/// match q.try_put(2) {
+///     Err(PutError::Full(v)) => assert_eq!(v, 2),
+///     other => panic!("{other:?}"),
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PutError<T> {
+    /// The queue stayed full (for `try_put`, or until the timeout).
+    #[error("the queue is full")]
+    Full(T),
+    /// This handle was closed with [`Queue::close`].
+    #[error("the queue handle is closed")]
+    Closed(T),
+    /// The value could not be encoded; nothing was enqueued.
+    #[error("{1}")]
+    Encode(T, #[source] CodecError),
+}
+
+impl<T> PutError<T> {
+    /// The value that was not put.
+    ///
+    /// ```
+    /// use multiproc_ipc::queue::PutError;
+    /// assert_eq!(PutError::Full(5).into_inner(), 5);
+    /// ```
+    pub fn into_inner(self) -> T {
+        match self {
+            PutError::Full(v) | PutError::Closed(v) | PutError::Encode(v, _) => v,
+        }
+    }
+
+    /// Whether the queue was full.
+    ///
+    /// ```
+    /// assert!(multiproc_ipc::queue::PutError::Full(()).is_full());
+    /// ```
+    pub fn is_full(&self) -> bool {
+        matches!(self, PutError::Full(_))
+    }
+}
+
+/// No value could be taken.
+///
+/// ```
+/// use multiproc_ipc::queue::{GetError, Queue};
+/// let q = Queue::<u8>::new(0)?;
+/// assert_eq!(q.try_get(), Err(GetError::Empty));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GetError {
+    /// The queue stayed empty (for `try_get`, or until the timeout).
+    #[error("the queue is empty")]
+    Empty,
+    /// This handle was closed with [`Queue::close`].
+    #[error("the queue handle is closed")]
+    Closed,
+    /// A message was taken but could not be decoded as the handle's type (the message is
+    /// gone: a producer put a value of another type).
+    #[error(transparent)]
+    Decode(#[from] CodecError),
+}
+
+impl GetError {
+    /// Whether the queue was empty.
+    ///
+    /// ```
+    /// assert!(multiproc_ipc::queue::GetError::Empty.is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        matches!(self, GetError::Empty)
+    }
+}
+
+/// `task_done` was called more times than values were put (CPython's `ValueError`).
+///
+/// ```
+/// use multiproc_ipc::queue::{JoinableQueue, TaskDoneError};
+/// let q = JoinableQueue::<u8>::new(0)?;
+/// assert_eq!(q.task_done(), Err(TaskDoneError));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("task_done() called too many times")]
+pub struct TaskDoneError;
+
+/// A multi-producer, multi-consumer queue across processes (CPython's
+/// `multiprocessing.Queue`).
+///
+/// Clone it, or pass it to a child (it crosses under every start method): every copy is
+/// the same queue. `maxsize` bounds the number of messages (0: no bound but the ring's
+/// bytes; a `put` waits while the ring has no room). `qsize` is exact whenever no put or
+/// get is in the middle of committing.
+///
+/// ```
+/// use std::time::Duration;
+/// use multiproc_ipc::queue::Queue;
+/// let q = Queue::<Vec<u8>>::new(2)?;
+/// q.put(vec![1])?;
+/// q.put_timeout(vec![2], Duration::from_millis(10))?;
+/// assert!(q.full());
+/// assert!(q.put_timeout(vec![3], Duration::from_millis(10)).unwrap_err().is_full());
+/// let q2 = q.clone();
+/// assert_eq!(q2.get_timeout(Duration::from_secs(1))?, vec![1]);
+/// assert_eq!(q.qsize(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Queue<T> {
+    ring: Ring,
+    closed: Arc<AtomicBool>,
+    _t: PhantomData<fn(T) -> T>,
+}
+
+impl<T> Clone for Queue<T> {
+    fn clone(&self) -> Self {
+        Queue {
+            ring: self.ring.clone(),
+            closed: Arc::new(AtomicBool::new(false)),
+            _t: PhantomData,
+        }
+    }
+}
+
+impl<T> fmt::Debug for Queue<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Queue")
+            .field("type", &std::any::type_name::<T>())
+            .field("ring", &self.ring)
+            .field("closed", &self.closed.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl<T> Serialize for Queue<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.ring.shared().serialize(s)
+    }
+}
+
+impl<'de, T> Deserialize<'de> for Queue<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let hdr = Shared::<Header>::deserialize(d)?;
+        let ring = Ring::from_shared(hdr).map_err(|e| {
+            codec::note_failure(e.clone());
+            serde::de::Error::custom(e)
+        })?;
+        Ok(Queue {
+            ring,
+            closed: Arc::new(AtomicBool::new(false)),
+            _t: PhantomData,
+        })
+    }
+}
+
+fn deadline_of(timeout: Duration) -> Instant {
+    Instant::now()
+        .checked_add(timeout)
+        .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365))
+}
+
+impl<T: Serialize + DeserializeOwned> Queue<T> {
+    /// A new queue holding at most `maxsize` messages (0: bounded only by its ring of
+    /// [`DEFAULT_RING_BYTES`]).
+    ///
+    /// ```
+    /// let q = multiproc_ipc::queue::Queue::<u64>::new(10)?;
+    /// assert_eq!(q.maxsize(), 10);
+    /// # Ok::<(), multiproc_shm::ShmError>(())
+    /// ```
+    pub fn new(maxsize: usize) -> Result<Self, ShmError> {
+        Self::with_ring_bytes(maxsize, DEFAULT_RING_BYTES)
+    }
+
+    /// A new queue with a ring of `ring_bytes` bytes (rounded up to a multiple of 8, at
+    /// least 64). Messages larger than a quarter of the ring pass in chunks.
+    ///
+    /// ```
+    /// let q = multiproc_ipc::queue::Queue::<String>::with_ring_bytes(0, 256)?;
+    /// let big = "x".repeat(10_000); // far larger than the ring
+    /// let q2 = q.clone();
+    /// let t = std::thread::spawn(move || q2.put(big));
+    /// assert_eq!(q.get()?.len(), 10_000);
+    /// t.join().unwrap()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_ring_bytes(maxsize: usize, ring_bytes: usize) -> Result<Self, ShmError> {
+        Ok(Queue {
+            ring: Ring::new(ring_bytes, maxsize)?,
+            closed: Arc::new(AtomicBool::new(false)),
+            _t: PhantomData,
+        })
+    }
+
+    fn encode(&self, value: T) -> Result<(Vec<u8>, T), PutError<T>> {
+        if self.closed.load(Ordering::Relaxed) {
+            return Err(PutError::Closed(value));
+        }
+        match codec::encode(&value) {
+            Ok(bytes) => Ok((bytes, value)),
+            Err(e) => Err(PutError::Encode(value, e)),
+        }
+    }
+
+    fn put_inner(&self, value: T, deadline: Option<Instant>) -> Result<(), PutError<T>> {
+        let (bytes, value) = self.encode(value)?;
+        match self.ring.put(&bytes, deadline) {
+            Ok(()) => Ok(()),
+            Err(Fail::Timeout) => Err(PutError::Full(value)),
+        }
+    }
+
+    /// Puts `value`, waiting as long as the queue is full. Fails only if the value cannot
+    /// be encoded or this handle is closed, and then hands the value back.
+    ///
+    /// ```
+    /// let q = multiproc_ipc::queue::Queue::<String>::new(0)?;
+    /// q.put("hello".to_string())?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn put(&self, value: T) -> Result<(), PutError<T>> {
+        self.put_inner(value, None)
+    }
+
+    /// Puts `value` if there is room now.
+    ///
+    /// ```
+    /// let q = multiproc_ipc::queue::Queue::<u8>::new(1)?;
+    /// q.try_put(1)?;
+    /// assert!(q.try_put(2).unwrap_err().is_full());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn try_put(&self, value: T) -> Result<(), PutError<T>> {
+        self.put_inner(value, Some(Instant::now()))
+    }
+
+    /// Puts `value`, waiting at most `timeout` for room.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let q = multiproc_ipc::queue::Queue::<u8>::new(1)?;
+    /// q.put_timeout(1, Duration::from_millis(5))?;
+    /// assert!(q.put_timeout(2, Duration::from_millis(5)).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn put_timeout(&self, value: T, timeout: Duration) -> Result<(), PutError<T>> {
+        self.put_deadline(value, deadline_of(timeout))
+    }
+
+    /// Puts `value`, waiting until `deadline` at the latest for room.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let q = multiproc_ipc::queue::Queue::<u8>::new(1)?;
+    /// q.put_deadline(1, Instant::now() + Duration::from_millis(5))?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn put_deadline(&self, value: T, deadline: Instant) -> Result<(), PutError<T>> {
+        self.put_inner(value, Some(deadline))
+    }
+
+    fn get_inner(&self, deadline: Option<Instant>) -> Result<T, GetError> {
+        if self.closed.load(Ordering::Relaxed) {
+            return Err(GetError::Closed);
+        }
+        match self.ring.get(deadline) {
+            Ok(bytes) => Ok(codec::decode(&bytes)?),
+            Err(Fail::Timeout) => Err(GetError::Empty),
+        }
+    }
+
+    /// Takes the oldest value, waiting as long as the queue is empty.
+    ///
+    /// ```
+    /// let q = multiproc_ipc::queue::Queue::<u8>::new(0)?;
+    /// q.put(9)?;
+    /// assert_eq!(q.get()?, 9);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn get(&self) -> Result<T, GetError> {
+        self.get_inner(None)
+    }
+
+    /// Takes the oldest value if there is one now.
+    ///
+    /// ```
+    /// let q = multiproc_ipc::queue::Queue::<u8>::new(0)?;
+    /// assert!(q.try_get().unwrap_err().is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn try_get(&self) -> Result<T, GetError> {
+        self.get_inner(Some(Instant::now()))
+    }
+
+    /// Takes the oldest value, waiting at most `timeout` for one. A message larger than
+    /// the ring whose first chunk has been taken is awaited to its end: its producer is
+    /// writing it, or is found dead (or gives up) and the message is dropped.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let q = multiproc_ipc::queue::Queue::<u8>::new(0)?;
+    /// assert!(q.get_timeout(Duration::from_millis(5)).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn get_timeout(&self, timeout: Duration) -> Result<T, GetError> {
+        self.get_deadline(deadline_of(timeout))
+    }
+
+    /// Takes the oldest value, waiting until `deadline` at the latest.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let q = multiproc_ipc::queue::Queue::<u8>::new(0)?;
+    /// q.put(3)?;
+    /// assert_eq!(q.get_deadline(Instant::now() + Duration::from_secs(1))?, 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn get_deadline(&self, deadline: Instant) -> Result<T, GetError> {
+        self.get_inner(Some(deadline))
+    }
+
+    /// How many values are in the queue: put and not yet taken.
+    ///
+    /// ```
+    /// let q = multiproc_ipc::queue::Queue::<u8>::new(0)?;
+    /// q.put(1)?;
+    /// q.put(2)?;
+    /// assert_eq!(q.qsize(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn qsize(&self) -> usize {
+        self.ring.len()
+    }
+
+    /// Whether the queue holds no value.
+    ///
+    /// ```
+    /// assert!(multiproc_ipc::queue::Queue::<u8>::new(0)?.empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn empty(&self) -> bool {
+        self.qsize() == 0
+    }
+
+    /// Whether the queue holds `maxsize` values, or its ring has no room for a small
+    /// message.
+    ///
+    /// ```
+    /// let q = multiproc_ipc::queue::Queue::<u8>::new(1)?;
+    /// assert!(!q.full());
+    /// q.put(1)?;
+    /// assert!(q.full());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn full(&self) -> bool {
+        self.ring.full_for(8)
+    }
+
+    /// The bound given at creation (0: none).
+    ///
+    /// ```
+    /// assert_eq!(multiproc_ipc::queue::Queue::<u8>::new(3)?.maxsize(), 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn maxsize(&self) -> usize {
+        self.ring.maxsize()
+    }
+
+    /// Bytes in the ring.
+    ///
+    /// ```
+    /// let q = multiproc_ipc::queue::Queue::<u8>::with_ring_bytes(0, 4096)?;
+    /// assert_eq!(q.ring_bytes(), 4096);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn ring_bytes(&self) -> usize {
+        self.ring.capacity()
+    }
+
+    /// Closes this handle: later puts and gets through it fail with `Closed`. Other
+    /// handles, in this process or others, go on (as CPython's `close`, which concerns
+    /// the current process only). Values already put stay in the queue.
+    ///
+    /// ```
+    /// use multiproc_ipc::queue::{GetError, PutError, Queue};
+    /// let q = Queue::<u8>::new(0)?;
+    /// let other = q.clone();
+    /// q.put(1)?;
+    /// q.close();
+    /// assert!(matches!(q.put(2), Err(PutError::Closed(2))));
+    /// assert_eq!(q.get(), Err(GetError::Closed));
+    /// assert_eq!(other.get()?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether this handle was closed.
+    ///
+    /// ```
+    /// let q = multiproc_ipc::queue::Queue::<u8>::new(0)?;
+    /// q.close();
+    /// assert!(q.is_closed());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Relaxed)
+    }
+}
+
+/// A simpler queue (CPython's `multiprocessing.SimpleQueue`): `put`, `get`, `empty` and
+/// `close`, with no bound but its ring's bytes.
+///
+/// ```
+/// use multiproc_ipc::queue::SimpleQueue;
+/// let q = SimpleQueue::<u32>::new()?;
+/// q.put(1)?;
+/// assert!(!q.empty());
+/// assert_eq!(q.get()?, 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct SimpleQueue<T> {
+    inner: Queue<T>,
+}
+
+impl<T> Clone for SimpleQueue<T> {
+    fn clone(&self) -> Self {
+        SimpleQueue {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<T> fmt::Debug for SimpleQueue<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("SimpleQueue").field(&self.inner).finish()
+    }
+}
+
+impl<T> Serialize for SimpleQueue<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.inner.serialize(s)
+    }
+}
+
+impl<'de, T> Deserialize<'de> for SimpleQueue<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(SimpleQueue {
+            inner: Queue::deserialize(d)?,
+        })
+    }
+}
+
+impl<T: Serialize + DeserializeOwned> SimpleQueue<T> {
+    /// A new, empty queue.
+    ///
+    /// ```
+    /// let q = multiproc_ipc::queue::SimpleQueue::<u8>::new()?;
+    /// assert!(q.empty());
+    /// # Ok::<(), multiproc_shm::ShmError>(())
+    /// ```
+    pub fn new() -> Result<Self, ShmError> {
+        Ok(SimpleQueue {
+            inner: Queue::new(0)?,
+        })
+    }
+
+    /// Puts `value`, waiting while the ring is full.
+    ///
+    /// ```
+    /// let q = multiproc_ipc::queue::SimpleQueue::<u8>::new()?;
+    /// q.put(1)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn put(&self, value: T) -> Result<(), PutError<T>> {
+        self.inner.put(value)
+    }
+
+    /// Takes the oldest value, waiting while there is none.
+    ///
+    /// ```
+    /// let q = multiproc_ipc::queue::SimpleQueue::<u8>::new()?;
+    /// q.put(4)?;
+    /// assert_eq!(q.get()?, 4);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn get(&self) -> Result<T, GetError> {
+        self.inner.get()
+    }
+
+    /// Whether the queue holds no value.
+    ///
+    /// ```
+    /// assert!(multiproc_ipc::queue::SimpleQueue::<u8>::new()?.empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn empty(&self) -> bool {
+        self.inner.empty()
+    }
+
+    /// Closes this handle (see [`Queue::close`]).
+    ///
+    /// ```
+    /// let q = multiproc_ipc::queue::SimpleQueue::<u8>::new()?;
+    /// q.close();
+    /// assert!(q.put(1).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn close(&self) {
+        self.inner.close()
+    }
+}
+
+/// A [`Queue`] whose consumers say when each value is processed (CPython's
+/// `multiprocessing.JoinableQueue`): [`task_done`](Self::task_done) and
+/// [`join`](Self::join). It dereferences to the [`Queue`] for `put`, `get` and the rest.
+///
+/// ```
+/// use multiproc_ipc::queue::JoinableQueue;
+/// let q = JoinableQueue::<u8>::new(0)?;
+/// q.put(1)?;
+/// let worker = q.clone();
+/// let t = std::thread::spawn(move || {
+///     let v = worker.get().unwrap();
+///     worker.task_done().unwrap();
+///     v
+/// });
+/// q.join();
+/// assert_eq!(t.join().unwrap(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct JoinableQueue<T> {
+    inner: Queue<T>,
+}
+
+impl<T> Clone for JoinableQueue<T> {
+    fn clone(&self) -> Self {
+        JoinableQueue {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<T> fmt::Debug for JoinableQueue<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("JoinableQueue").field(&self.inner).finish()
+    }
+}
+
+impl<T> Serialize for JoinableQueue<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.inner.serialize(s)
+    }
+}
+
+impl<'de, T> Deserialize<'de> for JoinableQueue<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(JoinableQueue {
+            inner: Queue::deserialize(d)?,
+        })
+    }
+}
+
+impl<T> std::ops::Deref for JoinableQueue<T> {
+    type Target = Queue<T>;
+    fn deref(&self) -> &Queue<T> {
+        &self.inner
+    }
+}
+
+impl<T: Serialize + DeserializeOwned> JoinableQueue<T> {
+    /// A new queue holding at most `maxsize` values (0: bounded by the ring only).
+    ///
+    /// ```
+    /// let q = multiproc_ipc::queue::JoinableQueue::<u8>::new(0)?;
+    /// assert_eq!(q.unfinished_tasks(), 0);
+    /// # Ok::<(), multiproc_shm::ShmError>(())
+    /// ```
+    pub fn new(maxsize: usize) -> Result<Self, ShmError> {
+        Ok(JoinableQueue {
+            inner: Queue::new(maxsize)?,
+        })
+    }
+
+    /// Marks one value taken from the queue as processed. More calls than values put is
+    /// an error, as in CPython.
+    ///
+    /// ```
+    /// let q = multiproc_ipc::queue::JoinableQueue::<u8>::new(0)?;
+    /// q.put(1)?;
+    /// q.get()?;
+    /// q.task_done()?;
+    /// assert!(q.task_done().is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn task_done(&self) -> Result<(), TaskDoneError> {
+        if self.inner.ring.task_done() {
+            Ok(())
+        } else {
+            Err(TaskDoneError)
+        }
+    }
+
+    /// Values put and not yet marked done.
+    ///
+    /// ```
+    /// let q = multiproc_ipc::queue::JoinableQueue::<u8>::new(0)?;
+    /// q.put(1)?;
+    /// assert_eq!(q.unfinished_tasks(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn unfinished_tasks(&self) -> u64 {
+        self.inner.ring.unfinished()
+    }
+
+    /// Waits until every value put has been marked done. A consumer that dies between
+    /// `get` and `task_done` leaves its task unfinished, so prefer
+    /// [`join_timeout`](Self::join_timeout) where consumers may die.
+    ///
+    /// ```
+    /// let q = multiproc_ipc::queue::JoinableQueue::<u8>::new(0)?;
+    /// q.join(); // nothing put: returns at once
+    /// # Ok::<(), multiproc_shm::ShmError>(())
+    /// ```
+    pub fn join(&self) {
+        self.inner.ring.join(None);
+    }
+
+    /// Waits at most `timeout` until every value put has been marked done; whether it was.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let q = multiproc_ipc::queue::JoinableQueue::<u8>::new(0)?;
+    /// q.put(1)?;
+    /// assert!(!q.join_timeout(Duration::from_millis(5)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn join_timeout(&self, timeout: Duration) -> bool {
+        self.join_deadline(deadline_of(timeout))
+    }
+
+    /// Waits until `deadline` at the latest until every value put has been marked done.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let q = multiproc_ipc::queue::JoinableQueue::<u8>::new(0)?;
+    /// assert!(q.join_deadline(Instant::now() + Duration::from_millis(5)));
+    /// # Ok::<(), multiproc_shm::ShmError>(())
+    /// ```
+    pub fn join_deadline(&self, deadline: Instant) -> bool {
+        self.inner.ring.join(Some(deadline))
+    }
+}

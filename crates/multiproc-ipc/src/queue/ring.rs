@@ -1,0 +1,761 @@
+//! The byte ring under every queue: layout, the two robust locks, the journaled commit,
+//! and recovery after a peer died. See `README.md` beside this file for the argument.
+
+use std::fmt;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use multiproc_core::{futex, os};
+use multiproc_shm::{Segment, Shared, ShmError, ShmSafe};
+use multiproc_sync::{LIVENESS_SLICE, spin_limit};
+
+/// Bytes before the ring data: the header, padded to a page.
+pub(crate) const HEADER_BYTES: usize = 4096;
+const MAGIC: u64 = 0x6d70_7175_6575_6531; // "mpqueue1"
+
+/// Record kinds (the low byte of a record's first word).
+const WHOLE: u32 = 1;
+const FIRST: u32 = 2;
+const MORE: u32 = 3;
+const ABORT: u32 = 4;
+
+/// A record header: kind and payload length in one word; a `FIRST` record carries the
+/// message's total length in a second word.
+const HDR: u64 = 8;
+/// Room kept free while a producer is in the middle of a chunked message, so that an
+/// `ABORT` record can always be written.
+const RESERVE: u64 = HDR;
+
+const WAITERS: u32 = 1 << 31;
+const PID_MASK: u32 = !WAITERS;
+
+/// One side of the ring (producers or consumers), alone on its cache lines.
+#[repr(C, align(128))]
+#[derive(Debug, Default)]
+struct Side {
+    /// Robust lock word: holder pid, bit 31 when a waiter may be parked.
+    lock: AtomicU32,
+    /// 1 while the journal below holds a commit not yet fully applied.
+    journal: AtomicU32,
+    /// Producers: the tail. Consumers: the head. Byte positions, never wrapped.
+    pos: AtomicU64,
+    /// Producers: messages ever completed. Consumers: messages ever taken (or skipped).
+    count: AtomicU64,
+    /// Producers: 1 while a chunked message is half written. Consumers: bytes of the
+    /// current message still to read (or to skip, after a reader died).
+    mid: AtomicU64,
+    j_pos: AtomicU64,
+    j_count: AtomicU64,
+    j_mid: AtomicU64,
+    /// Bumped after every commit of this side; the other side parks on it.
+    seq: AtomicU32,
+    /// How many processes may be parked on `seq`.
+    waiters: AtomicU32,
+}
+
+/// The queue's shared header, at the start of its segment.
+#[repr(C)]
+#[derive(Debug, Default)]
+pub(crate) struct Header {
+    magic: AtomicU64,
+    cap: AtomicU64,
+    maxsize: AtomicU64,
+    prod: Side,
+    cons: Side,
+    /// `task_done` calls so far (JoinableQueue): unfinished = prod.count - done.
+    done: AtomicU64,
+    /// Bumped when `done` catches up with the puts; `join` parks on it.
+    done_seq: AtomicU32,
+}
+
+// SAFETY: repr(C) of atomics only (Side is repr(C) of atomics), no pointers, valid when
+// zero, used through shared references and atomic operations only.
+unsafe impl ShmSafe for Header {}
+// SAFETY: as above for Side.
+unsafe impl ShmSafe for Side {}
+
+const _: () = assert!(std::mem::size_of::<Header>() <= HEADER_BYTES);
+
+/// Where a put or get may be made to stop, for crash tests.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum KillPoint {
+    /// A producer has copied part of its record into the ring, not committed.
+    PutMidCopy,
+    /// A producer has written its journal, not yet applied it.
+    PutJournaled,
+    /// A producer has committed the first chunk of a message larger than the ring.
+    PutMidMessage,
+    /// A consumer has copied part of a record out, not committed.
+    GetMidCopy,
+    /// A consumer has written its journal, not yet applied it.
+    GetJournaled,
+    /// A consumer has committed the first chunk of a message larger than the ring.
+    GetMidMessage,
+}
+
+type PauseHook = (KillPoint, Box<dyn FnOnce() + Send>);
+static PAUSE_ARMED: AtomicBool = AtomicBool::new(false);
+static PAUSE: Mutex<Option<PauseHook>> = Mutex::new(None);
+
+/// Test hook: the next operation of this process that reaches `point` calls `on_pause`
+/// and then sleeps for good (to be killed there).
+#[doc(hidden)]
+pub fn pause_next_at(point: KillPoint, on_pause: Box<dyn FnOnce() + Send>) {
+    *PAUSE.lock().unwrap_or_else(|e| e.into_inner()) = Some((point, on_pause));
+    PAUSE_ARMED.store(true, Ordering::SeqCst);
+}
+
+#[inline]
+fn kill_point(p: KillPoint) {
+    if PAUSE_ARMED.load(Ordering::Relaxed) {
+        pause_slow(p);
+    }
+}
+
+#[cold]
+fn pause_slow(p: KillPoint) {
+    let mut g = PAUSE.lock().unwrap_or_else(|e| e.into_inner());
+    if g.as_ref().is_some_and(|(at, _)| *at == p) {
+        let (_, f) = g.take().expect("checked above");
+        drop(g);
+        f();
+        loop {
+            std::thread::sleep(Duration::from_secs(3600));
+        }
+    }
+}
+
+/// Why a ring operation did not happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fail {
+    /// No room (put) or no message (get) before the deadline.
+    Timeout,
+}
+
+/// The shared ring: a header and `cap` bytes of data in one segment.
+#[derive(Clone)]
+pub(crate) struct Ring {
+    hdr: Shared<Header>,
+    cap: u64,
+}
+
+impl fmt::Debug for Ring {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ring")
+            .field("cap", &self.cap)
+            .field("maxsize", &self.maxsize())
+            .field("len", &self.len())
+            .finish()
+    }
+}
+
+impl Ring {
+    /// A new ring of `cap` data bytes (rounded up to a multiple of 8, at least 64).
+    pub(crate) fn new(cap: usize, maxsize: usize) -> Result<Ring, ShmError> {
+        let cap = cap.max(64).next_multiple_of(8);
+        let seg = Segment::new(HEADER_BYTES + cap)?;
+        let hdr = Shared::<Header>::from_segment(seg)?;
+        hdr.cap.store(cap as u64, Ordering::Relaxed);
+        hdr.maxsize.store(maxsize as u64, Ordering::Relaxed);
+        hdr.magic.store(MAGIC, Ordering::Release);
+        Ok(Ring {
+            hdr,
+            cap: cap as u64,
+        })
+    }
+
+    /// Checks a header received from another process.
+    pub(crate) fn from_shared(hdr: Shared<Header>) -> Result<Ring, String> {
+        if hdr.magic.load(Ordering::Acquire) != MAGIC {
+            return Err("not a queue segment".into());
+        }
+        let cap = hdr.cap.load(Ordering::Relaxed);
+        if cap % 8 != 0 || cap + HEADER_BYTES as u64 > hdr.segment().len() as u64 {
+            return Err(format!(
+                "queue ring of {cap} bytes does not fit its segment"
+            ));
+        }
+        Ok(Ring { hdr, cap })
+    }
+
+    pub(crate) fn shared(&self) -> &Shared<Header> {
+        &self.hdr
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.cap as usize
+    }
+
+    pub(crate) fn maxsize(&self) -> usize {
+        self.hdr.maxsize.load(Ordering::Relaxed) as usize
+    }
+
+    /// Messages put and not yet taken.
+    pub(crate) fn len(&self) -> usize {
+        let out = self.hdr.cons.count.load(Ordering::SeqCst);
+        let inn = self.hdr.prod.count.load(Ordering::SeqCst);
+        inn.saturating_sub(out) as usize
+    }
+
+    fn count_full(&self) -> bool {
+        let m = self.hdr.maxsize.load(Ordering::Relaxed);
+        m != 0 && self.len() as u64 >= m
+    }
+
+    /// Whether `put` of a message of `len` bytes would have to wait now.
+    pub(crate) fn full_for(&self, len: usize) -> bool {
+        self.count_full() || (!self.chunked(len as u64) && self.free() < record_len(len as u64))
+    }
+
+    fn free(&self) -> u64 {
+        let head = self.hdr.cons.pos.load(Ordering::Acquire);
+        let tail = self.hdr.prod.pos.load(Ordering::Acquire);
+        self.cap - tail.wrapping_sub(head)
+    }
+
+    fn available(&self) -> u64 {
+        let tail = self.hdr.prod.pos.load(Ordering::Acquire);
+        let head = self.hdr.cons.pos.load(Ordering::Acquire);
+        tail.wrapping_sub(head)
+    }
+
+    /// Messages larger than a quarter of the ring go in chunks under the producer lock.
+    fn chunked(&self, len: u64) -> bool {
+        record_len(len) > self.cap / 4
+    }
+
+    fn data(&self) -> *mut u8 {
+        // SAFETY: the segment is HEADER_BYTES + cap bytes long, so the offset is in bounds.
+        unsafe { self.hdr.segment().as_ptr().add(HEADER_BYTES) }
+    }
+
+    /// Copies `src` into the ring at byte position `pos` (wrapping around its end).
+    /// The caller owns those bytes: they lie between the tail and head + cap, under the
+    /// producer lock.
+    fn copy_in(&self, pos: u64, src: &[u8]) {
+        let off = (pos % self.cap) as usize;
+        let first = src.len().min(self.cap as usize - off);
+        // SAFETY: off + first <= cap, inside the data area; no other process touches these
+        // bytes (see above); src is a separate local buffer.
+        let dst = unsafe { self.data().add(off) };
+        // SAFETY: as above.
+        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst, first) };
+        if first < src.len() {
+            // SAFETY: the rest wraps to the start of the data area; its length is
+            // src.len() - first <= cap - first, and these bytes are ours as above.
+            unsafe {
+                std::ptr::copy_nonoverlapping(src[first..].as_ptr(), self.data(), src.len() - first)
+            };
+        }
+    }
+
+    /// Copies bytes at `pos` out of the ring into `dst`. The caller holds the consumer
+    /// lock and the bytes lie between the head and the tail: published, and not reused
+    /// until the head moves past them.
+    fn copy_out(&self, pos: u64, dst: &mut [u8]) {
+        let off = (pos % self.cap) as usize;
+        let first = dst.len().min(self.cap as usize - off);
+        // SAFETY: off + first <= cap, inside the data area.
+        let src = unsafe { self.data().add(off) };
+        // SAFETY: the source lies in the data area and is not written meanwhile (above);
+        // dst is a separate local buffer of at least `first` bytes.
+        unsafe { std::ptr::copy_nonoverlapping(src, dst.as_mut_ptr(), first) };
+        if first < dst.len() {
+            // SAFETY: the rest wraps to the start of the data area, as in copy_in.
+            unsafe {
+                std::ptr::copy_nonoverlapping(
+                    self.data(),
+                    dst[first..].as_mut_ptr(),
+                    dst.len() - first,
+                )
+            };
+        }
+    }
+
+    fn read_word(&self, pos: u64) -> u64 {
+        let mut b = [0u8; 8];
+        self.copy_out(pos, &mut b);
+        u64::from_ne_bytes(b)
+    }
+
+    // ----- commits -----
+
+    /// Commits new (pos, count, mid) for one side: journal first, then the values, so a
+    /// death between any two stores is repaired by the next holder.
+    fn commit(&self, side: &Side, pos: u64, count: u64, mid: u64, point: Option<KillPoint>) {
+        side.j_pos.store(pos, Ordering::Relaxed);
+        side.j_count.store(count, Ordering::Relaxed);
+        side.j_mid.store(mid, Ordering::Relaxed);
+        side.journal.store(1, Ordering::Release);
+        if let Some(p) = point {
+            kill_point(p);
+        }
+        apply(side);
+        notify(side);
+    }
+
+    // ----- locks -----
+
+    fn lock<'a>(&'a self, side: &'a Side, deadline: Option<Instant>) -> Option<SideGuard<'a>> {
+        let me = os::cached_pid() as u32;
+        if side
+            .lock
+            .compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+        {
+            return Some(SideGuard { side });
+        }
+        self.lock_slow(side, me, deadline)
+    }
+
+    #[cold]
+    fn lock_slow<'a>(
+        &'a self,
+        side: &'a Side,
+        me: u32,
+        deadline: Option<Instant>,
+    ) -> Option<SideGuard<'a>> {
+        for _ in 0..spin_limit() {
+            if side.lock.load(Ordering::Relaxed) == 0
+                && side
+                    .lock
+                    .compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+            {
+                return Some(SideGuard { side });
+            }
+            std::hint::spin_loop();
+        }
+        loop {
+            let v = side.lock.load(Ordering::Relaxed);
+            if v == 0 {
+                if side
+                    .lock
+                    .compare_exchange(0, me | WAITERS, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    return Some(SideGuard { side });
+                }
+                continue;
+            }
+            if v & WAITERS == 0
+                && side
+                    .lock
+                    .compare_exchange(v, v | WAITERS, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_err()
+            {
+                continue;
+            }
+            let now = Instant::now();
+            if deadline.is_some_and(|d| now >= d) {
+                return None;
+            }
+            let until = deadline.map_or(now + LIVENESS_SLICE, |d| d.min(now + LIVENESS_SLICE));
+            if futex::wait_deadline(&side.lock, v | WAITERS, Some(until))
+                == futex::WaitOutcome::TimedOut
+                && self.take_over(side, side.lock.load(Ordering::Relaxed), me)
+            {
+                return Some(SideGuard { side });
+            }
+        }
+    }
+
+    /// Takes the lock from a dead holder (word `v`) and repairs that side's state.
+    fn take_over(&self, side: &Side, v: u32, me: u32) -> bool {
+        let holder = (v & PID_MASK) as i32;
+        if holder == 0 || holder as u32 == me || os::process_alive(holder) {
+            return false;
+        }
+        if side
+            .lock
+            .compare_exchange(v, me | (v & WAITERS), Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            return false;
+        }
+        self.recover(side);
+        true
+    }
+
+    /// Repairs a side whose lock holder died; the caller now holds that lock.
+    fn recover(&self, side: &Side) {
+        if side.journal.load(Ordering::Acquire) == 1 {
+            apply(side);
+            notify(side);
+        }
+        if std::ptr::eq(side, &self.hdr.prod) && side.mid.load(Ordering::Relaxed) != 0 {
+            // A chunked message was half written: end it, so readers drop it.
+            let tail = side.pos.load(Ordering::Relaxed);
+            self.copy_in(tail, &u64::from(ABORT).to_ne_bytes());
+            let count = side.count.load(Ordering::Relaxed);
+            self.commit(side, tail + HDR, count, 0, None);
+        }
+        // A consumer that died mid-message left `mid` > 0: whoever takes the consumer
+        // lock next skips the rest of that message (see `skip`).
+    }
+
+    /// Takes over any lock whose holder died, repairs, and releases it again.
+    fn heal(&self) {
+        let me = os::cached_pid() as u32;
+        for side in [&self.hdr.prod, &self.hdr.cons] {
+            let v = side.lock.load(Ordering::Relaxed);
+            if v != 0 && self.take_over(side, v, me) {
+                let g = SideGuard { side };
+                if std::ptr::eq(side, &self.hdr.cons) {
+                    self.skip(&g);
+                }
+                drop(g);
+            }
+        }
+    }
+
+    /// Under the consumer lock: skips what is available of a message whose reader died.
+    fn skip(&self, _g: &SideGuard<'_>) {
+        let cons = &self.hdr.cons;
+        loop {
+            let mid = cons.mid.load(Ordering::Relaxed);
+            if mid == 0 || self.available() == 0 {
+                return;
+            }
+            let head = cons.pos.load(Ordering::Relaxed);
+            let count = cons.count.load(Ordering::Relaxed);
+            let (kind, len) = split(self.read_word(head));
+            match kind {
+                MORE => {
+                    let left = mid.saturating_sub(len);
+                    let done = u64::from(left == 0);
+                    self.commit(cons, head + record_len(len), count + done, left, None);
+                }
+                // ABORT, or anything unexpected: the message ends without arriving.
+                _ => self.commit(cons, head + HDR, count, 0, None),
+            }
+        }
+    }
+
+    // ----- waiting -----
+
+    /// Waits until `ready()` or the deadline, parking on `on.seq`; every liveness slice
+    /// heals dead lock holders. `Err` at the deadline.
+    fn wait_until(
+        &self,
+        on: &Side,
+        deadline: Option<Instant>,
+        mut ready: impl FnMut() -> bool,
+    ) -> Result<(), Fail> {
+        'outer: loop {
+            let s = on.seq.load(Ordering::SeqCst);
+            if ready() {
+                return Ok(());
+            }
+            for _ in 0..spin_limit() {
+                if on.seq.load(Ordering::Relaxed) != s {
+                    continue 'outer;
+                }
+                std::hint::spin_loop();
+            }
+            let now = Instant::now();
+            if deadline.is_some_and(|d| now >= d) {
+                return Err(Fail::Timeout);
+            }
+            let slice_end = now + LIVENESS_SLICE;
+            let until = deadline.map_or(slice_end, |d| d.min(slice_end));
+            on.waiters.fetch_add(1, Ordering::SeqCst);
+            let out = futex::wait_deadline(&on.seq, s, Some(until));
+            on.waiters.fetch_sub(1, Ordering::SeqCst);
+            if out == futex::WaitOutcome::TimedOut {
+                self.heal();
+            }
+        }
+    }
+
+    // ----- put -----
+
+    /// Puts one encoded message, waiting for room until `deadline`.
+    pub(crate) fn put(&self, msg: &[u8], deadline: Option<Instant>) -> Result<(), Fail> {
+        let len = msg.len() as u64;
+        if self.chunked(len) {
+            return self.put_chunked(msg, deadline);
+        }
+        let need = record_len(len);
+        loop {
+            let g = self.lock(&self.hdr.prod, deadline).ok_or(Fail::Timeout)?;
+            if !self.count_full() && self.free() >= need {
+                let prod = &self.hdr.prod;
+                let tail = prod.pos.load(Ordering::Relaxed);
+                self.copy_in(tail, &(u64::from(WHOLE) | (len << 8)).to_ne_bytes());
+                let half = msg.len() / 2;
+                self.copy_in(tail + HDR, &msg[..half]);
+                kill_point(KillPoint::PutMidCopy);
+                self.copy_in(tail + HDR + half as u64, &msg[half..]);
+                let count = prod.count.load(Ordering::Relaxed);
+                self.commit(
+                    prod,
+                    tail + need,
+                    count + 1,
+                    0,
+                    Some(KillPoint::PutJournaled),
+                );
+                drop(g);
+                return Ok(());
+            }
+            drop(g);
+            self.wait_until(&self.hdr.cons, deadline, || !self.full_for(msg.len()))?;
+        }
+    }
+
+    fn put_chunked(&self, msg: &[u8], deadline: Option<Instant>) -> Result<(), Fail> {
+        let prod = &self.hdr.prod;
+        let g = loop {
+            let g = self.lock(prod, deadline).ok_or(Fail::Timeout)?;
+            if !self.count_full() {
+                break g;
+            }
+            drop(g);
+            self.wait_until(&self.hdr.cons, deadline, || !self.count_full())?;
+        };
+        let total = msg.len() as u64;
+        let mut sent = 0u64;
+        let min_chunk = (self.cap / 8).min(total);
+        while sent < total {
+            let extra = if sent == 0 { 8 } else { 0 };
+            // Room for the header, at least a useful chunk, and the ABORT reserve.
+            let enough = |ring: &Ring| {
+                let left = total - sent;
+                ring.free() >= HDR + extra + RESERVE + min_chunk.min(left).next_multiple_of(8)
+            };
+            if self
+                .wait_until(&self.hdr.cons, deadline, || enough(self))
+                .is_err()
+            {
+                if sent > 0 {
+                    let tail = prod.pos.load(Ordering::Relaxed);
+                    self.copy_in(tail, &u64::from(ABORT).to_ne_bytes());
+                    let count = prod.count.load(Ordering::Relaxed);
+                    self.commit(prod, tail + HDR, count, 0, None);
+                }
+                drop(g);
+                return Err(Fail::Timeout);
+            }
+            let room = self.free() - HDR - extra - RESERVE;
+            let chunk = (room / 8 * 8).min(total - sent);
+            let tail = prod.pos.load(Ordering::Relaxed);
+            let kind = if sent == 0 { FIRST } else { MORE };
+            self.copy_in(tail, &(u64::from(kind) | (chunk << 8)).to_ne_bytes());
+            if sent == 0 {
+                self.copy_in(tail + HDR, &total.to_ne_bytes());
+            }
+            let body = &msg[sent as usize..(sent + chunk) as usize];
+            self.copy_in(tail + HDR + extra, body);
+            sent += chunk;
+            let count = prod.count.load(Ordering::Relaxed);
+            let last = sent == total;
+            let new_tail = tail + HDR + extra + chunk.next_multiple_of(8);
+            self.commit(
+                prod,
+                new_tail,
+                count + u64::from(last),
+                u64::from(!last),
+                None,
+            );
+            if !last && kind == FIRST {
+                kill_point(KillPoint::PutMidMessage);
+            }
+        }
+        drop(g);
+        Ok(())
+    }
+
+    // ----- get -----
+
+    /// Takes one encoded message, waiting until `deadline`. Once the first chunk of a
+    /// chunked message has been taken, the rest is awaited past the deadline: its
+    /// producer is writing it (or is found dead and the message dropped).
+    pub(crate) fn get(&self, deadline: Option<Instant>) -> Result<Vec<u8>, Fail> {
+        let cons = &self.hdr.cons;
+        loop {
+            let g = self.lock(cons, deadline).ok_or(Fail::Timeout)?;
+            self.skip(&g);
+            if cons.mid.load(Ordering::Relaxed) != 0 {
+                // Still skipping a dead reader's message whose producer is writing on.
+                drop(g);
+                self.wait_until(&self.hdr.prod, deadline, || self.available() > 0)?;
+                continue;
+            }
+            if self.available() == 0 {
+                drop(g);
+                self.wait_until(&self.hdr.prod, deadline, || self.available() > 0)?;
+                continue;
+            }
+            let head = cons.pos.load(Ordering::Relaxed);
+            let count = cons.count.load(Ordering::Relaxed);
+            let (kind, len) = split(self.read_word(head));
+            match kind {
+                WHOLE => {
+                    let mut buf = vec![0u8; len as usize];
+                    let half = buf.len() / 2;
+                    self.copy_out(head + HDR, &mut buf[..half]);
+                    kill_point(KillPoint::GetMidCopy);
+                    self.copy_out(head + HDR + half as u64, &mut buf[half..]);
+                    self.commit(
+                        cons,
+                        head + record_len(len),
+                        count + 1,
+                        0,
+                        Some(KillPoint::GetJournaled),
+                    );
+                    return Ok(buf);
+                }
+                FIRST => {
+                    if let Some(buf) = self.get_chunked(&g, head, len) {
+                        return Ok(buf);
+                    }
+                    // Aborted by its producer: look for the next message.
+                }
+                _ => {
+                    // A stray ABORT or MORE (its message's reader died and the skip
+                    // already ended): step over it.
+                    self.commit(cons, head + HDR, count, 0, None);
+                }
+            }
+        }
+    }
+
+    /// Reads a chunked message from its FIRST record at `head`; `None` if it was aborted.
+    fn get_chunked(&self, _g: &SideGuard<'_>, head: u64, chunk: u64) -> Option<Vec<u8>> {
+        let cons = &self.hdr.cons;
+        let total = self.read_word(head + HDR);
+        let mut buf = Vec::with_capacity(total as usize);
+        buf.resize(chunk as usize, 0);
+        self.copy_out(head + 2 * HDR, &mut buf);
+        let count = cons.count.load(Ordering::Relaxed);
+        self.commit(
+            cons,
+            head + 2 * HDR + chunk.next_multiple_of(8),
+            count,
+            total - chunk,
+            None,
+        );
+        kill_point(KillPoint::GetMidMessage);
+        loop {
+            let mid = cons.mid.load(Ordering::Relaxed);
+            if mid == 0 {
+                return Some(buf);
+            }
+            // No deadline: the producer is writing the rest, or dies and is found out.
+            let _ = self.wait_until(&self.hdr.prod, None, || self.available() > 0);
+            let head = cons.pos.load(Ordering::Relaxed);
+            let count = cons.count.load(Ordering::Relaxed);
+            let (kind, len) = split(self.read_word(head));
+            if kind != MORE {
+                self.commit(cons, head + HDR, count, 0, None);
+                return None;
+            }
+            let at = buf.len();
+            buf.resize(at + len as usize, 0);
+            self.copy_out(head + HDR, &mut buf[at..]);
+            let left = mid - len;
+            self.commit(
+                cons,
+                head + record_len(len),
+                count + u64::from(left == 0),
+                left,
+                None,
+            );
+        }
+    }
+
+    // ----- JoinableQueue -----
+
+    /// Records one finished task; `false` if every put is already accounted for.
+    pub(crate) fn task_done(&self) -> bool {
+        let h = &*self.hdr;
+        let mut done = h.done.load(Ordering::SeqCst);
+        loop {
+            if done >= h.prod.count.load(Ordering::SeqCst) {
+                return false;
+            }
+            match h
+                .done
+                .compare_exchange(done, done + 1, Ordering::SeqCst, Ordering::SeqCst)
+            {
+                Ok(_) => break,
+                Err(d) => done = d,
+            }
+        }
+        if done + 1 >= h.prod.count.load(Ordering::SeqCst) {
+            h.done_seq.fetch_add(1, Ordering::SeqCst);
+            futex::wake_all(&h.done_seq);
+        }
+        true
+    }
+
+    /// Waits until every message put has been marked done; `false` at the deadline.
+    pub(crate) fn join(&self, deadline: Option<Instant>) -> bool {
+        let h = &*self.hdr;
+        loop {
+            let s = h.done_seq.load(Ordering::SeqCst);
+            if h.done.load(Ordering::SeqCst) >= h.prod.count.load(Ordering::SeqCst) {
+                return true;
+            }
+            let now = Instant::now();
+            if deadline.is_some_and(|d| now >= d) {
+                return false;
+            }
+            let until = deadline.map_or(now + LIVENESS_SLICE, |d| d.min(now + LIVENESS_SLICE));
+            futex::wait_deadline(&h.done_seq, s, Some(until));
+        }
+    }
+
+    /// Tasks put and not yet marked done.
+    pub(crate) fn unfinished(&self) -> u64 {
+        let h = &*self.hdr;
+        h.prod
+            .count
+            .load(Ordering::SeqCst)
+            .saturating_sub(h.done.load(Ordering::SeqCst))
+    }
+}
+
+/// Holds one side's lock; releases on drop.
+struct SideGuard<'a> {
+    side: &'a Side,
+}
+
+impl Drop for SideGuard<'_> {
+    fn drop(&mut self) {
+        let v = self.side.lock.swap(0, Ordering::Release);
+        if v & WAITERS != 0 {
+            futex::wake(&self.side.lock, 1);
+        }
+    }
+}
+
+/// Applies a side's journal (idempotent), then clears it.
+fn apply(side: &Side) {
+    side.pos
+        .store(side.j_pos.load(Ordering::Relaxed), Ordering::Release);
+    side.count
+        .store(side.j_count.load(Ordering::Relaxed), Ordering::SeqCst);
+    side.mid
+        .store(side.j_mid.load(Ordering::Relaxed), Ordering::Relaxed);
+    side.journal.store(0, Ordering::Release);
+}
+
+/// Wakes whoever waits for this side to move.
+fn notify(side: &Side) {
+    side.seq.fetch_add(1, Ordering::SeqCst);
+    if side.waiters.load(Ordering::SeqCst) != 0 {
+        futex::wake_all(&side.seq);
+    }
+}
+
+fn split(word: u64) -> (u32, u64) {
+    ((word & 0xff) as u32, word >> 8)
+}
+
+/// Bytes a WHOLE or MORE record of `len` payload bytes takes in the ring.
+fn record_len(len: u64) -> u64 {
+    HDR + len.next_multiple_of(8)
+}

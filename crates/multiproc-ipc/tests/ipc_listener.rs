@@ -430,3 +430,30 @@ fn an_explicit_unix_path_is_removed_but_its_directory_kept() {
     assert!(dir.exists());
     std::fs::remove_dir(&dir).unwrap();
 }
+
+#[test]
+fn a_forked_child_closing_its_copy_leaves_the_socket_to_its_maker() {
+    let _w = watchdog(Duration::from_secs(60), "forked copy");
+    let l = Listener::bind_unix_temp(KEY).unwrap();
+    let path = l.address().unix_path().unwrap().to_path_buf();
+    // The parent keeps its listener in the slot; the child takes its own copy out of its
+    // copy of the slot and closes it.
+    let slot = std::sync::Arc::new(std::sync::Mutex::new(Some(l)));
+    let (child_slot, child_path) = (slot.clone(), path.clone());
+    let mut p = multiproc_process::Process::from_closure(move || {
+        let copy = child_slot.lock().unwrap().take().unwrap();
+        copy.close().unwrap();
+        child_path.exists()
+    });
+    p.start().unwrap();
+    assert!(p.result().unwrap(), "the child removed its parent's socket");
+    assert!(path.exists());
+    let l = slot.lock().unwrap().take().unwrap();
+    let a = l.address().clone();
+    let t = std::thread::spawn(move || Client::connect(&a, KEY).unwrap().send(&3u8).unwrap());
+    assert_eq!(l.accept().unwrap().recv::<u8>().unwrap(), 3);
+    t.join().unwrap();
+    l.close().unwrap();
+    assert!(!path.exists());
+    assert!(!path.parent().unwrap().exists());
+}

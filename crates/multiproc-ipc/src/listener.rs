@@ -671,7 +671,9 @@ impl Listener {
     /// Waits for the next connection that passes the handshake. Connections that fail it
     /// are dropped (unless the listener was built with
     /// [`skip_failed_handshakes(false)`](ListenerBuilder::skip_failed_handshakes)); each
-    /// costs at most the handshake timeout.
+    /// costs at most the handshake timeout. Handshakes run one at a time, in the calling
+    /// thread, so `n` peers that stay silent delay the next good client by up to `n`
+    /// handshake timeouts; several threads may call `accept` on one listener at once.
     ///
     /// ```
     /// # use multiproc_ipc::listener::{Client, Listener};
@@ -971,7 +973,9 @@ impl ClientBuilder {
         self.connect_deadline(address, Instant::now() + timeout)
     }
 
-    /// Connects and runs the handshake, giving up at `deadline`.
+    /// Connects and runs the handshake, giving up at `deadline`. The deadline bounds the
+    /// TCP connect and the whole handshake; a Unix connect is immediate unless the
+    /// listener's backlog is full, when it waits for room without a limit.
     ///
     /// ```
     /// # use std::time::{Duration, Instant};

@@ -209,16 +209,21 @@ impl Ring {
         self.count_full() || (!self.chunked(len as u64) && self.free() < record_len(len as u64))
     }
 
+    /// Free bytes. Outside the producer lock this is a hint: the two positions are loaded
+    /// one after the other, so a stale pair may show too little room (never more than
+    /// there is room), and then the head moved since, which wakes the waiter again.
     fn free(&self) -> u64 {
-        let head = self.hdr.cons.pos.load(Ordering::Acquire);
         let tail = self.hdr.prod.pos.load(Ordering::Acquire);
-        self.cap - tail.wrapping_sub(head)
+        let head = self.hdr.cons.pos.load(Ordering::Acquire);
+        self.cap.saturating_sub(tail.wrapping_sub(head))
     }
 
+    /// Bytes published and not yet taken. Outside the consumer lock this is a hint, as
+    /// [`free`](Self::free) is.
     fn available(&self) -> u64 {
-        let tail = self.hdr.prod.pos.load(Ordering::Acquire);
         let head = self.hdr.cons.pos.load(Ordering::Acquire);
-        tail.wrapping_sub(head)
+        let tail = self.hdr.prod.pos.load(Ordering::Acquire);
+        tail.wrapping_sub(head).min(self.cap)
     }
 
     /// Messages larger than a quarter of the ring go in chunks under the producer lock.

@@ -1,0 +1,450 @@
+//! `Queue`, `SimpleQueue` and `JoinableQueue` across processes under every start method:
+//! order, timeouts, bounds, exact sizes, messages larger than the ring, encoding failures,
+//! 4 producers x 4 consumers moving 1,000,000 messages, and producers and consumers
+//! killed with SIGKILL in the middle of an operation.
+
+multiproc_process::setup!();
+
+mod common;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use common::{kill_when_ready, watchdog};
+use multiproc_ipc::queue::{
+    GetError, JoinableQueue, KillPoint, PutError, Queue, SimpleQueue, TaskDoneError, pause_next_at,
+};
+use multiproc_process::{StartMethod, get_context};
+use multiproc_shm::Shared;
+use serde::{Deserialize, Serialize};
+
+const LONG: Duration = Duration::from_secs(60);
+
+fn produce_range((q, from, to): (Queue<u64>, u64, u64)) {
+    for i in from..to {
+        q.put(i).unwrap();
+    }
+}
+
+fn fifo_single_producer_consumer(m: StartMethod) {
+    let _w = watchdog(LONG, "fifo");
+    let q = Queue::<u64>::with_ring_bytes(0, 4096).unwrap();
+    let mut p = get_context(m).process(produce_range, (q.clone(), 0, 20_000));
+    p.start().unwrap();
+    for i in 0..20_000 {
+        assert_eq!(q.get().unwrap(), i);
+    }
+    p.result().unwrap();
+    assert!(q.empty());
+    assert_eq!(q.try_get(), Err(GetError::Empty));
+}
+
+fn timeouts_wait_at_least_their_time(m: StartMethod) {
+    let _w = watchdog(LONG, "timeouts");
+    let q = Queue::<u64>::new(1).unwrap();
+    let t = Instant::now();
+    assert_eq!(
+        q.get_timeout(Duration::from_millis(150)),
+        Err(GetError::Empty)
+    );
+    let took = t.elapsed();
+    assert!(took >= Duration::from_millis(150), "{took:?}");
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    q.put(1).unwrap();
+    let t = Instant::now();
+    assert_eq!(
+        q.put_timeout(2, Duration::from_millis(150)),
+        Err(PutError::Full(2))
+    );
+    assert!(t.elapsed() >= Duration::from_millis(150));
+    // A get in another process frees the slot within the timeout.
+    let mut p = get_context(m).process(take_one_after, (q.clone(), 100));
+    p.start().unwrap();
+    q.put_timeout(3, Duration::from_secs(30)).unwrap();
+    assert_eq!(p.result().unwrap(), 1);
+    assert_eq!(q.get_timeout(Duration::from_secs(30)).unwrap(), 3);
+}
+
+fn take_one_after((q, ms): (Queue<u64>, u64)) -> u64 {
+    std::thread::sleep(Duration::from_millis(ms));
+    q.get_timeout(Duration::from_secs(30)).unwrap()
+}
+
+fn put_n((q, n): (Queue<u64>, u64)) {
+    for i in 0..n {
+        q.put(i).unwrap();
+    }
+}
+
+fn get_n((q, n): (Queue<u64>, u64)) -> Vec<u64> {
+    (0..n).map(|_| q.get().unwrap()).collect()
+}
+
+fn full_empty_and_exact_qsize(m: StartMethod) {
+    let _w = watchdog(LONG, "full/empty/qsize");
+    let q = Queue::<u64>::new(3).unwrap();
+    assert!(q.empty() && !q.full());
+    for i in 0..3 {
+        q.try_put(i).unwrap();
+    }
+    assert!(q.full());
+    assert_eq!(q.try_put(9), Err(PutError::Full(9)));
+    assert_eq!(q.qsize(), 3);
+    for i in 0..3 {
+        assert_eq!(q.try_get(), Ok(i));
+    }
+    assert_eq!(q.try_get(), Err(GetError::Empty));
+
+    let q = Queue::<u64>::new(0).unwrap();
+    let mut p = get_context(m).process(put_n, (q.clone(), 500));
+    p.start().unwrap();
+    p.result().unwrap();
+    assert_eq!(q.qsize(), 500);
+    let mut p = get_context(m).process(get_n, (q.clone(), 123));
+    p.start().unwrap();
+    assert_eq!(p.result().unwrap(), (0..123).collect::<Vec<_>>());
+    assert_eq!(q.qsize(), 377);
+    assert!(!q.empty());
+}
+
+fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+fn put_big((q, len): (Queue<Vec<u8>>, usize)) {
+    q.put(pattern(len, 1)).unwrap();
+    q.put(vec![7]).unwrap();
+    q.put(pattern(len, 2)).unwrap();
+}
+
+fn get_big(q: Queue<Vec<u8>>) -> (usize, bool) {
+    let a = q.get().unwrap();
+    let ok = a == pattern(a.len(), 3);
+    (a.len(), ok)
+}
+
+fn message_larger_than_the_ring(m: StartMethod) {
+    let _w = watchdog(LONG, "large message");
+    let q = Queue::<Vec<u8>>::with_ring_bytes(0, 4096).unwrap();
+    let len = 3 << 20;
+    let mut p = get_context(m).process(put_big, (q.clone(), len));
+    p.start().unwrap();
+    assert_eq!(q.get().unwrap(), pattern(len, 1));
+    assert_eq!(q.get().unwrap(), vec![7]);
+    assert_eq!(q.get().unwrap(), pattern(len, 2));
+    p.result().unwrap();
+    // And the other way round.
+    let mut p = get_context(m).process(get_big, q.clone());
+    p.start().unwrap();
+    q.put(pattern(1 << 20, 3)).unwrap();
+    assert_eq!(p.result().unwrap(), (1 << 20, true));
+    assert!(q.empty());
+}
+
+/// A value whose serialization fails.
+#[derive(Debug, PartialEq, Deserialize)]
+struct Unencodable(u32);
+
+impl Serialize for Unencodable {
+    fn serialize<S: serde::Serializer>(&self, _s: S) -> Result<S::Ok, S::Error> {
+        Err(serde::ser::Error::custom("not this one"))
+    }
+}
+
+#[test]
+fn unserializable_value_fails_at_put_and_nothing_is_enqueued() {
+    let q = Queue::<Unencodable>::new(0).unwrap();
+    match q.put(Unencodable(5)) {
+        Err(PutError::Encode(v, e)) => {
+            assert_eq!(v, Unencodable(5));
+            assert!(e.to_string().contains("Unencodable"), "{e}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(q.qsize(), 0);
+    assert_eq!(q.try_get(), Err(GetError::Empty));
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+struct Msg {
+    producer: u32,
+    seq: u32,
+    check: u64,
+}
+
+fn checksum(producer: u32, seq: u32) -> u64 {
+    (u64::from(producer) << 32 | u64::from(seq)).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x5555
+}
+
+const PRODUCERS: u32 = 4;
+const CONSUMERS: u32 = 4;
+const TOTAL: u32 = 1_000_000;
+
+fn mpmc_producer((q, id): (Queue<Option<Msg>>, u32)) {
+    for seq in 0..TOTAL / PRODUCERS {
+        q.put(Some(Msg {
+            producer: id,
+            seq,
+            check: checksum(id, seq),
+        }))
+        .unwrap();
+    }
+}
+
+/// Returns every (producer, seq) received, checking checksums and per-producer order.
+fn mpmc_consumer(q: Queue<Option<Msg>>) -> Vec<u64> {
+    let mut got = Vec::new();
+    let mut last = [None::<u32>; PRODUCERS as usize];
+    while let Some(m) = q.get().unwrap() {
+        assert_eq!(m.check, checksum(m.producer, m.seq), "corrupt message");
+        let l = &mut last[m.producer as usize];
+        assert!(l.is_none_or(|l| l < m.seq), "out of order");
+        *l = Some(m.seq);
+        got.push(u64::from(m.producer) << 32 | u64::from(m.seq));
+    }
+    got
+}
+
+fn four_by_four_move_a_million_messages(m: StartMethod) {
+    let _w = watchdog(Duration::from_secs(240), "4x4 million");
+    let q = Queue::<Option<Msg>>::new(0).unwrap();
+    let ctx = get_context(m);
+    let mut consumers: Vec<_> = (0..CONSUMERS)
+        .map(|_| ctx.process(mpmc_consumer, q.clone()))
+        .collect();
+    let mut producers: Vec<_> = (0..PRODUCERS)
+        .map(|id| ctx.process(mpmc_producer, (q.clone(), id)))
+        .collect();
+    for p in &mut consumers {
+        p.start().unwrap();
+    }
+    for p in &mut producers {
+        p.start().unwrap();
+    }
+    for p in &mut producers {
+        p.result().unwrap();
+    }
+    for _ in 0..CONSUMERS {
+        q.put(None).unwrap();
+    }
+    let per = (TOTAL / PRODUCERS) as usize;
+    let mut seen = vec![false; TOTAL as usize];
+    let mut n = 0;
+    for p in &mut consumers {
+        for key in p.result().unwrap() {
+            let (producer, seq) = ((key >> 32) as usize, (key & 0xffff_ffff) as usize);
+            let i = producer * per + seq;
+            assert!(!seen[i], "duplicate {producer}/{seq}");
+            seen[i] = true;
+            n += 1;
+        }
+    }
+    assert_eq!(n, TOTAL as usize, "lost messages");
+    assert!(q.empty());
+}
+
+// ----- kills in the middle of an operation -----
+
+fn put_and_pause(((q, point, value), ready): ((Queue<u64>, KillPoint, u64), Shared<AtomicU32>)) {
+    pause_next_at(point, Box::new(move || ready.store(1, Ordering::SeqCst)));
+    q.put(value).unwrap();
+    unreachable!("paused");
+}
+
+fn get_and_pause(((q, point), ready): ((Queue<u64>, KillPoint), Shared<AtomicU32>)) {
+    pause_next_at(point, Box::new(move || ready.store(1, Ordering::SeqCst)));
+    q.get().unwrap();
+    unreachable!("paused");
+}
+
+fn drain(q: &Queue<u64>) -> Vec<u64> {
+    let mut v = Vec::new();
+    while let Ok(x) = q.get_timeout(Duration::from_millis(300)) {
+        v.push(x);
+    }
+    v
+}
+
+fn producer_killed(m: StartMethod, point: KillPoint, delivered: bool) {
+    let _w = watchdog(LONG, "producer killed");
+    let q = Queue::<u64>::with_ring_bytes(0, 4096).unwrap();
+    for i in 0..5 {
+        q.put(i).unwrap();
+    }
+    let (mut p, _pid) = kill_when_ready(m, put_and_pause, (q.clone(), point, 100));
+    p.join().unwrap();
+    for i in 5..10 {
+        q.put_timeout(i, Duration::from_secs(30)).unwrap();
+    }
+    let mut want: Vec<u64> = (0..5).collect();
+    if delivered {
+        want.push(100);
+    }
+    want.extend(5..10);
+    assert_eq!(q.qsize(), want.len());
+    assert_eq!(drain(&q), want);
+    assert!(q.empty());
+}
+
+fn producer_killed_mid_copy(m: StartMethod) {
+    producer_killed(m, KillPoint::PutMidCopy, false);
+}
+
+fn producer_killed_after_journal(m: StartMethod) {
+    producer_killed(m, KillPoint::PutJournaled, true);
+}
+
+fn consumer_killed(m: StartMethod, point: KillPoint, taken: bool) {
+    let _w = watchdog(LONG, "consumer killed");
+    let q = Queue::<u64>::with_ring_bytes(0, 4096).unwrap();
+    for i in 0..10 {
+        q.put(i).unwrap();
+    }
+    let (mut p, _pid) = kill_when_ready(m, get_and_pause, (q.clone(), point));
+    p.join().unwrap();
+    // Another consumer in another process goes on.
+    let mut c = get_context(m).process(get_n, (q.clone(), 3));
+    c.start().unwrap();
+    let first = c.result().unwrap();
+    let start = u64::from(taken);
+    assert_eq!(first, (start..start + 3).collect::<Vec<_>>());
+    q.put(10).unwrap();
+    assert_eq!(q.qsize(), (start + 3..11).count());
+    assert_eq!(drain(&q), (start + 3..11).collect::<Vec<_>>());
+}
+
+fn consumer_killed_mid_copy(m: StartMethod) {
+    consumer_killed(m, KillPoint::GetMidCopy, false);
+}
+
+fn consumer_killed_after_journal(m: StartMethod) {
+    consumer_killed(m, KillPoint::GetJournaled, true);
+}
+
+fn put_big_and_pause(((q, len), ready): ((Queue<Vec<u8>>, usize), Shared<AtomicU32>)) {
+    pause_next_at(
+        KillPoint::PutMidMessage,
+        Box::new(move || ready.store(1, Ordering::SeqCst)),
+    );
+    q.put(pattern(len, 9)).unwrap();
+    unreachable!("paused");
+}
+
+fn get_big_and_pause((q, ready): (Queue<Vec<u8>>, Shared<AtomicU32>)) {
+    pause_next_at(
+        KillPoint::GetMidMessage,
+        Box::new(move || ready.store(1, Ordering::SeqCst)),
+    );
+    q.get().unwrap();
+    unreachable!("paused");
+}
+
+fn producer_killed_mid_large_message(m: StartMethod) {
+    let _w = watchdog(LONG, "producer killed mid large message");
+    let q = Queue::<Vec<u8>>::with_ring_bytes(0, 4096).unwrap();
+    q.put(vec![1]).unwrap();
+    let (mut p, _pid) = kill_when_ready(m, put_big_and_pause, (q.clone(), 100_000));
+    // A consumer is reading the half-written message when its producer dies.
+    assert_eq!(q.get().unwrap(), vec![1]);
+    let reader = {
+        let q = q.clone();
+        std::thread::spawn(move || q.get_timeout(Duration::from_secs(30)))
+    };
+    std::thread::sleep(Duration::from_millis(50));
+    p.join().unwrap();
+    q.put_timeout(vec![2], Duration::from_secs(30)).unwrap();
+    assert_eq!(reader.join().unwrap(), Ok(vec![2]));
+    q.put(vec![3]).unwrap();
+    assert_eq!(q.qsize(), 1);
+    assert_eq!(q.get().unwrap(), vec![3]);
+}
+
+fn consumer_killed_mid_large_message(m: StartMethod) {
+    let _w = watchdog(LONG, "consumer killed mid large message");
+    let q = Queue::<Vec<u8>>::with_ring_bytes(0, 4096).unwrap();
+    let writer = {
+        let q = q.clone();
+        std::thread::spawn(move || {
+            q.put(pattern(200_000, 4)).unwrap();
+            q.put(vec![5]).unwrap();
+        })
+    };
+    let (mut p, _pid) = kill_when_ready(m, get_big_and_pause, q.clone());
+    p.join().unwrap();
+    // The dead reader's message is gone with it; the rest of it is skipped, and the
+    // producer, which was waiting for room, goes on.
+    assert_eq!(q.get_timeout(Duration::from_secs(30)), Ok(vec![5]));
+    writer.join().unwrap();
+    assert!(q.empty());
+}
+
+// ----- SimpleQueue and JoinableQueue -----
+
+fn simple_echo(q: SimpleQueue<String>) {
+    let s = q.get().unwrap();
+    q.put(format!("{s}!")).unwrap();
+}
+
+fn simple_queue_across_processes(m: StartMethod) {
+    let _w = watchdog(LONG, "simple queue");
+    let q = SimpleQueue::<String>::new().unwrap();
+    let mut p = get_context(m).process(simple_echo, q.clone());
+    p.start().unwrap();
+    q.put("hi".into()).unwrap();
+    p.join().unwrap();
+    assert!(!q.empty());
+    assert_eq!(q.get().unwrap(), "hi!");
+    assert!(q.empty());
+    q.close();
+    assert!(matches!(q.put("x".into()), Err(PutError::Closed(_))));
+}
+
+fn joinable_worker(q: JoinableQueue<u64>) -> u64 {
+    let mut sum = 0;
+    for _ in 0..5 {
+        sum += q.get().unwrap();
+        std::thread::sleep(Duration::from_millis(10));
+        q.task_done().unwrap();
+    }
+    sum
+}
+
+fn joinable_task_done_and_join(m: StartMethod) {
+    let _w = watchdog(LONG, "joinable");
+    let q = JoinableQueue::<u64>::new(0).unwrap();
+    assert_eq!(q.task_done(), Err(TaskDoneError));
+    assert!(q.join_timeout(Duration::ZERO));
+    for i in 1..=5 {
+        q.put(i).unwrap();
+    }
+    assert_eq!(q.unfinished_tasks(), 5);
+    let t = Instant::now();
+    assert!(!q.join_timeout(Duration::from_millis(100)));
+    assert!(t.elapsed() >= Duration::from_millis(100));
+    let mut p = get_context(m).process(joinable_worker, q.clone());
+    p.start().unwrap();
+    assert!(q.join_timeout(Duration::from_secs(30)));
+    assert_eq!(q.unfinished_tasks(), 0);
+    assert_eq!(p.result().unwrap(), 15);
+    // Over-call: CPython's ValueError.
+    assert_eq!(q.task_done(), Err(TaskDoneError));
+    q.join();
+}
+
+for_each_method!(
+    fifo_single_producer_consumer,
+    timeouts_wait_at_least_their_time,
+    full_empty_and_exact_qsize,
+    message_larger_than_the_ring,
+    four_by_four_move_a_million_messages,
+    producer_killed_mid_copy,
+    producer_killed_after_journal,
+    consumer_killed_mid_copy,
+    consumer_killed_after_journal,
+    producer_killed_mid_large_message,
+    consumer_killed_mid_large_message,
+    simple_queue_across_processes,
+    joinable_task_done_and_join,
+);

@@ -457,3 +457,31 @@ fn a_forked_child_closing_its_copy_leaves_the_socket_to_its_maker() {
     assert!(!path.exists());
     assert!(!path.parent().unwrap().exists());
 }
+
+#[test]
+fn several_threads_accept_on_one_listener() {
+    let _w = watchdog(Duration::from_secs(60), "threads accepting");
+    let l = Listener::bind_tcp_loopback(KEY).unwrap();
+    let a = l.address().clone();
+    std::thread::scope(|s| {
+        let acceptors: Vec<_> = (0..3)
+            .map(|_| {
+                s.spawn(|| {
+                    (0..2)
+                        .map(|_| l.accept().unwrap().recv::<u32>().unwrap())
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for i in 0..6u32 {
+            let mut c = Client::connect(&a, KEY).unwrap();
+            c.send(&i).unwrap();
+        }
+        let mut got: Vec<u32> = acceptors
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect();
+        got.sort_unstable();
+        assert_eq!(got, (0..6).collect::<Vec<_>>());
+    });
+}

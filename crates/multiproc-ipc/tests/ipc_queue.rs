@@ -5,6 +5,7 @@
 
 multiproc_process::setup!();
 
+#[path = "../../../tests/common/mod.rs"]
 mod common;
 
 use std::sync::atomic::{AtomicU32, Ordering};

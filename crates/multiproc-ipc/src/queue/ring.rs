@@ -737,14 +737,16 @@ impl Drop for SideGuard<'_> {
     }
 }
 
-/// Applies a side's journal (idempotent), then clears it.
+/// Applies a side's journal (idempotent), then clears it. The count goes first: whoever
+/// sees the new position (acquire) then also sees the count, so a message is never taken
+/// (and `task_done` for it never called) before it is counted as put.
 fn apply(side: &Side) {
-    side.pos
-        .store(side.j_pos.load(Ordering::Relaxed), Ordering::Release);
     side.count
         .store(side.j_count.load(Ordering::Relaxed), Ordering::SeqCst);
     side.mid
         .store(side.j_mid.load(Ordering::Relaxed), Ordering::Relaxed);
+    side.pos
+        .store(side.j_pos.load(Ordering::Relaxed), Ordering::SeqCst);
     side.journal.store(0, Ordering::Release);
 }
 

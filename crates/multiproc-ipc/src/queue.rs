@@ -26,11 +26,14 @@
 
 use std::fmt;
 use std::marker::PhantomData;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use multiproc_core::codec::{self, CodecError};
+use multiproc_core::wait::Waitable;
+use multiproc_core::{fd, handle};
 use multiproc_shm::{Shared, ShmError};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -160,17 +163,81 @@ pub struct TaskDoneError;
 /// ```
 pub struct Queue<T> {
     ring: Ring,
+    notify: Arc<Notify>,
     closed: Arc<AtomicBool>,
     _t: PhantomData<fn(T) -> T>,
+}
+
+/// The descriptors behind [`Waitable`]: a non-blocking socket pair. Once a handle has been
+/// waited on, every put sends a byte on `tx`; a waiter polls `rx`.
+#[derive(Debug)]
+struct Notify {
+    rx: OwnedFd,
+    tx: OwnedFd,
+}
+
+impl Notify {
+    fn new() -> std::io::Result<Notify> {
+        let (rx, tx) = fd::socketpair()?;
+        fd::set_nonblocking(&rx, true)?;
+        fd::set_nonblocking(&tx, true)?;
+        Ok(Notify { rx, tx })
+    }
+
+    fn drain(&self) {
+        let mut buf = [0u8; 256];
+        while matches!(fd::recv(&self.rx, &mut buf), Ok(n) if n > 0) {}
+    }
+}
+
+struct SerFd<'a>(BorrowedFd<'a>);
+
+impl Serialize for SerFd<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        handle::serialize_fd(self.0, s)
+    }
 }
 
 impl<T> Clone for Queue<T> {
     fn clone(&self) -> Self {
         Queue {
             ring: self.ring.clone(),
+            notify: Arc::clone(&self.notify),
             closed: Arc::new(AtomicBool::new(false)),
             _t: PhantomData,
         }
+    }
+}
+
+/// A queue is ready for [`wait`](crate::wait) when it holds a message. Readiness is a
+/// hint shared by every waiter: another process may take the message first.
+///
+/// ```
+/// use std::time::Duration;
+/// use multiproc_ipc::queue::Queue;
+/// let (a, b) = (Queue::<u8>::new(0)?, Queue::<u8>::new(0)?);
+/// assert!(multiproc_ipc::wait(&[&a, &b], Some(Duration::ZERO))?.is_empty());
+/// let b2 = b.clone();
+/// std::thread::spawn(move || b2.put(1));
+/// assert_eq!(multiproc_ipc::wait(&[&a, &b], Some(Duration::from_secs(10)))?, vec![1]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+impl<T> Waitable for Queue<T> {
+    fn wait_fd(&self) -> BorrowedFd<'_> {
+        self.notify.rx.as_fd()
+    }
+
+    fn ready_now(&self) -> bool {
+        // Dekker with the producer: mark polled, then look; a producer commits, then
+        // looks at the mark. One of the two sees the other.
+        self.ring.mark_polled();
+        if self.ring.len() > 0 {
+            return true;
+        }
+        // Empty: clear stale notifications, then look again (a put that lands after the
+        // drain leaves a byte behind, so the poll sees it).
+        self.notify.drain();
+        self.ring.len() > 0
     }
 }
 
@@ -186,19 +253,30 @@ impl<T> fmt::Debug for Queue<T> {
 
 impl<T> Serialize for Queue<T> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.ring.shared().serialize(s)
+        use serde::ser::SerializeTuple;
+        let mut t = s.serialize_tuple(3)?;
+        t.serialize_element(self.ring.shared())?;
+        t.serialize_element(&SerFd(self.notify.rx.as_fd()))?;
+        t.serialize_element(&SerFd(self.notify.tx.as_fd()))?;
+        t.end()
     }
 }
 
 impl<'de, T> Deserialize<'de> for Queue<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let hdr = Shared::<Header>::deserialize(d)?;
+        let (hdr, rx, tx): (Shared<Header>, handle::CrossFd, handle::CrossFd) =
+            Deserialize::deserialize(d)?;
+        let notify = Arc::new(Notify {
+            rx: rx.into_inner(),
+            tx: tx.into_inner(),
+        });
         let ring = Ring::from_shared(hdr).map_err(|e| {
             codec::note_failure(e.clone());
             serde::de::Error::custom(e)
         })?;
         Ok(Queue {
             ring,
+            notify,
             closed: Arc::new(AtomicBool::new(false)),
             _t: PhantomData,
         })
@@ -237,8 +315,13 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn with_ring_bytes(maxsize: usize, ring_bytes: usize) -> Result<Self, ShmError> {
+        let notify = Notify::new().map_err(|source| ShmError::Os {
+            op: "socketpair",
+            source,
+        })?;
         Ok(Queue {
             ring: Ring::new(ring_bytes, maxsize)?,
+            notify: Arc::new(notify),
             closed: Arc::new(AtomicBool::new(false)),
             _t: PhantomData,
         })
@@ -257,7 +340,13 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     fn put_inner(&self, value: T, deadline: Option<Instant>) -> Result<(), PutError<T>> {
         let (bytes, value) = self.encode(value)?;
         match self.ring.put(&bytes, deadline) {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                if self.ring.polled() {
+                    // Non-blocking: a full socket buffer is readable already.
+                    let _ = fd::send(&self.notify.tx, &[1]);
+                }
+                Ok(())
+            }
             Err(Fail::Timeout) => Err(PutError::Full(value)),
         }
     }
@@ -504,6 +593,25 @@ impl<'de, T> Deserialize<'de> for SimpleQueue<T> {
     }
 }
 
+/// Ready for [`wait`](crate::wait) when it holds a message, as a [`Queue`] is.
+///
+/// ```
+/// use std::time::Duration;
+/// let q = multiproc_ipc::queue::SimpleQueue::<u8>::new()?;
+/// q.put(1)?;
+/// assert_eq!(multiproc_ipc::wait(&[&q], Some(Duration::ZERO))?, vec![0]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+impl<T> Waitable for SimpleQueue<T> {
+    fn wait_fd(&self) -> BorrowedFd<'_> {
+        self.inner.wait_fd()
+    }
+
+    fn ready_now(&self) -> bool {
+        self.inner.ready_now()
+    }
+}
+
 impl<T: Serialize + DeserializeOwned> SimpleQueue<T> {
     /// A new, empty queue.
     ///
@@ -618,6 +726,24 @@ impl<T> std::ops::Deref for JoinableQueue<T> {
     type Target = Queue<T>;
     fn deref(&self) -> &Queue<T> {
         &self.inner
+    }
+}
+
+/// Ready for [`wait`](crate::wait) when it holds a message, as a [`Queue`] is.
+///
+/// ```
+/// use std::time::Duration;
+/// let q = multiproc_ipc::queue::JoinableQueue::<u8>::new(0)?;
+/// assert!(multiproc_ipc::wait(&[&q], Some(Duration::ZERO))?.is_empty());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+impl<T> Waitable for JoinableQueue<T> {
+    fn wait_fd(&self) -> BorrowedFd<'_> {
+        self.inner.wait_fd()
+    }
+
+    fn ready_now(&self) -> bool {
+        self.inner.ready_now()
     }
 }
 

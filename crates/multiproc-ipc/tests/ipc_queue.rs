@@ -381,6 +381,35 @@ fn consumer_killed_mid_large_message(m: StartMethod) {
     assert!(q.empty());
 }
 
+// ----- wait -----
+
+fn put_later((q, ms, v): (Queue<u64>, u64, u64)) {
+    std::thread::sleep(Duration::from_millis(ms));
+    q.put(v).unwrap();
+}
+
+fn wait_reports_the_queue_that_got_a_message(m: StartMethod) {
+    let _w = watchdog(LONG, "wait on queues");
+    let (a, b) = (Queue::<u64>::new(0).unwrap(), Queue::<u64>::new(0).unwrap());
+    assert!(
+        multiproc_ipc::wait(&[&a, &b], Some(Duration::from_millis(20)))
+            .unwrap()
+            .is_empty()
+    );
+    let mut p = get_context(m).process(put_later, (b.clone(), 100, 7));
+    p.start().unwrap();
+    let ready = multiproc_ipc::wait(&[&a, &b], Some(Duration::from_secs(30))).unwrap();
+    assert_eq!(ready, vec![1]);
+    assert_eq!(b.try_get(), Ok(7));
+    p.join().unwrap();
+    // Taken: nothing is ready any more, stale notifications notwithstanding.
+    assert!(
+        multiproc_ipc::wait(&[&a, &b], Some(Duration::from_millis(20)))
+            .unwrap()
+            .is_empty()
+    );
+}
+
 // ----- SimpleQueue and JoinableQueue -----
 
 fn simple_echo(q: SimpleQueue<String>) {
@@ -447,5 +476,6 @@ for_each_method!(
     producer_killed_mid_large_message,
     consumer_killed_mid_large_message,
     simple_queue_across_processes,
+    wait_reports_the_queue_that_got_a_message,
     joinable_task_done_and_join,
 );

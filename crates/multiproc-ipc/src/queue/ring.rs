@@ -67,6 +67,8 @@ pub(crate) struct Header {
     done: AtomicU64,
     /// Bumped when `done` catches up with the puts; `join` parks on it.
     done_seq: AtomicU32,
+    /// Set once some handle was waited on with `wait`: puts then notify a descriptor.
+    polled: AtomicU32,
 }
 
 // SAFETY: repr(C) of atomics only (Side is repr(C) of atomics), no pointers, valid when
@@ -669,6 +671,18 @@ impl Ring {
                 None,
             );
         }
+    }
+
+    // ----- readiness for `wait` -----
+
+    /// Marks the queue as waited on, so that puts notify its descriptor from now on.
+    pub(crate) fn mark_polled(&self) {
+        self.hdr.polled.store(1, Ordering::SeqCst);
+    }
+
+    /// Whether a put must notify the descriptor.
+    pub(crate) fn polled(&self) -> bool {
+        self.hdr.polled.load(Ordering::SeqCst) != 0
     }
 
     // ----- JoinableQueue -----

@@ -237,7 +237,13 @@ impl<T> Waitable for Queue<T> {
         // Empty: clear stale notifications, then look again (a put that lands after the
         // drain leaves a byte behind, so the poll sees it).
         self.notify.drain();
-        self.ring.len() > 0
+        if self.ring.len() > 0 {
+            // The drain may have taken the byte of a put that just landed, which another
+            // waiter's poll needs: put one back.
+            let _ = fd::send(&self.notify.tx, &[1]);
+            return true;
+        }
+        false
     }
 }
 

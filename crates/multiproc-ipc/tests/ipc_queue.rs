@@ -198,6 +198,7 @@ fn mpmc_producer((q, id): (Queue<Option<Msg>>, u32)) {
 fn mpmc_consumer(q: Queue<Option<Msg>>) -> Vec<u64> {
     let mut got = Vec::new();
     let mut last = [None::<u32>; PRODUCERS as usize];
+    const { assert!(PRODUCERS >= 3) };
     while let Some(m) = q.get().unwrap() {
         assert_eq!(m.check, checksum(m.producer, m.seq), "corrupt message");
         let l = &mut last[m.producer as usize];
@@ -381,6 +382,100 @@ fn consumer_killed_mid_large_message(m: StartMethod) {
     assert!(q.empty());
 }
 
+fn put_msg_and_pause(((q, point), ready): ((Queue<Option<Msg>>, KillPoint), Shared<AtomicU32>)) {
+    pause_next_at(point, Box::new(move || ready.store(1, Ordering::SeqCst)));
+    let m = Msg {
+        producer: 99,
+        seq: 0,
+        check: checksum(99, 0),
+    };
+    q.put(Some(m)).unwrap();
+    unreachable!("paused");
+}
+
+fn get_msg_and_pause(((q, point), ready): ((Queue<Option<Msg>>, KillPoint), Shared<AtomicU32>)) {
+    pause_next_at(point, Box::new(move || ready.store(1, Ordering::SeqCst)));
+    let _ = q.get();
+    unreachable!("paused");
+}
+
+fn busy_producer((q, id, n): (Queue<Option<Msg>>, u32, u32)) {
+    for seq in 0..n {
+        let m = Msg {
+            producer: id,
+            seq,
+            check: checksum(id, seq),
+        };
+        q.put(Some(m)).unwrap();
+    }
+}
+
+/// Two producers and two consumers keep going while a third producer is killed holding
+/// the producer lock mid-copy and a third consumer is killed holding the consumer lock
+/// mid-copy: nothing of theirs is lost or duplicated.
+fn kills_amid_traffic_lose_nothing_of_others(m: StartMethod) {
+    let _w = watchdog(Duration::from_secs(120), "kills amid traffic");
+    const N: u32 = 100_000;
+    let q = Queue::<Option<Msg>>::with_ring_bytes(0, 16 << 10).unwrap();
+    let ctx = get_context(m);
+    let mut consumers: Vec<_> = (0..2)
+        .map(|_| ctx.process(mpmc_consumer, q.clone()))
+        .collect();
+    let mut producers: Vec<_> = (0..2)
+        .map(|id| ctx.process(busy_producer, (q.clone(), id, N)))
+        .collect();
+    for p in consumers.iter_mut() {
+        p.start().unwrap();
+    }
+    for p in producers.iter_mut() {
+        p.start().unwrap();
+    }
+    // A trickle from this process, so that the consumer to be killed finds a message
+    // even if the busy producers are done by the time it starts.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let trickle = {
+        let (q, stop) = (q.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut seq = 0;
+            while !stop.load(Ordering::SeqCst) {
+                let m = Msg {
+                    producer: 2,
+                    seq,
+                    check: checksum(2, seq),
+                };
+                q.put(Some(m)).unwrap();
+                seq += 1;
+                std::thread::sleep(Duration::from_micros(500));
+            }
+            seq
+        })
+    };
+    let (mut kp, _) = kill_when_ready(m, put_msg_and_pause, (q.clone(), KillPoint::PutMidCopy));
+    let (mut kc, _) = kill_when_ready(m, get_msg_and_pause, (q.clone(), KillPoint::GetMidCopy));
+    kp.join().unwrap();
+    kc.join().unwrap();
+    stop.store(true, Ordering::SeqCst);
+    let trickled = trickle.join().unwrap();
+    for p in &mut producers {
+        p.result().unwrap();
+    }
+    for _ in 0..2 {
+        q.put_timeout(None, Duration::from_secs(30)).unwrap();
+    }
+    let mut seen = vec![false; 2 * N as usize + trickled as usize];
+    for p in &mut consumers {
+        for key in p.result().unwrap() {
+            let (producer, seq) = ((key >> 32) as usize, (key & 0xffff_ffff) as usize);
+            assert!(producer < 3, "the killed producer's message arrived");
+            let i = producer * N as usize + seq;
+            assert!(!seen[i], "duplicate {producer}/{seq}");
+            seen[i] = true;
+        }
+    }
+    assert!(seen.iter().all(|&s| s), "lost messages");
+    assert!(q.empty());
+}
+
 // ----- wait -----
 
 fn put_later((q, ms, v): (Queue<u64>, u64, u64)) {
@@ -475,6 +570,7 @@ for_each_method!(
     consumer_killed_after_journal,
     producer_killed_mid_large_message,
     consumer_killed_mid_large_message,
+    kills_amid_traffic_lose_nothing_of_others,
     simple_queue_across_processes,
     wait_reports_the_queue_that_got_a_message,
     joinable_task_done_and_join,

@@ -1076,9 +1076,10 @@ impl RecvBuf {
         Ok(())
     }
 
-    /// Gives back a buffer grown past [`RETAINED_BUFFER_MAX`], keeping what it holds.
+    /// Gives back a buffer grown past [`RETAINED_BUFFER_MAX`] (plus a header), keeping
+    /// what it holds.
     fn maybe_shrink(&mut self) {
-        if self.data.len() > RETAINED_BUFFER_MAX && self.len() <= INITIAL_BUFFER {
+        if self.data.len() > RETAINED_BUFFER_MAX + HEADER_LEN && self.len() <= INITIAL_BUFFER {
             let mut small = vec![0; INITIAL_BUFFER];
             small[..self.len()].copy_from_slice(&self.data[self.start..self.end]);
             self.end = self.len();
@@ -1114,6 +1115,8 @@ fn dead_end() -> BorrowedFd<'static> {
     .as_fd()
 }
 
+/// A connection is ready when a message (or end of file) can be read. The sending end of
+/// a one-way pipe is always ready, since its receiving direction is shut down.
 impl Waitable for Connection {
     fn wait_fd(&self) -> BorrowedFd<'_> {
         match &self.sock {
@@ -1227,6 +1230,40 @@ mod tests {
         let big = t.join().unwrap();
         assert_eq!(got, big);
         assert_eq!(&into[..n], &big[..]);
+    }
+
+    #[test]
+    fn the_receive_buffer_is_reused_and_given_back_when_huge() {
+        let (mut a, mut b) = pipe(true).unwrap();
+        let t = std::thread::spawn(move || {
+            for n in [
+                1 << 20,
+                1 << 20,
+                RETAINED_BUFFER_MAX,
+                RETAINED_BUFFER_MAX + 1,
+                5,
+            ] {
+                a.send_bytes(&vec![3u8; n]).unwrap();
+            }
+        });
+        assert_eq!(b.recv_bytes_ref().unwrap().len(), 1 << 20);
+        let ptr = b.rbuf.data.as_ptr();
+        assert_eq!(b.recv_bytes_ref().unwrap().len(), 1 << 20);
+        assert_eq!(
+            b.rbuf.data.as_ptr(),
+            ptr,
+            "the same buffer serves the next message"
+        );
+        assert_eq!(b.recv_bytes_ref().unwrap().len(), RETAINED_BUFFER_MAX);
+        let ptr = b.rbuf.data.as_ptr();
+        assert_eq!(b.recv_bytes_ref().unwrap().len(), RETAINED_BUFFER_MAX + 1);
+        assert_ne!(b.rbuf.data.as_ptr(), ptr);
+        assert_eq!(b.recv_bytes_ref().unwrap(), &[3u8; 5]);
+        assert!(
+            b.rbuf.data.len() <= RETAINED_BUFFER_MAX,
+            "a huge buffer is given back"
+        );
+        t.join().unwrap();
     }
 
     #[test]

@@ -836,3 +836,65 @@ impl<T: Serialize + DeserializeOwned> JoinableQueue<T> {
         self.inner.ring.join(Some(deadline))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_messages_pass() {
+        let q = Queue::<()>::with_ring_bytes(0, 64).unwrap();
+        for _ in 0..100 {
+            q.put(()).unwrap();
+            q.get().unwrap();
+        }
+        assert!(q.empty());
+    }
+
+    /// Sizes on both sides of the chunking threshold, through a ring small enough that
+    /// records and headers wrap around its end at every offset.
+    #[test]
+    fn every_size_and_offset_in_a_small_ring() {
+        let q = Queue::<Vec<u8>>::with_ring_bytes(0, 256).unwrap();
+        let sizes: Vec<usize> = (0..300).chain([1000, 4096, 65_537]).collect();
+        let producer = {
+            let q = q.clone();
+            let sizes = sizes.clone();
+            std::thread::spawn(move || {
+                for (i, &n) in sizes.iter().enumerate() {
+                    q.put(vec![i as u8; n]).unwrap();
+                }
+            })
+        };
+        for (i, &n) in sizes.iter().enumerate() {
+            assert_eq!(q.get().unwrap(), vec![i as u8; n], "message {i}");
+        }
+        producer.join().unwrap();
+        assert!(q.empty());
+    }
+
+    #[test]
+    fn a_chunked_put_that_times_out_is_aborted_and_hands_back_its_value() {
+        let q = Queue::<Vec<u8>>::with_ring_bytes(0, 256).unwrap();
+        let err = q
+            .put_timeout(vec![1; 10_000], Duration::from_millis(20))
+            .unwrap_err();
+        assert_eq!(err.into_inner().len(), 10_000);
+        assert_eq!(q.qsize(), 0);
+        // The aborted chunk fills the ring until a consumer steps over it.
+        assert!(q.try_get().unwrap_err().is_empty());
+        q.put(vec![2]).unwrap();
+        assert_eq!(q.get().unwrap(), vec![2]);
+        assert!(q.try_get().is_err());
+    }
+
+    #[test]
+    fn handles_cross_by_serde_and_share_the_ring() {
+        let q = Queue::<u32>::new(0).unwrap();
+        let exported = multiproc_core::handle::export(&q).unwrap();
+        let fds = multiproc_core::handle::dup_for_transfer(&exported.fds).unwrap();
+        let q2: Queue<u32> = multiproc_core::handle::import(&exported.bytes, fds).unwrap();
+        q.put(5).unwrap();
+        assert_eq!(q2.get().unwrap(), 5);
+    }
+}

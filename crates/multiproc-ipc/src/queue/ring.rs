@@ -637,10 +637,11 @@ impl Ring {
         buf.resize(chunk as usize, 0);
         self.copy_out(head + 2 * HDR, &mut buf);
         let count = cons.count.load(Ordering::Relaxed);
+        // The first chunk may be the whole message, when the ring had room for it.
         self.commit(
             cons,
             head + 2 * HDR + chunk.next_multiple_of(8),
-            count,
+            count + u64::from(chunk == total),
             total - chunk,
             None,
         );

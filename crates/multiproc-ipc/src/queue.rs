@@ -841,12 +841,15 @@ impl<T: Serialize + DeserializeOwned> JoinableQueue<T> {
 mod tests {
     use super::*;
 
+    /// Every wait here is bounded, so that a bug fails a test instead of hanging it.
+    const LIMIT: Duration = Duration::from_secs(30);
+
     #[test]
     fn empty_messages_pass() {
         let q = Queue::<()>::with_ring_bytes(0, 64).unwrap();
         for _ in 0..100 {
-            q.put(()).unwrap();
-            q.get().unwrap();
+            q.put_timeout((), LIMIT).unwrap();
+            q.get_timeout(LIMIT).unwrap();
         }
         assert!(q.empty());
     }
@@ -862,12 +865,16 @@ mod tests {
             let sizes = sizes.clone();
             std::thread::spawn(move || {
                 for (i, &n) in sizes.iter().enumerate() {
-                    q.put(vec![i as u8; n]).unwrap();
+                    q.put_timeout(vec![i as u8; n], LIMIT).unwrap();
                 }
             })
         };
         for (i, &n) in sizes.iter().enumerate() {
-            assert_eq!(q.get().unwrap(), vec![i as u8; n], "message {i}");
+            assert_eq!(
+                q.get_timeout(LIMIT).unwrap(),
+                vec![i as u8; n],
+                "message {i}"
+            );
         }
         producer.join().unwrap();
         assert!(q.empty());
@@ -883,8 +890,8 @@ mod tests {
         assert_eq!(q.qsize(), 0);
         // The aborted chunk fills the ring until a consumer steps over it.
         assert!(q.try_get().unwrap_err().is_empty());
-        q.put(vec![2]).unwrap();
-        assert_eq!(q.get().unwrap(), vec![2]);
+        q.put_timeout(vec![2], LIMIT).unwrap();
+        assert_eq!(q.get_timeout(LIMIT).unwrap(), vec![2]);
         assert!(q.try_get().is_err());
     }
 
@@ -895,6 +902,6 @@ mod tests {
         let fds = multiproc_core::handle::dup_for_transfer(&exported.fds).unwrap();
         let q2: Queue<u32> = multiproc_core::handle::import(&exported.bytes, fds).unwrap();
         q.put(5).unwrap();
-        assert_eq!(q2.get().unwrap(), 5);
+        assert_eq!(q2.get_timeout(LIMIT).unwrap(), 5);
     }
 }

@@ -210,7 +210,7 @@ fn mpmc_consumer(q: Queue<Option<Msg>>) -> Vec<u64> {
 }
 
 fn four_by_four_move_a_million_messages(m: StartMethod) {
-    let _w = watchdog(Duration::from_secs(240), "4x4 million");
+    let _w = watchdog(Duration::from_secs(150), "4x4 million");
     let q = Queue::<Option<Msg>>::new(0).unwrap();
     let ctx = get_context(m);
     let mut consumers: Vec<_> = (0..CONSUMERS)

@@ -5,7 +5,6 @@
 
 multiproc_process::setup!();
 
-#[path = "../../../tests/common/mod.rs"]
 mod common;
 
 use std::sync::atomic::{AtomicU32, Ordering};

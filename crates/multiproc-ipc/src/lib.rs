@@ -13,4 +13,7 @@ pub mod connection;
 pub mod listener;
 pub mod queue;
 
+pub use connection::{Connection, IpcError, Pipe, pipe};
+pub use listener::{Address, AuthenticationError, Client, Listener};
 pub use multiproc_core::wait::{Waitable, wait, wait_deadline};
+pub use queue::{GetError, JoinableQueue, PutError, Queue, SimpleQueue, TaskDoneError};

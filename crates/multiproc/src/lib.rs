@@ -19,8 +19,8 @@
 //!
 //! This crate only re-exports; each part lives in its own crate:
 //! [`multiproc_core`] (platform layer), [`multiproc_process`] (processes),
-//! [`multiproc_shm`] (shared memory) and [`multiproc_sync`] (synchronization). Queues,
-//! the pool and the manager follow in their crates.
+//! [`multiproc_shm`] (shared memory), [`multiproc_sync`] (synchronization) and
+//! [`multiproc_ipc`] (pipes, queues, listeners). The pool and the manager follow.
 //!
 //! ```
 //! multiproc::setup!();
@@ -68,11 +68,19 @@
 //! | `RawValue`, `RawArray` | [`RawValue`], [`RawArray`] |
 //! | `shared_memory.SharedMemory(name, create, size)` | [`SharedMemory::create`], [`SharedMemory::open`], [`SharedMemory::open_or_create`]; only the creator unlinks |
 //! | `shared_memory.ShareableList` | [`ShareableList`] |
+//! | `Pipe(duplex)`, `Connection.send/recv/send_bytes/recv_bytes/recv_bytes_into/poll` | [`Pipe`] / [`pipe`], [`Connection`]; a dead peer is [`IpcError`] end-of-file, never a hang; messages over 4 GiB work |
+//! | `Queue(maxsize)`, `SimpleQueue`, `JoinableQueue` | [`Queue`], [`SimpleQueue`], [`JoinableQueue`]: a ring in shared memory; an unserializable value fails at `put`; a process killed mid-`put`/`get` loses nothing of the others |
+//! | `connection.Listener`, `connection.Client` (authkey) | [`Listener`], [`Client`]: HMAC-SHA256 challenge both ways before any payload is decoded, no pickle |
 //! | (resource tracker for leaked segments) | not needed: [`Segment`]s are memfds that vanish with their last user |
 //!
 //! Every blocking call comes as `x`, `try_x` and `x_timeout`/`x_deadline`.
 
 pub use multiproc_core;
+pub use multiproc_ipc;
+pub use multiproc_ipc::{
+    Address, AuthenticationError, Client, Connection, GetError, IpcError, JoinableQueue, Listener,
+    Pipe, PutError, Queue, SimpleQueue, TaskDoneError, pipe,
+};
 pub use multiproc_process;
 pub use multiproc_process::*;
 pub use multiproc_shm;

@@ -27,3 +27,20 @@ pub mod sync_study;
 // binary.
 #[cfg(test)]
 multiproc_process::setup!();
+
+#[cfg(test)]
+mod test_support {
+    use std::time::Duration;
+
+    /// Aborts the test binary if a test has not finished in time, so a hang fails.
+    pub(crate) fn watchdog(limit: Duration) -> std::sync::mpsc::Sender<()> {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(limit) {
+                eprintln!("watchdog: test still running after {limit:?}; aborting");
+                std::process::abort();
+            }
+        });
+        tx
+    }
+}

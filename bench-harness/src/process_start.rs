@@ -187,6 +187,27 @@ impl TargetCheck {
     pub fn met(&self) -> Option<bool> {
         self.ratio.map(|r| self.goal.met(r))
     }
+
+    /// Writes `targets` as the Markdown table every study's report carries.
+    pub fn write_table(o: &mut String, targets: &[TargetCheck]) {
+        let _ = writeln!(
+            o,
+            "| ratio of medians | measured | goal | met |\n|---|--:|--:|---|"
+        );
+        for t in targets {
+            let goal = match t.goal {
+                Goal::AtMost(x) => format!("≤ {x}x"),
+                Goal::AtLeast(x) => format!("≥ {x}x"),
+            };
+            let measured = t.ratio.map_or("–".into(), |r| format!("{r:.2}x"));
+            let met = match t.met() {
+                Some(true) => "yes",
+                Some(false) => "**no**",
+                None => "not measured",
+            };
+            let _ = writeln!(o, "| {} | {measured} | {goal} | {met} |", t.what);
+        }
+    }
 }
 
 impl StartStudy {
@@ -381,23 +402,7 @@ impl StartStudy {
         }
 
         let _ = writeln!(o, "\n## Targets\n");
-        let _ = writeln!(
-            o,
-            "| ratio of medians | measured | goal | met |\n|---|--:|--:|---|"
-        );
-        for t in self.targets() {
-            let goal = match t.goal {
-                Goal::AtMost(x) => format!("≤ {x}x"),
-                Goal::AtLeast(x) => format!("≥ {x}x"),
-            };
-            let measured = t.ratio.map_or("–".into(), |r| format!("{r:.2}x"));
-            let met = match t.met() {
-                Some(true) => "yes",
-                Some(false) => "**no**",
-                None => "not measured",
-            };
-            let _ = writeln!(o, "| {} | {measured} | {goal} | {met} |", t.what);
-        }
+        TargetCheck::write_table(&mut o, &self.targets());
 
         let _ = writeln!(o, "\n## What each row measures\n");
         let _ = writeln!(

@@ -221,18 +221,7 @@ impl StartJoin for PosixSpawnStatic {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Aborts the test binary if a test has not finished in time, so a hang fails.
-    fn watchdog(limit: Duration) -> std::sync::mpsc::Sender<()> {
-        let (tx, rx) = std::sync::mpsc::channel::<()>();
-        std::thread::spawn(move || {
-            if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(limit) {
-                eprintln!("watchdog: test still running after {limit:?}; aborting");
-                std::process::abort();
-            }
-        });
-        tx
-    }
+    use crate::test_support::watchdog;
 
     #[test]
     fn every_mechanism_starts_and_joins() {

@@ -758,18 +758,7 @@ pub fn time_handoff_with(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Aborts the test binary if a test has not finished in time, so a hang fails.
-    fn watchdog(limit: Duration) -> std::sync::mpsc::Sender<()> {
-        let (tx, rx) = std::sync::mpsc::channel::<()>();
-        std::thread::spawn(move || {
-            if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(limit) {
-                eprintln!("watchdog: test still running after {limit:?}; aborting");
-                std::process::abort();
-            }
-        });
-        tx
-    }
+    use crate::test_support::watchdog;
 
     #[test]
     fn counters_count_in_one_process() {

@@ -699,23 +699,7 @@ impl SyncStudy {
         );
 
         let _ = writeln!(o, "## Targets\n");
-        let _ = writeln!(
-            o,
-            "| ratio of medians | measured | goal | met |\n|---|--:|--:|---|"
-        );
-        for t in self.targets() {
-            let goal = match t.goal {
-                Goal::AtMost(x) => format!("≤ {x}x"),
-                Goal::AtLeast(x) => format!("≥ {x}x"),
-            };
-            let measured = t.ratio.map_or("–".into(), |r| format!("{r:.2}x"));
-            let met = match t.met() {
-                Some(true) => "yes",
-                Some(false) => "**no**",
-                None => "not measured",
-            };
-            let _ = writeln!(o, "| {} | {measured} | {goal} | {met} |", t.what);
-        }
+        TargetCheck::write_table(&mut o, &self.targets());
         if let Some(r) = self.increment_row() {
             let _ = writeln!(
                 o,

@@ -377,7 +377,9 @@ pub fn available_memory() -> Option<u64> {
     }
 }
 
-/// One end of a [`pipe`].
+/// One end of a [`pipe`], or of a connection made by
+/// [`Listener::accept`](crate::listener::Listener::accept) or
+/// [`Client::connect`](crate::listener::Client::connect) (CPython's `Connection`).
 ///
 /// Sends and receives take `&mut self`: one thread at a time uses an end, so frames never
 /// interleave. A `Connection` crosses into a child process under every start method (it
@@ -404,6 +406,8 @@ pub struct Connection {
     writable: bool,
     rbuf: RecvBuf,
     wbuf: Vec<u8>,
+    /// The longest payload this end accepts; a longer header closes the connection.
+    max_len: u64,
 }
 
 impl Connection {
@@ -414,7 +418,51 @@ impl Connection {
             writable,
             rbuf: RecvBuf::default(),
             wbuf: Vec::new(),
+            max_len: u64::MAX,
         }
+    }
+
+    /// A duplex connection over a connected stream socket (Unix or TCP, in blocking mode,
+    /// without socket timeouts, at a frame boundary), taking messages of at most
+    /// `max_frame_len` bytes. For [`Listener`](crate::listener::Listener) and
+    /// [`Client`](crate::listener::Client).
+    pub(crate) fn from_socket(fd: OwnedFd, max_frame_len: u64) -> Self {
+        let mut conn = Self::new(fd, true, true);
+        conn.max_len = max_frame_len;
+        conn
+    }
+
+    /// The longest message this end accepts, in bytes: unlimited (`u64::MAX`) for the
+    /// ends of a [`pipe`], the listener's or client's maximum for a connection made by
+    /// [`Listener::accept`](crate::listener::Listener::accept) or
+    /// [`Client::connect`](crate::listener::Client::connect).
+    ///
+    /// ```
+    /// let (a, _b) = multiproc_ipc::connection::pipe(true)?;
+    /// assert_eq!(a.max_frame_len(), u64::MAX);
+    /// # Ok::<(), multiproc_ipc::connection::IpcError>(())
+    /// ```
+    pub fn max_frame_len(&self) -> u64 {
+        self.max_len
+    }
+
+    /// Sets the longest message this end accepts. A message whose header announces more
+    /// is refused before anything is allocated for it, with [`IpcError::TooLong`], and
+    /// the connection is closed, as in CPython (the rest of the message cannot be
+    /// skipped). The limit crosses into children with the connection.
+    ///
+    /// ```
+    /// let (mut a, mut b) = multiproc_ipc::connection::pipe(true)?;
+    /// b.set_max_frame_len(4);
+    /// a.send_bytes(b"four")?;
+    /// a.send_bytes(b"five!")?;
+    /// assert_eq!(b.recv_bytes()?, b"four");
+    /// assert!(b.recv_bytes().unwrap_err().is_too_long());
+    /// assert!(b.closed());
+    /// # Ok::<(), multiproc_ipc::connection::IpcError>(())
+    /// ```
+    pub fn set_max_frame_len(&mut self, max: u64) {
+        self.max_len = max;
     }
 
     /// Whether this end can receive (CPython's `readable`).
@@ -855,6 +903,7 @@ impl Connection {
             self.fill(deadline)?;
         }
         let len = self.rbuf.header();
+        let max = max.min(self.max_len);
         if len > max {
             self.close();
             return Err(IpcError::TooLong { len, max });
@@ -1139,12 +1188,13 @@ impl fmt::Debug for Connection {
             .field("readable", &self.readable)
             .field("writable", &self.writable)
             .field("buffered", &self.rbuf.len())
+            .field("max_frame_len", &self.max_len)
             .finish()
     }
 }
 
-/// A connection crosses into a child as its descriptor, its direction, and any bytes
-/// already received but not yet read. A closed connection cannot cross.
+/// A connection crosses into a child as its descriptor, its direction, any bytes
+/// already received but not yet read, and its [maximum message length](Connection::max_frame_len). A closed connection cannot cross.
 impl Serialize for Connection {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let Some(sock) = &self.sock else {
@@ -1153,14 +1203,16 @@ impl Serialize for Connection {
             return Err(serde::ser::Error::custom(reason));
         };
         let pending = &self.rbuf.data[self.rbuf.start..self.rbuf.end];
-        (sock, self.readable, self.writable, pending).serialize(s)
+        (sock, self.readable, self.writable, pending, self.max_len).serialize(s)
     }
 }
 
 impl<'de> Deserialize<'de> for Connection {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let (sock, readable, writable, pending) = <(CrossFd, bool, bool, Vec<u8>)>::deserialize(d)?;
+        let (sock, readable, writable, pending, max_len) =
+            <(CrossFd, bool, bool, Vec<u8>, u64)>::deserialize(d)?;
         let mut conn = Connection::new(sock.into_inner(), readable, writable);
+        conn.max_len = max_len;
         if !pending.is_empty() {
             conn.rbuf.end = pending.len();
             conn.rbuf.data = pending;

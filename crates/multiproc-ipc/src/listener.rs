@@ -7,9 +7,17 @@
 //! constant time. Handshake frames may be at most 128 bytes, checked before allocation,
 //! and the whole handshake must finish within a deadline, so a peer that sends garbage, a
 //! huge length header, half a handshake or nothing at all costs the listener one bounded
-//! wait and is then dropped; `accept` goes on to the next connection. Messages after the
-//! handshake are frames whose length is checked against a maximum
-//! ([`DEFAULT_MAX_FRAME_LEN`] unless set) before allocation.
+//! wait and is then dropped; `accept` goes on to the next connection.
+//!
+//! After the handshake, [`Listener::accept`] and [`Client::connect`] hand back a
+//! [`Connection`], as CPython's do: the same type as the ends of a [`Pipe`](crate::Pipe),
+//! with `send`/`recv`, `send_bytes`/`recv_bytes`, `poll`, the timed forms, [`wait`](crate::wait),
+//! and crossing into child processes. It carries the listener's or client's maximum
+//! message length ([`DEFAULT_MAX_FRAME_LEN`] unless set): a frame whose header announces
+//! more is refused before anything is allocated for it, with
+//! [`IpcError::TooLong`](crate::IpcError::TooLong), and the connection is closed, since
+//! the rest of that message cannot be skipped (CPython does the same for
+//! `recv_bytes(maxlength)`).
 //!
 //! A Unix socket made by [`Listener::bind_unix_temp`] lives in a fresh private directory
 //! (mode 0700, under `$XDG_RUNTIME_DIR` or the temporary directory); the socket file and
@@ -57,9 +65,10 @@ use multiproc_core::frame::FrameError;
 use multiproc_core::wait::{Interest, PollEntry, Waitable};
 use serde::{Deserialize, Serialize};
 
+use crate::connection::Connection;
 use handshake::AuthKey;
+pub use stream::DEFAULT_MAX_FRAME_LEN;
 use stream::Sock;
-pub use stream::{AuthenticatedStream, DEFAULT_MAX_FRAME_LEN, RecvError, SendError};
 
 /// How long a new connection may take to finish the handshake unless set otherwise: 10 s.
 ///
@@ -346,7 +355,9 @@ impl ListenerBuilder {
         self
     }
 
-    /// The largest frame accepted connections take ([`DEFAULT_MAX_FRAME_LEN`] unless set).
+    /// The longest message accepted connections take ([`DEFAULT_MAX_FRAME_LEN`] unless
+    /// set), carried into each [`Connection`] ([`Connection::max_frame_len`]): a longer
+    /// one is refused before allocation and closes that connection.
     ///
     /// ```
     /// let b = multiproc_ipc::listener::Listener::builder(b"k").max_frame_len(4096);
@@ -657,6 +668,18 @@ impl Listener {
         self.handshake_timeout
     }
 
+    /// The longest message the connections it accepts take; see
+    /// [`ListenerBuilder::max_frame_len`].
+    ///
+    /// ```
+    /// use multiproc_ipc::listener::{Listener, DEFAULT_MAX_FRAME_LEN};
+    /// assert_eq!(Listener::bind_unix_temp(b"k")?.max_frame_len(), DEFAULT_MAX_FRAME_LEN);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn max_frame_len(&self) -> u64 {
+        self.max_frame_len
+    }
+
     /// How many connections failed their handshake and were dropped so far.
     ///
     /// ```
@@ -683,7 +706,7 @@ impl Listener {
     /// assert_eq!(l.accept()?.recv::<u8>()?, 1);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn accept(&self) -> Result<AuthenticatedStream, AcceptError> {
+    pub fn accept(&self) -> Result<Connection, AcceptError> {
         self.accept_until(None)
     }
 
@@ -696,7 +719,7 @@ impl Listener {
     /// assert!(matches!(l.try_accept(), Err(AcceptError::Timeout)));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn try_accept(&self) -> Result<AuthenticatedStream, AcceptError> {
+    pub fn try_accept(&self) -> Result<Connection, AcceptError> {
         self.accept_deadline(Instant::now())
     }
 
@@ -710,7 +733,7 @@ impl Listener {
     /// assert!(matches!(l.accept_timeout(Duration::from_millis(20)), Err(AcceptError::Timeout)));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn accept_timeout(&self, timeout: Duration) -> Result<AuthenticatedStream, AcceptError> {
+    pub fn accept_timeout(&self, timeout: Duration) -> Result<Connection, AcceptError> {
         self.accept_deadline(Instant::now() + timeout)
     }
 
@@ -726,17 +749,20 @@ impl Listener {
     /// assert!(matches!(r, Err(AcceptError::Timeout)));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn accept_deadline(&self, deadline: Instant) -> Result<AuthenticatedStream, AcceptError> {
+    pub fn accept_deadline(&self, deadline: Instant) -> Result<Connection, AcceptError> {
         self.accept_until(Some(deadline))
     }
 
-    fn accept_until(&self, deadline: Option<Instant>) -> Result<AuthenticatedStream, AcceptError> {
+    fn accept_until(&self, deadline: Option<Instant>) -> Result<Connection, AcceptError> {
         loop {
             let (sock, peer) = self.accept_socket(deadline)?;
             let hs_deadline = Instant::now() + self.handshake_timeout;
             match handshake::with_deadline(&sock, hs_deadline, |io| handshake::serve(io, &self.key))
             {
-                Ok(()) => return Ok(AuthenticatedStream::new(sock, self.max_frame_len)?),
+                Ok(()) => {
+                    let fd = sock.into_connection_fd()?;
+                    return Ok(Connection::from_socket(fd, self.max_frame_len));
+                }
                 Err(e) => {
                     self.failed.fetch_add(1, Ordering::Relaxed);
                     sock.shutdown();
@@ -873,7 +899,7 @@ impl Client {
     /// # drop(conn); t.join().unwrap()?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn connect(address: &Address, authkey: &[u8]) -> Result<AuthenticatedStream, ConnectError> {
+    pub fn connect(address: &Address, authkey: &[u8]) -> Result<Connection, ConnectError> {
         Self::builder(authkey).connect(address)
     }
 
@@ -892,7 +918,7 @@ impl Client {
         address: &Address,
         authkey: &[u8],
         timeout: Duration,
-    ) -> Result<AuthenticatedStream, ConnectError> {
+    ) -> Result<Connection, ConnectError> {
         Self::builder(authkey).connect_timeout(address, timeout)
     }
 }
@@ -927,7 +953,8 @@ impl ClientBuilder {
         self
     }
 
-    /// The largest frame the connection takes ([`DEFAULT_MAX_FRAME_LEN`] unless set).
+    /// The longest message the connection takes ([`DEFAULT_MAX_FRAME_LEN`] unless set),
+    /// carried into the [`Connection`] ([`Connection::max_frame_len`]).
     ///
     /// ```
     /// let b = multiproc_ipc::listener::Client::builder(b"k").max_frame_len(1024);
@@ -949,7 +976,7 @@ impl ClientBuilder {
     /// # drop(conn); t.join().unwrap()?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn connect(&self, address: &Address) -> Result<AuthenticatedStream, ConnectError> {
+    pub fn connect(&self, address: &Address) -> Result<Connection, ConnectError> {
         self.connect_deadline(address, Instant::now() + self.handshake_timeout)
     }
 
@@ -969,7 +996,7 @@ impl ClientBuilder {
         &self,
         address: &Address,
         timeout: Duration,
-    ) -> Result<AuthenticatedStream, ConnectError> {
+    ) -> Result<Connection, ConnectError> {
         self.connect_deadline(address, Instant::now() + timeout)
     }
 
@@ -991,7 +1018,7 @@ impl ClientBuilder {
         &self,
         address: &Address,
         deadline: Instant,
-    ) -> Result<AuthenticatedStream, ConnectError> {
+    ) -> Result<Connection, ConnectError> {
         let connect_err = |source| ConnectError::Connect {
             address: address.clone(),
             source,
@@ -1012,7 +1039,10 @@ impl ClientBuilder {
         };
         handshake::with_deadline(&sock, deadline, |io| handshake::answer(io, &self.key))
             .map_err(hs)?;
-        AuthenticatedStream::new(sock, self.max_frame_len).map_err(|e| hs(HandshakeError::Io(e)))
+        let fd = sock
+            .into_connection_fd()
+            .map_err(|e| hs(HandshakeError::Io(e)))?;
+        Ok(Connection::from_socket(fd, self.max_frame_len))
     }
 }
 

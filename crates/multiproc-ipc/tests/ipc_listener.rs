@@ -1,7 +1,10 @@
 //! `Listener` and `Client`: round trips over Unix sockets and TCP with the client in a child
 //! under every start method, wrong keys refused with a typed error while the listener goes
 //! on serving, 1,000 malformed connections survived, silent clients timed out, and the
-//! private socket directory (0700) removed on close.
+//! private socket directory (0700) removed on close. What `accept` and `connect` hand back
+//! is a `Connection`: values, bytes, `poll`, timeouts and `wait` work on it over both kinds
+//! of socket, its maximum message length is enforced after the handshake, and a client
+//! connection crosses into a child under every start method.
 //!
 //! This file lives in the crate's own `tests/` because the workspace test package does not
 //! depend on `multiproc-ipc` yet; it shares that package's helpers.
@@ -18,10 +21,8 @@ use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
 use common::watchdog;
-use multiproc_core::frame::FrameError;
-use multiproc_ipc::listener::{
-    AcceptError, Address, Client, HandshakeError, Listener, RecvError, Side,
-};
+use multiproc_ipc::listener::{AcceptError, Address, Client, HandshakeError, Listener, Side};
+use multiproc_ipc::{Connection, IpcError, Waitable, wait};
 use multiproc_process::{StartMethod, get_context};
 
 const KEY: &[u8] = b"the listener test key";
@@ -42,7 +43,7 @@ fn echo_client((address, key): (Address, Vec<u8>)) -> Result<u64, String> {
     c.send(&sum).map_err(|e| e.to_string())?;
     // The parent closes: end of file, not a hang.
     match c.recv_bytes() {
-        Err(RecvError::Eof) => Ok(sum),
+        Err(IpcError::Eof) => Ok(sum),
         other => Err(format!("expected end of file, got {other:?}")),
     }
 }
@@ -131,6 +132,7 @@ for_each_method!(
     unix_round_trip_with_a_child_client,
     tcp_round_trip_with_a_child_client,
     wrong_authkey_is_rejected_and_the_listener_keeps_serving,
+    a_client_connection_crosses_into_a_child,
 );
 
 /// A raw connection to either kind of address.
@@ -375,16 +377,25 @@ fn frames_after_the_handshake_are_bounded_before_allocation() {
     let t = std::thread::spawn(move || {
         let c = Client::connect(&a, KEY).unwrap();
         // A header announcing 1 TiB, straight onto the authenticated socket.
-        let mut s = UnixStream::from(c.into_fd());
+        let mut s = UnixStream::from(c.wait_fd().try_clone_to_owned().unwrap());
         s.write_all(&(1u64 << 40).to_le_bytes()).unwrap();
-        s
+        (c, s)
     });
     let mut conn = l.accept().unwrap();
+    assert_eq!(conn.max_frame_len(), 1024);
     let _s = t.join().unwrap();
+    let rss_before = rss_kib();
     match conn.recv_bytes() {
-        Err(RecvError::Frame(FrameError::TooLong { len, max: 1024 })) => assert_eq!(len, 1 << 40),
+        Err(IpcError::TooLong { len, max: 1024 }) => assert_eq!(len, 1 << 40),
         other => panic!("expected a too-long frame, got {other:?}"),
     }
+    assert!(
+        rss_kib().saturating_sub(rss_before) < 64 << 10,
+        "allocated for the frame"
+    );
+    // Closed, as CPython closes a connection after a too-long message.
+    assert!(conn.closed());
+    assert!(conn.recv_bytes().unwrap_err().is_closed());
 }
 
 #[test]
@@ -484,4 +495,185 @@ fn several_threads_accept_on_one_listener() {
         got.sort_unstable();
         assert_eq!(got, (0..6).collect::<Vec<_>>());
     });
+}
+
+/// A connection accepted by `l` and the client's end of it, both in this process.
+fn pair_over(
+    l: &Listener,
+    client: multiproc_ipc::listener::ClientBuilder,
+) -> (Connection, Connection) {
+    let a = l.address().clone();
+    let t = std::thread::spawn(move || client.connect(&a).unwrap());
+    let server = l.accept_timeout(Duration::from_secs(60)).unwrap();
+    (server, t.join().unwrap())
+}
+
+/// `len` bytes determined by `seed`.
+fn pattern(seed: u64, len: usize) -> Vec<u8> {
+    let mut rng = XorShift(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+    rng.bytes(len)
+}
+
+fn a_connection_from_accept_and_connect_works_both_ways(l: Listener) {
+    let _w = watchdog(Duration::from_secs(60), "connection both ways");
+    let (mut s, mut c) = pair_over(&l, Client::builder(KEY));
+    // Values, both ways.
+    c.send(&("ping", 1u32)).unwrap();
+    assert_eq!(s.recv::<(String, u32)>().unwrap(), ("ping".to_string(), 1));
+    s.send(&vec![1u64, 2, 3]).unwrap();
+    assert_eq!(c.recv::<Vec<u64>>().unwrap(), [1, 2, 3]);
+    // Bytes, both ways, with every receive form.
+    c.send_bytes_range(b"abcdef", 1, Some(3)).unwrap();
+    let mut buf = [0u8; 8];
+    let n = s.recv_bytes_into(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"bcd");
+    s.send_bytes(b"").unwrap();
+    s.send_bytes(&pattern(1, 5000)).unwrap();
+    assert_eq!(c.recv_bytes().unwrap(), b"");
+    assert_eq!(c.recv_bytes_ref().unwrap(), &pattern(1, 5000)[..]);
+    c.send_bytes(b"does not fit").unwrap();
+    match s.recv_bytes_into(&mut buf) {
+        Err(IpcError::BufferTooShort {
+            message,
+            capacity: 8,
+        }) => {
+            assert_eq!(message, b"does not fit")
+        }
+        other => panic!("expected a short buffer, got {other:?}"),
+    }
+    // Timeouts and readiness.
+    assert!(
+        s.recv_timeout::<u8>(Duration::from_millis(20))
+            .unwrap_err()
+            .is_timeout()
+    );
+    assert!(c.try_recv_bytes().unwrap_err().is_timeout());
+    assert!(!c.poll(Some(Duration::ZERO)).unwrap());
+    s.send(&7u8).unwrap();
+    assert!(c.poll(Some(Duration::from_secs(30))).unwrap());
+    let waitables: [&dyn Waitable; 3] = [&s, &c, &l];
+    assert_eq!(
+        wait(&waitables, Some(Duration::from_secs(30))).unwrap(),
+        vec![1]
+    );
+    assert_eq!(c.recv::<u8>().unwrap(), 7);
+    // A message larger than the socket buffers, from another thread.
+    let big = pattern(2, 3 << 20);
+    let t = std::thread::spawn({
+        let big = big.clone();
+        move || {
+            c.send_bytes(&big).unwrap();
+            c
+        }
+    });
+    assert_eq!(s.recv_bytes().unwrap(), big);
+    // The client goes: end of file, not a hang.
+    drop(t.join().unwrap());
+    assert!(s.recv_bytes().unwrap_err().is_eof());
+}
+
+#[test]
+fn a_unix_connection_from_accept_and_connect_works_both_ways() {
+    a_connection_from_accept_and_connect_works_both_ways(Listener::bind_unix_temp(KEY).unwrap());
+}
+
+#[test]
+fn a_tcp_connection_from_accept_and_connect_works_both_ways() {
+    a_connection_from_accept_and_connect_works_both_ways(Listener::bind_tcp_loopback(KEY).unwrap());
+}
+
+fn the_maximum_message_length_is_enforced_after_the_handshake(l: Listener) {
+    let _w = watchdog(Duration::from_secs(60), "max frame length");
+    let (mut s, mut c) = pair_over(&l, Client::builder(KEY).max_frame_len(16));
+    assert_eq!((s.max_frame_len(), c.max_frame_len()), (1024, 16));
+    // Up to the limit, messages pass.
+    c.send_bytes(&[1; 1024]).unwrap();
+    assert_eq!(s.recv_bytes().unwrap(), [1; 1024]);
+    s.send_bytes(&[2; 16]).unwrap();
+    assert_eq!(c.recv_bytes().unwrap(), [2; 16]);
+    // One byte more: a typed error, before the payload is read, and the end is closed.
+    s.send(&[3u8; 17]).unwrap();
+    match c.recv::<[u8; 17]>() {
+        Err(IpcError::TooLong { len: 17, max: 16 }) => {}
+        other => panic!("expected a too-long message, got {other:?}"),
+    }
+    assert!(c.closed());
+    c.send_bytes(b"x").unwrap_err();
+    c.send_bytes(&[4; 1025]).unwrap_err();
+    // The server's end sees the client's end go.
+    assert!(s.recv_bytes().unwrap_err().is_eof());
+
+    let (mut s, mut c) = pair_over(&l, Client::builder(KEY));
+    c.send_bytes(&[4; 1025]).unwrap();
+    match s.recv_bytes() {
+        Err(IpcError::TooLong {
+            len: 1025,
+            max: 1024,
+        }) => {}
+        other => panic!("expected a too-long message, got {other:?}"),
+    }
+    assert!(s.closed());
+    assert!(c.recv_bytes().unwrap_err().is_eof());
+    // A stricter limit set on the connection itself also holds.
+    let (mut s, mut c) = pair_over(&l, Client::builder(KEY));
+    s.set_max_frame_len(3);
+    c.send_bytes(b"four").unwrap();
+    assert!(s.recv_bytes().unwrap_err().is_too_long());
+}
+
+#[test]
+fn the_maximum_message_length_is_enforced_after_the_handshake_on_unix() {
+    the_maximum_message_length_is_enforced_after_the_handshake(
+        Listener::builder(KEY)
+            .max_frame_len(1024)
+            .bind_unix_temp()
+            .unwrap(),
+    );
+}
+
+#[test]
+fn the_maximum_message_length_is_enforced_after_the_handshake_on_tcp() {
+    the_maximum_message_length_is_enforced_after_the_handshake(
+        Listener::builder(KEY)
+            .max_frame_len(1024)
+            .bind_tcp_loopback()
+            .unwrap(),
+    );
+}
+
+/// The child's side: checks the limit came along, then asks the listener to double
+/// `n` numbers and returns their sum.
+fn crossed_client((mut c, n): (Connection, u32)) -> Result<u64, String> {
+    if c.max_frame_len() != 4096 {
+        return Err(format!("max_frame_len {} did not cross", c.max_frame_len()));
+    }
+    let mut sum = 0;
+    for i in 0..n {
+        c.send(&i).map_err(|e| e.to_string())?;
+        sum += c.recv::<u64>().map_err(|e| e.to_string())?;
+    }
+    c.send_bytes(b"bye").map_err(|e| e.to_string())?;
+    Ok(sum)
+}
+
+fn a_client_connection_crosses_into_a_child(m: StartMethod) {
+    let _w = watchdog(Duration::from_secs(120), "client connection in a child");
+    for l in [
+        Listener::bind_unix_temp(KEY).unwrap(),
+        Listener::bind_tcp_loopback(KEY).unwrap(),
+    ] {
+        let (mut s, c) = pair_over(&l, Client::builder(KEY).max_frame_len(4096));
+        let mut p = get_context(m).process(crossed_client, (c, 100));
+        p.start().unwrap();
+        for _ in 0..100 {
+            let i: u32 = s.recv().unwrap();
+            s.send(&(u64::from(i) * 2)).unwrap();
+        }
+        assert_eq!(s.recv_bytes().unwrap(), b"bye");
+        assert_eq!(p.result().unwrap(), Ok((0..100u64).map(|i| i * 2).sum()));
+        // The child has exited and the parent gave its copy away: end of file.
+        let r = s.recv_bytes_timeout(Duration::from_secs(60));
+        assert!(r.as_ref().is_err_and(IpcError::is_eof), "{r:?}");
+        l.close().unwrap();
+    }
 }

@@ -1,5 +1,6 @@
 //! The CPython baselines: runs `python/process_start.py` and reads its `method,median_ms`
-//! lines, and `python/sync_ops.py` and reads its `op,median_us,p90_us` lines.
+//! lines, and `python/sync_ops.py` and `python/ipc.py` and reads their
+//! `op,median_us,p90_us` lines.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -13,6 +14,11 @@ pub fn default_script() -> PathBuf {
 /// The synchronization baseline script shipped with this crate.
 pub fn sync_script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("python/sync_ops.py")
+}
+
+/// The IPC baseline script shipped with this crate.
+pub fn ipc_script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("python/ipc.py")
 }
 
 /// What came of running the CPython baseline.

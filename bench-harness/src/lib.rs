@@ -10,12 +10,17 @@
 //! - [`cpython`]: the CPython baseline (`python/process_start.py`);
 //! - [`machine`]: the provenance every report records (machine, toolchain, revision,
 //!   command, date);
-//! - [`process_start`]: the study itself and its CSV and Markdown reports.
+//! - [`process_start`]: the study itself and its CSV and Markdown reports;
+//! - [`sync`] and [`sync_study`]: the synchronization mechanisms and their study;
+//! - [`ipc`] and [`ipc_study`]: the message-passing mechanisms behind one trait,
+//!   [`ipc::Link`], and their study.
 //!
 //! A binary that uses these must carry `multiproc_process::setup!();` in its crate root, as
 //! the spawn and forkserver start methods re-execute it.
 
 pub mod cpython;
+pub mod ipc;
+pub mod ipc_study;
 pub mod machine;
 pub mod process_start;
 pub mod start;

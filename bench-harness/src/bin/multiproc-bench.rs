@@ -4,14 +4,17 @@
 //! cargo run --release -p bench-harness --bin multiproc-bench -- [--quick] [--out DIR]
 //! ```
 //!
-//! It runs two studies (`--only` picks one) and writes their reports into `DIR`
+//! It runs three studies (`--only` picks some) and writes their reports into `DIR`
 //! (`reports` by default):
 //!
 //! - `process_start`: start+join of a trivial child under fork, spawn and forkserver,
 //!   beside raw `fork`/`posix_spawn` baselines and CPython (`process_start.csv`, `.md`);
 //! - `sync`: `Lock` acquire+release and locked increments beside a robust pthread mutex,
 //!   set-to-wake latency across processes with the spin phase on and off, contended
-//!   increments, a sweep of the spin limit, and CPython (`sync.csv`, `sync.md`).
+//!   increments, a sweep of the spin limit, and CPython (`sync.csv`, `sync.md`);
+//! - `ipc`: round trip and one-way throughput of `Pipe`, `Queue`, `SimpleQueue` and
+//!   ipc-channel for 8 B to 1 MiB messages, spin on and off, beside a raw pipe, a spinning
+//!   shared-memory mailbox and CPython (`ipc.csv`, `ipc.md`).
 
 multiproc_process::setup!();
 
@@ -20,18 +23,18 @@ use std::process::ExitCode;
 
 use bench_harness::process_start::{self, Config, TargetCheck};
 use bench_harness::start::Mechanism;
-use bench_harness::sync_study;
+use bench_harness::{ipc_study, sync_study};
 
 const USAGE: &str = "\
 usage: multiproc-bench [--quick] [--out DIR] [--iterations N] [--only LIST]
                        [--python PATH | --no-python]
 
   --quick          fewer runs (process start: 200 per mechanism instead of 1000;
-                   sync: about 4 times fewer samples)
+                   sync: about 4 times fewer samples; ipc: about 3 times fewer)
   --out DIR        where to write the reports (default: reports)
   --iterations N   timed start+join runs per mechanism (overrides --quick's count)
   --only LIST      comma-separated studies and/or start mechanisms: the studies
-                   process_start and sync; the mechanisms raw_fork_exit_wait,
+                   process_start, sync and ipc; the mechanisms raw_fork_exit_wait,
                    posix_spawn_static, fork, spawn, forkserver (which select the
                    process_start study with only those). Default: every study.
   --python PATH    the Python interpreter for the CPython baseline (default: python3)
@@ -49,6 +52,8 @@ struct Args {
     process_start: bool,
     /// Whether to run the sync study.
     sync: bool,
+    /// Whether to run the IPC study.
+    ipc: bool,
     only: Option<Vec<Mechanism>>,
 }
 
@@ -61,6 +66,7 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
         no_python: false,
         process_start: true,
         sync: true,
+        ipc: true,
         only: None,
     };
     while let Some(a) = it.next() {
@@ -83,11 +89,12 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
             "--only" => {
                 let list = value("--only")?;
                 let mut only = Vec::new();
-                let (mut start, mut sync) = (false, false);
+                let (mut start, mut sync, mut ipc) = (false, false, false);
                 for name in list.split(',').filter(|n| !n.is_empty()) {
                     match name {
                         "process_start" => start = true,
                         "sync" => sync = true,
+                        "ipc" => ipc = true,
                         _ => {
                             let m = Mechanism::ALL
                                 .into_iter()
@@ -101,6 +108,7 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
                 }
                 args.process_start = start || !only.is_empty();
                 args.sync = sync;
+                args.ipc = ipc;
                 args.only = (!only.is_empty()).then_some(only);
             }
             "-h" | "--help" => return Ok(None),
@@ -147,6 +155,15 @@ fn main() -> ExitCode {
         }
         config.cpython = !args.no_python;
         let study = sync_study::run(config);
+        failed |= !report(&args.out, study.write(&args.out), &study.targets());
+    }
+    if args.ipc {
+        let mut config = ipc_study::Config::new(args.quick);
+        if let Some(p) = &args.python {
+            config.python = p.clone();
+        }
+        config.cpython = !args.no_python;
+        let study = ipc_study::run(config);
         failed |= !report(&args.out, study.write(&args.out), &study.targets());
     }
     if failed {
@@ -220,9 +237,11 @@ mod tests {
         let a = parse(&["--only", "sync"]).unwrap().unwrap();
         assert!(a.sync && !a.process_start && a.only.is_none());
         let a = parse(&["--only", "sync,process_start"]).unwrap().unwrap();
-        assert!(a.sync && a.process_start && a.only.is_none());
+        assert!(a.sync && a.process_start && !a.ipc && a.only.is_none());
+        let a = parse(&["--only", "ipc"]).unwrap().unwrap();
+        assert!(a.ipc && !a.sync && !a.process_start);
         let a = parse(&[]).unwrap().unwrap();
-        assert!(a.sync && a.process_start);
+        assert!(a.sync && a.process_start && a.ipc);
     }
 
     #[test]

@@ -1,0 +1,574 @@
+//! The pool's handler thread: it owns the workers, feeds them chunks, delivers results
+//! and callbacks, and replaces workers that die or retire.
+//!
+//! One thread does all of it, so no worker state is shared: it waits on every worker's
+//! connection and exit sentinel and on a wake-up socket that submitters write to. A worker
+//! holds at most one chunk at a time, and the handler pulls the next chunk from a call's
+//! input only when a worker is idle, so a long or endless `imap` input is never held
+//! whole. When a worker's sentinel fires, the chunk it held (if any) fails task by task
+//! with [`PoolError::WorkerDied`], and a new worker takes its place.
+
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::net::UnixStream;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use multiproc_core::func::FnRef;
+use multiproc_ipc::{Connection, pipe};
+use multiproc_process::{ExitStatus, Process, ProcessError, Waitable, wait};
+
+use crate::error::PoolError;
+use crate::result::{Outcome, Sink};
+use crate::wire::{self, ChunkHeader};
+
+/// Where a call's input comes from, chunk by chunk.
+pub(crate) trait Source: Send {
+    /// Appends the next chunk's items to `out`: its first task index and item count, or
+    /// `None` when the input has run out.
+    fn next_chunk(&mut self, out: &mut Vec<u8>) -> Option<(usize, u32)>;
+}
+
+/// One call: the function, its input and where its results go.
+pub(crate) struct Job {
+    pub(crate) runner: FnRef,
+    pub(crate) function: FnRef,
+    pub(crate) source: Box<dyn Source>,
+    pub(crate) sink: Arc<dyn Sink>,
+}
+
+/// Starts one worker process on the given connection end.
+pub(crate) type StartFn = Box<dyn FnMut(Connection) -> Result<Process<()>, ProcessError> + Send>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Status {
+    Running,
+    Closed,
+    Terminating,
+}
+
+pub(crate) struct Control {
+    pub(crate) status: Status,
+    pub(crate) jobs: VecDeque<Job>,
+    pub(crate) broken: Option<String>,
+    pub(crate) finished: bool,
+}
+
+/// What the pool handle and the handler thread share.
+pub(crate) struct Shared {
+    pub(crate) control: Mutex<Control>,
+    pub(crate) finished_cv: Condvar,
+    wake_tx: UnixStream,
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Shared {
+    /// The shared state and the reading end of its wake-up socket.
+    pub(crate) fn new() -> io::Result<(Arc<Shared>, UnixStream)> {
+        let (tx, rx) = UnixStream::pair()?;
+        tx.set_nonblocking(true)?;
+        rx.set_nonblocking(true)?;
+        let shared = Arc::new(Shared {
+            control: Mutex::new(Control {
+                status: Status::Running,
+                jobs: VecDeque::new(),
+                broken: None,
+                finished: false,
+            }),
+            finished_cv: Condvar::new(),
+            wake_tx: tx,
+        });
+        Ok((shared, rx))
+    }
+
+    /// Wakes the handler thread. A full socket already holds a wake-up, so that error
+    /// needs nothing.
+    pub(crate) fn wake(&self) {
+        let _ = (&self.wake_tx).write(&[1]);
+    }
+
+    /// Waits until the handler thread has finished, or `deadline` passes; whether it has.
+    pub(crate) fn wait_finished(&self, deadline: Option<Instant>) -> bool {
+        let mut c = lock(&self.control);
+        while !c.finished {
+            match deadline {
+                None => c = self.finished_cv.wait(c).unwrap_or_else(|p| p.into_inner()),
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        return false;
+                    }
+                    c = self
+                        .finished_cv
+                        .wait_timeout(c, d - now)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0;
+                }
+            }
+        }
+        true
+    }
+}
+
+struct WakeReader(UnixStream);
+
+impl Waitable for WakeReader {
+    fn wait_fd(&self) -> BorrowedFd<'_> {
+        self.0.as_fd()
+    }
+}
+
+/// The chunk a worker holds.
+struct Held {
+    sink: Arc<dyn Sink>,
+    start: usize,
+    count: u32,
+}
+
+struct Worker {
+    process: Process<()>,
+    conn: Connection,
+    pid: i32,
+    /// It has run its initializer and waits for work.
+    ready: bool,
+    held: Option<Held>,
+    chunks: usize,
+    dead: bool,
+}
+
+/// Consecutive workers dying before they are ready after which the pool gives up.
+const MAX_START_FAILURES: usize = 3;
+
+/// How long a stopping worker may take to exit before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+pub(crate) struct Handler {
+    shared: Arc<Shared>,
+    wake: WakeReader,
+    start: StartFn,
+    processes: usize,
+    max_chunks: Option<usize>,
+    workers: Vec<Worker>,
+    jobs: VecDeque<Job>,
+    items: Vec<u8>,
+    msg: Vec<u8>,
+    start_failures: usize,
+    broken: Option<String>,
+}
+
+/// Marks the handler finished when it ends, however it ends (a panic in the handler drops
+/// the jobs, whose sinks then fail their calls instead of leaving them waiting).
+struct FinishGuard(Arc<Shared>);
+
+impl Drop for FinishGuard {
+    fn drop(&mut self) {
+        let mut c = lock(&self.0.control);
+        c.finished = true;
+        if c.status == Status::Running {
+            c.status = Status::Closed;
+        }
+        let jobs = std::mem::take(&mut c.jobs);
+        drop(c);
+        for j in jobs {
+            j.sink.abort(PoolError::Terminated { index: 0 });
+        }
+        self.0.finished_cv.notify_all();
+    }
+}
+
+impl Handler {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        wake: UnixStream,
+        start: StartFn,
+        processes: usize,
+        max_chunks: Option<usize>,
+    ) -> Self {
+        Handler {
+            shared,
+            wake: WakeReader(wake),
+            start,
+            processes,
+            max_chunks,
+            workers: Vec::new(),
+            jobs: VecDeque::new(),
+            items: Vec::new(),
+            msg: Vec::new(),
+            start_failures: 0,
+            broken: None,
+        }
+    }
+
+    /// The thread's body: starts the workers, reports through `started`, then serves.
+    pub(crate) fn run(mut self, started: std::sync::mpsc::Sender<Result<(), PoolError>>) {
+        let _finish = FinishGuard(self.shared.clone());
+        for _ in 0..self.processes {
+            if let Err(e) = self.spawn_worker() {
+                self.kill_all();
+                let _ = started.send(Err(e));
+                return;
+            }
+        }
+        let _ = started.send(Ok(()));
+        drop(started);
+        self.serve();
+        log::debug!("pool handler finished");
+    }
+
+    fn spawn_worker(&mut self) -> Result<(), PoolError> {
+        let start_err = |e: &dyn std::fmt::Display| PoolError::Start {
+            reason: e.to_string(),
+        };
+        let (parent, child) = pipe(true).map_err(|e| start_err(&e))?;
+        let process = (self.start)(child).map_err(|e| start_err(&e))?;
+        let pid = process.pid().unwrap_or(-1);
+        log::debug!("pool worker {pid} started");
+        self.workers.push(Worker {
+            process,
+            conn: parent,
+            pid,
+            ready: false,
+            held: None,
+            chunks: 0,
+            dead: false,
+        });
+        Ok(())
+    }
+
+    fn serve(&mut self) {
+        loop {
+            self.drain_wake();
+            let status = {
+                let mut c = lock(&self.shared.control);
+                self.jobs.extend(c.jobs.drain(..));
+                c.status
+            };
+            if status == Status::Terminating {
+                self.terminate_all();
+                return;
+            }
+            self.reap_and_replace(status);
+            if let Some(reason) = &self.broken {
+                for j in self.jobs.drain(..) {
+                    j.sink.abort(PoolError::Broken {
+                        reason: reason.clone(),
+                    });
+                }
+            }
+            self.dispatch();
+            let busy = self.workers.iter().any(|w| w.held.is_some());
+            if status == Status::Closed && self.jobs.is_empty() && !busy {
+                self.stop_all();
+                return;
+            }
+            self.wait_and_receive();
+        }
+    }
+
+    fn drain_wake(&mut self) {
+        let mut buf = [0u8; 64];
+        while let Ok(n) = self.wake.0.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+        }
+    }
+
+    /// Reaps dead workers, fails the chunks they held, and starts replacements.
+    fn reap_and_replace(&mut self, status: Status) {
+        let mut i = 0;
+        while i < self.workers.len() {
+            if !self.workers[i].dead {
+                i += 1;
+                continue;
+            }
+            let w = self.workers.swap_remove(i);
+            self.bury(w);
+        }
+        let work_left = !self.jobs.is_empty();
+        while self.broken.is_none()
+            && self.workers.len() < self.processes
+            && (status == Status::Running || work_left)
+        {
+            if let Err(e) = self.spawn_worker() {
+                log::error!("{e}");
+                self.broken = Some(e.to_string());
+                let mut c = lock(&self.shared.control);
+                c.broken = Some(e.to_string());
+            }
+        }
+    }
+
+    /// Reaps a dead (or retiring) worker and fails what it held.
+    fn bury(&mut self, mut w: Worker) {
+        if !matches!(w.process.join_timeout(Duration::from_secs(1)), Ok(Some(_))) {
+            let _ = w.process.kill();
+            let _ = w.process.join();
+        }
+        let status = w.process.exit_status().unwrap_or(ExitStatus::Exited(-1));
+        let retired = self.max_chunks.is_some_and(|m| w.chunks >= m);
+        if let Some(h) = w.held.take() {
+            log::warn!("pool worker {} died ({status}) holding a chunk", w.pid);
+            for i in 0..h.count as usize {
+                let index = h.start + i;
+                h.sink.deliver(
+                    index,
+                    Outcome::Failed(PoolError::WorkerDied {
+                        index,
+                        pid: w.pid,
+                        status,
+                    }),
+                );
+            }
+        } else if !w.ready {
+            self.start_failures += 1;
+            log::warn!("pool worker {} died ({status}) before it was ready", w.pid);
+            if self.start_failures >= MAX_START_FAILURES {
+                let reason = format!(
+                    "{} workers in a row died before they were ready (the last, {}, \
+                     ended with {status}); is the initializer failing?",
+                    self.start_failures, w.pid
+                );
+                log::error!("{reason}");
+                self.broken = Some(reason.clone());
+                lock(&self.shared.control).broken = Some(reason);
+            }
+        } else if !(retired && status.success()) {
+            log::warn!("idle pool worker {} died ({status})", w.pid);
+        } else {
+            log::debug!("pool worker {} retired after {} chunks", w.pid, w.chunks);
+        }
+    }
+
+    /// Hands a chunk to every idle worker, while there is input.
+    fn dispatch(&mut self) {
+        for wi in 0..self.workers.len() {
+            let w = &self.workers[wi];
+            let retiring = self.max_chunks.is_some_and(|m| w.chunks >= m);
+            if !w.ready || w.dead || w.held.is_some() || retiring {
+                continue;
+            }
+            loop {
+                let Some(job) = self.jobs.front_mut() else {
+                    return;
+                };
+                if !job.sink.wants_more() {
+                    self.jobs.pop_front();
+                    continue;
+                }
+                self.items.clear();
+                let Some((start, count)) = job.source.next_chunk(&mut self.items) else {
+                    self.jobs.pop_front();
+                    continue;
+                };
+                let header = ChunkHeader {
+                    runner: job.runner,
+                    function: job.function,
+                    count,
+                };
+                wire::begin_chunk(&mut self.msg, &header);
+                self.msg.extend_from_slice(&self.items);
+                let w = &mut self.workers[wi];
+                w.held = Some(Held {
+                    sink: job.sink.clone(),
+                    start,
+                    count,
+                });
+                if let Err(e) = w.conn.send_bytes(&self.msg) {
+                    // The worker is dying: its sentinel will fire, and the chunk fail.
+                    log::debug!("cannot send a chunk to pool worker {}: {e}", w.pid);
+                    w.dead = true;
+                }
+                break;
+            }
+        }
+        if self.msg.capacity() > 1 << 20 {
+            self.msg = Vec::new();
+            self.items = Vec::new();
+        }
+    }
+
+    fn wait_and_receive(&mut self) {
+        let ready = {
+            let mut objs: Vec<&dyn Waitable> = Vec::with_capacity(1 + 2 * self.workers.len());
+            let sentinels: Vec<_> = self
+                .workers
+                .iter()
+                .map(|w| w.process.sentinel().ok())
+                .collect();
+            objs.push(&self.wake);
+            for (w, s) in self.workers.iter().zip(&sentinels) {
+                objs.push(&w.conn);
+                match s {
+                    Some(s) => objs.push(s),
+                    // No sentinel (cannot happen for a started process): watch the
+                    // connection twice rather than shift the indices.
+                    None => objs.push(&w.conn),
+                }
+            }
+            // The timeout is only a safety net: every event has a descriptor.
+            match wait(&objs, Some(Duration::from_secs(1))) {
+                Ok(r) => r,
+                Err(e) => {
+                    log::error!("pool handler cannot wait: {e}");
+                    std::thread::sleep(Duration::from_millis(10));
+                    Vec::new()
+                }
+            }
+        };
+        for k in ready {
+            if k == 0 {
+                continue;
+            }
+            let wi = (k - 1) / 2;
+            if self.workers[wi].dead {
+                continue;
+            }
+            if (k - 1) % 2 == 0 {
+                self.receive(wi);
+            } else {
+                // It exited: take what it sent before, then bury it.
+                while !self.workers[wi].dead
+                    && matches!(self.workers[wi].conn.poll(Some(Duration::ZERO)), Ok(true))
+                {
+                    self.receive(wi);
+                }
+                self.workers[wi].dead = true;
+            }
+        }
+    }
+
+    /// Receives one message from worker `wi`.
+    fn receive(&mut self, wi: usize) {
+        let w = &mut self.workers[wi];
+        let msg = match w.conn.recv_bytes_ref() {
+            Ok(m) => m,
+            Err(e) => {
+                if !e.is_eof() {
+                    log::debug!("pool worker {}: {e}", w.pid);
+                }
+                w.dead = true;
+                return;
+            }
+        };
+        match msg.first() {
+            Some(&wire::TAG_READY) if msg.len() == 1 => {
+                w.ready = true;
+                self.start_failures = 0;
+            }
+            Some(&wire::TAG_RESULTS) => {
+                let Some(held) = w.held.take() else {
+                    log::error!("pool worker {} sent results it was not asked for", w.pid);
+                    w.dead = true;
+                    return;
+                };
+                w.chunks += 1;
+                deliver_results(w.pid, &msg[1..], held);
+            }
+            _ => {
+                log::error!("pool worker {} sent a malformed message", w.pid);
+                w.dead = true;
+            }
+        }
+    }
+
+    /// Close: every worker gets a stop message and is joined (killed if it does not stop).
+    fn stop_all(&mut self) {
+        for w in &mut self.workers {
+            let _ = w.conn.send_bytes(&[wire::TAG_STOP]);
+        }
+        let deadline = Instant::now() + STOP_GRACE;
+        for w in &mut self.workers {
+            if !matches!(
+                w.process
+                    .join_timeout(deadline.saturating_duration_since(Instant::now())),
+                Ok(Some(_))
+            ) {
+                log::warn!("pool worker {} did not stop; killing it", w.pid);
+                let _ = w.process.kill();
+                let _ = w.process.join();
+            }
+        }
+        self.workers.clear();
+    }
+
+    /// Terminate: `SIGTERM` to every worker (as CPython), `SIGKILL` to any still alive
+    /// after a grace period; every pending task fails with [`PoolError::Terminated`].
+    fn terminate_all(&mut self) {
+        self.kill_all();
+        for w in self.workers.drain(..) {
+            if let Some(h) = w.held {
+                h.sink.abort(PoolError::Terminated { index: h.start });
+            }
+        }
+        for j in self.jobs.drain(..) {
+            j.sink.abort(PoolError::Terminated { index: 0 });
+        }
+    }
+
+    fn kill_all(&mut self) {
+        for w in &self.workers {
+            let _ = w.process.terminate();
+        }
+        let deadline = Instant::now() + Duration::from_secs(2);
+        for w in &mut self.workers {
+            if !matches!(
+                w.process
+                    .join_timeout(deadline.saturating_duration_since(Instant::now())),
+                Ok(Some(_))
+            ) {
+                let _ = w.process.kill();
+                let _ = w.process.join();
+            }
+        }
+    }
+}
+
+/// Hands the results of one chunk to its sink, task by task.
+fn deliver_results(pid: i32, body: &[u8], held: Held) {
+    let mut pos = 0;
+    let n = wire::take_u32(body, &mut pos).unwrap_or(0);
+    let n = n.min(held.count);
+    for i in 0..held.count {
+        let index = held.start + i as usize;
+        let entry = if i < n {
+            wire::take_entry(body, &mut pos)
+        } else {
+            None
+        };
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        let outcome = match entry {
+            Some((wire::OUT_OK, b)) => Outcome::Value(b),
+            Some((wire::OUT_SKIPPED, _)) => continue,
+            Some((wire::OUT_PANICKED, b)) => Outcome::Failed(PoolError::Panicked {
+                index,
+                pid,
+                message: text(b),
+            }),
+            Some((wire::OUT_ARG_DECODE, b)) => Outcome::Failed(PoolError::ArgumentDecode {
+                index,
+                pid,
+                reason: text(b),
+            }),
+            Some((wire::OUT_RESULT_ENCODE, b)) => Outcome::Failed(PoolError::ResultEncode {
+                index,
+                pid,
+                reason: text(b),
+            }),
+            Some((wire::OUT_BAD_FUNCTION, b)) => Outcome::Failed(PoolError::BadFunction {
+                index,
+                pid,
+                reason: text(b),
+            }),
+            _ => Outcome::Failed(PoolError::ResultDecode {
+                index,
+                reason: format!("worker {pid} sent a malformed results message"),
+            }),
+        };
+        held.sink.deliver(index, outcome);
+    }
+}

@@ -1,0 +1,807 @@
+//! [`Pool`] and [`PoolBuilder`].
+
+use std::fmt;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use multiproc_core::func::FnRef;
+use multiproc_ipc::Connection;
+use multiproc_process::{StartMethod, cpu_count, get_context, get_start_method};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{PoolError, panic_message};
+use crate::handler::{Handler, Job, Shared, Source, StartFn, Status, lock};
+use crate::result::{AsyncResult, Callbacks, IMapIterator, IMapSink, MapSink, Outcome, Sink};
+use crate::wire::{self, ChunkRunner, TaskFn, WorkerArgs};
+
+/// CPython's default chunk size for `map`: the input split into about four chunks per
+/// worker, `chunksize, extra = divmod(len, processes * 4); if extra: chunksize += 1`.
+///
+/// ```
+/// use multiproc_pool::default_chunksize;
+/// assert_eq!(default_chunksize(100_000, 2), 12_500);
+/// assert_eq!(default_chunksize(10, 4), 1);
+/// assert_eq!(default_chunksize(0, 4), 1);
+/// ```
+pub fn default_chunksize(len: usize, processes: usize) -> usize {
+    let per = processes.max(1) * 4;
+    let (c, extra) = (len / per, len % per);
+    (c + usize::from(extra > 0)).max(1)
+}
+
+type InitFactory = Box<dyn FnOnce(StartMethod, Option<usize>) -> StartFn + Send>;
+
+/// Configures a [`Pool`] (CPython's `Pool(processes, initializer, initargs,
+/// maxtasksperchild)` and `context`).
+///
+/// ```
+/// # multiproc_process::setup!();
+/// use multiproc_pool::Pool;
+/// use multiproc_process::StartMethod;
+///
+/// fn init(greeting: String) { assert_eq!(greeting, "hello"); }
+/// fn square(x: u64) -> u64 { x * x }
+///
+/// let pool = Pool::builder()
+///     .processes(2)
+///     .start_method(StartMethod::Spawn)
+///     .initializer(init, "hello".to_string())
+///     .maxtasksperchild(100)
+///     .build()?;
+/// assert_eq!(pool.map(square, 1..=4)?, [1, 4, 9, 16]);
+/// # Ok::<(), multiproc_pool::PoolError>(())
+/// ```
+#[must_use = "a builder does nothing until .build()"]
+pub struct PoolBuilder {
+    processes: Option<usize>,
+    method: Option<StartMethod>,
+    maxtasksperchild: Option<usize>,
+    init: Option<InitFactory>,
+}
+
+impl fmt::Debug for PoolBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PoolBuilder")
+            .field("processes", &self.processes)
+            .field("method", &self.method)
+            .field("maxtasksperchild", &self.maxtasksperchild)
+            .field("initializer", &self.init.is_some())
+            .finish()
+    }
+}
+
+static WORKER_NUMBER: AtomicUsize = AtomicUsize::new(1);
+
+fn starter<I>(method: StartMethod, max_chunks: Option<usize>, init: Option<(FnRef, I)>) -> StartFn
+where
+    I: Serialize + DeserializeOwned + Clone + Send + 'static,
+{
+    Box::new(move |conn: Connection| {
+        let n = WORKER_NUMBER.fetch_add(1, Ordering::Relaxed);
+        let args = WorkerArgs {
+            conn,
+            init: init.clone(),
+            max_chunks,
+        };
+        let mut p = get_context(method)
+            .builder()
+            .name(format!("PoolWorker-{n}"))
+            .daemon(true)
+            .target(wire::worker_main::<I>, args);
+        p.start()?;
+        Ok(p)
+    })
+}
+
+impl PoolBuilder {
+    /// Number of worker processes (default [`cpu_count`]); 0 is refused by
+    /// [`build`](Self::build).
+    pub fn processes(mut self, n: usize) -> Self {
+        self.processes = Some(n);
+        self
+    }
+
+    /// The start method of the workers (default: [`get_start_method`]).
+    pub fn start_method(mut self, method: StartMethod) -> Self {
+        self.method = Some(method);
+        self
+    }
+
+    /// A function each worker runs once, when it starts, with a copy of `args` (CPython's
+    /// `initializer` and `initargs`). `args` may hold handles (shared-memory arrays, locks,
+    /// queues), which cross into every worker as with `Process`; this is how large inputs
+    /// reach the workers without being serialized (see the crate docs). A worker whose
+    /// initializer panics dies and is replaced; after three in a row the pool gives up
+    /// with [`PoolError::Broken`] instead of restarting forever.
+    pub fn initializer<I>(mut self, f: fn(I), args: I) -> Self
+    where
+        I: Serialize + DeserializeOwned + Clone + Send + 'static,
+    {
+        let f = FnRef::new(f as usize);
+        self.init = Some(Box::new(move |method, max| {
+            starter(method, max, Some((f, args)))
+        }));
+        self
+    }
+
+    /// Each worker exits after this many tasks and is replaced by a fresh one (CPython's
+    /// `maxtasksperchild`; default: never). As in CPython, a task here is what a worker
+    /// receives at once: one `apply_async` call, or one chunk of a `map`. 0 is refused.
+    pub fn maxtasksperchild(mut self, n: usize) -> Self {
+        self.maxtasksperchild = Some(n);
+        self
+    }
+
+    /// Starts the workers and the pool's handler thread.
+    pub fn build(self) -> Result<Pool, PoolError> {
+        let processes = self.processes.unwrap_or_else(cpu_count);
+        if processes == 0 {
+            return Err(PoolError::NoProcesses);
+        }
+        if self.maxtasksperchild == Some(0) {
+            return Err(PoolError::Invalid {
+                reason: "maxtasksperchild must be at least 1".into(),
+            });
+        }
+        let method = self.method.unwrap_or_else(get_start_method);
+        let start = match self.init {
+            Some(make) => make(method, self.maxtasksperchild),
+            None => starter::<()>(method, self.maxtasksperchild, None),
+        };
+        let (shared, wake) = Shared::new().map_err(|e| PoolError::Start {
+            reason: format!("cannot create the wake-up socket: {e}"),
+        })?;
+        let handler = Handler::new(
+            shared.clone(),
+            wake,
+            start,
+            processes,
+            self.maxtasksperchild,
+        );
+        let (tx, rx) = std::sync::mpsc::channel();
+        // The handler thread starts the workers: they are daemons, tied to the thread that
+        // started them, so they die with the handler even if this process is killed.
+        let thread = std::thread::Builder::new()
+            .name("multiproc-pool".into())
+            .spawn(move || handler.run(tx))
+            .map_err(|e| PoolError::Start {
+                reason: format!("cannot start the pool's handler thread: {e}"),
+            })?;
+        match rx.recv() {
+            Ok(Ok(())) => Ok(Pool {
+                shared,
+                thread: Mutex::new(Some(thread)),
+                processes,
+                method,
+            }),
+            Ok(Err(e)) => {
+                let _ = thread.join();
+                Err(e)
+            }
+            Err(_) => {
+                let _ = thread.join();
+                Err(PoolError::Start {
+                    reason: "the pool's handler thread ended while starting".into(),
+                })
+            }
+        }
+    }
+}
+
+/// A pool of worker processes (CPython's `multiprocessing.Pool`).
+///
+/// Functions are plain `fn(A) -> R` (non-capturing closures coerce to one) with serde `A`
+/// and `R`, so they run under every start method. Tasks travel in chunks, one message per
+/// chunk each way; the pool knows which worker holds which chunk, so a worker that dies
+/// fails only its own tasks ([`PoolError::WorkerDied`], with its pid and signal) and is
+/// replaced, and the pool goes on.
+///
+/// Dropping the pool terminates it, as leaving CPython's `with Pool() as p:` block does;
+/// call [`close`](Self::close) and [`join`](Self::join) first to let queued work finish.
+///
+/// ```
+/// # multiproc_process::setup!();
+/// use multiproc_pool::{Pool, PoolError};
+///
+/// fn square(x: u64) -> u64 { x * x }
+/// fn add(a: u64, b: u64) -> u64 { a + b }
+/// fn fails(x: u64) -> u64 { if x == 3 { panic!("three") } x }
+///
+/// let pool = Pool::builder().processes(2).build()?;
+/// assert_eq!(pool.map(square, 0..5)?, [0, 1, 4, 9, 16]);
+/// assert_eq!(pool.starmap(add, [(1, 2), (3, 4)])?, [3, 7]);
+/// assert_eq!(pool.apply(square, 7)?, 49);
+/// let sum: u64 = pool.imap_unordered(square, 0..100)?.map(Result::unwrap).sum();
+/// assert_eq!(sum, 328_350);
+/// // A panicking task fails with its message and index; the pool goes on.
+/// match pool.map(fails, 0..5) {
+///     Err(PoolError::Panicked { index: 3, message, .. }) => assert_eq!(message, "three"),
+///     other => panic!("{other:?}"),
+/// }
+/// assert_eq!(pool.map(square, [3])?, [9]);
+/// pool.close();
+/// pool.join()?;
+/// # Ok::<(), PoolError>(())
+/// ```
+pub struct Pool {
+    shared: Arc<Shared>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    processes: usize,
+    method: StartMethod,
+}
+
+impl fmt::Debug for Pool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let status = lock(&self.shared.control).status;
+        f.debug_struct("Pool")
+            .field("processes", &self.processes)
+            .field("method", &self.method)
+            .field("status", &status)
+            .finish()
+    }
+}
+
+fn single<R>(mut v: Vec<R>) -> R {
+    v.pop().expect("one task, one result")
+}
+
+fn all<R>(v: Vec<R>) -> Vec<R> {
+    v
+}
+
+fn runner_of<T: TaskFn>() -> FnRef {
+    let r: ChunkRunner = wire::run_chunk::<T>;
+    FnRef::new(r as usize)
+}
+
+/// The input of an eager call (`map`, `starmap`, `apply`), encoded in the caller.
+struct EagerSource {
+    items: Vec<u8>,
+    /// Where each item starts in `items`, and the end.
+    offsets: Vec<usize>,
+    chunksize: usize,
+    next: usize,
+}
+
+impl Source for EagerSource {
+    fn next_chunk(&mut self, out: &mut Vec<u8>) -> Option<(usize, u32)> {
+        let n = self.offsets.len() - 1;
+        if self.next >= n {
+            self.items = Vec::new();
+            self.offsets = Vec::new();
+            return None;
+        }
+        let start = self.next;
+        let end = (start + self.chunksize).min(n);
+        out.extend_from_slice(&self.items[self.offsets[start]..self.offsets[end]]);
+        self.next = end;
+        Some((start, (end - start) as u32))
+    }
+}
+
+/// The input of `imap`: pulled from the iterator only when a worker needs a chunk.
+struct LazySource<I> {
+    iter: Option<I>,
+    chunksize: usize,
+    next: usize,
+    sink: Arc<dyn Sink>,
+    scratch: Vec<u8>,
+}
+
+impl<I> LazySource<I> {
+    fn end(&mut self, error: Option<PoolError>) {
+        if let Some(it) = self.iter.take() {
+            // Dropping an iterator that has panicked may panic again.
+            if panic::catch_unwind(AssertUnwindSafe(move || drop(it))).is_err() {
+                log::warn!("an imap input iterator panicked when dropped");
+            }
+        }
+        self.sink.end_input(self.next, error);
+    }
+}
+
+impl<I> Source for LazySource<I>
+where
+    I: Iterator + Send,
+    I::Item: Serialize,
+{
+    fn next_chunk(&mut self, out: &mut Vec<u8>) -> Option<(usize, u32)> {
+        let start = self.next;
+        let mut count = 0;
+        while count < self.chunksize {
+            let it = self.iter.as_mut()?;
+            match panic::catch_unwind(AssertUnwindSafe(|| it.next())) {
+                Err(p) => {
+                    let message = panic_message(p.as_ref());
+                    let index = self.next;
+                    self.end(Some(PoolError::InputPanicked { index, message }));
+                    break;
+                }
+                Ok(None) => {
+                    self.end(None);
+                    break;
+                }
+                Ok(Some(a)) => {
+                    if let Err(reason) = wire::put_arg(out, &mut self.scratch, &a) {
+                        let index = self.next;
+                        self.sink.deliver(
+                            index,
+                            Outcome::Failed(PoolError::ArgumentEncode { index, reason }),
+                        );
+                    }
+                    count += 1;
+                    self.next += 1;
+                }
+            }
+        }
+        (count > 0).then_some((start, count as u32))
+    }
+}
+
+impl Pool {
+    /// A builder, to choose the number of processes, the start method, an initializer and
+    /// `maxtasksperchild`.
+    pub fn builder() -> PoolBuilder {
+        PoolBuilder {
+            processes: None,
+            method: None,
+            maxtasksperchild: None,
+            init: None,
+        }
+    }
+
+    /// A pool of `processes` workers with the default start method (CPython's
+    /// `Pool(processes)`).
+    pub fn new(processes: usize) -> Result<Pool, PoolError> {
+        Pool::builder().processes(processes).build()
+    }
+
+    /// The number of worker processes.
+    pub fn processes(&self) -> usize {
+        self.processes
+    }
+
+    /// The workers' start method.
+    pub fn start_method(&self) -> StartMethod {
+        self.method
+    }
+
+    fn submit(&self, job: Job) -> Result<(), PoolError> {
+        let mut c = lock(&self.shared.control);
+        if let Some(reason) = &c.broken {
+            return Err(PoolError::Broken {
+                reason: reason.clone(),
+            });
+        }
+        if c.status != Status::Running {
+            return Err(PoolError::Closed);
+        }
+        c.jobs.push_back(job);
+        drop(c);
+        self.shared.wake();
+        Ok(())
+    }
+
+    fn check_running(&self) -> Result<(), PoolError> {
+        let c = lock(&self.shared.control);
+        if let Some(reason) = &c.broken {
+            return Err(PoolError::Broken {
+                reason: reason.clone(),
+            });
+        }
+        if c.status != Status::Running {
+            return Err(PoolError::Closed);
+        }
+        Ok(())
+    }
+
+    /// Encodes every argument here, in the caller, then hands the call to the pool.
+    fn submit_eager<T, X, C>(
+        &self,
+        f: T,
+        items: X,
+        chunksize: Option<usize>,
+        convert: fn(Vec<T::Output>) -> C,
+        callbacks: Callbacks<C>,
+    ) -> Result<AsyncResult<C>, PoolError>
+    where
+        T: TaskFn,
+        X: IntoIterator<Item = T::Args>,
+        C: Send + 'static,
+    {
+        self.check_running()?;
+        let mut buf = Vec::new();
+        let mut offsets = vec![0];
+        let mut scratch = Vec::new();
+        let encoded = panic::catch_unwind(AssertUnwindSafe(|| {
+            for (index, a) in items.into_iter().enumerate() {
+                if let Err(reason) = wire::put_arg(&mut buf, &mut scratch, &a) {
+                    return Err(PoolError::ArgumentEncode { index, reason });
+                }
+                offsets.push(buf.len());
+            }
+            Ok(())
+        }));
+        let n = offsets.len() - 1;
+        let failure = match encoded {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(e),
+            Err(p) => Some(PoolError::InputPanicked {
+                index: n,
+                message: panic_message(p.as_ref()),
+            }),
+        };
+        if let Some(e) = failure {
+            return Ok(MapSink::<T::Output, C>::failed(e, callbacks));
+        }
+        let (sink, result) = MapSink::<T::Output, C>::new(n, convert, callbacks);
+        if n == 0 {
+            return Ok(result);
+        }
+        let source = EagerSource {
+            items: buf,
+            offsets,
+            chunksize: chunksize
+                .unwrap_or_else(|| default_chunksize(n, self.processes))
+                .max(1),
+            next: 0,
+        };
+        self.submit(Job {
+            runner: runner_of::<T>(),
+            function: FnRef::new(f.addr()),
+            source: Box::new(source),
+            sink,
+        })?;
+        Ok(result)
+    }
+
+    fn submit_lazy<T, I>(
+        &self,
+        f: T,
+        iter: I,
+        chunksize: usize,
+        ordered: bool,
+    ) -> Result<IMapIterator<T::Output>, PoolError>
+    where
+        T: TaskFn,
+        I: Iterator<Item = T::Args> + Send + 'static,
+    {
+        self.check_running()?;
+        let (sink, it) = IMapSink::<T::Output>::new(ordered);
+        let source = LazySource {
+            iter: Some(iter),
+            chunksize: chunksize.max(1),
+            next: 0,
+            sink: sink.clone(),
+            scratch: Vec::new(),
+        };
+        self.submit(Job {
+            runner: runner_of::<T>(),
+            function: FnRef::new(f.addr()),
+            source: Box::new(source),
+            sink,
+        })?;
+        Ok(it)
+    }
+
+    // ------------------------------------------------------------------------------------
+    // apply
+
+    /// Runs `f(arg)` in a worker and waits for its result (CPython's `apply`). For a
+    /// bounded wait use [`apply_async`](Self::apply_async) and
+    /// [`AsyncResult::get_timeout`].
+    pub fn apply<A, R>(&self, f: fn(A) -> R, arg: A) -> Result<R, PoolError>
+    where
+        A: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
+        self.apply_async(f, arg)?.get()
+    }
+
+    /// Runs `f(arg)` in a worker; the result comes through the returned [`AsyncResult`]
+    /// (CPython's `apply_async`).
+    pub fn apply_async<A, R>(&self, f: fn(A) -> R, arg: A) -> Result<AsyncResult<R>, PoolError>
+    where
+        A: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
+        self.apply_async_with(f, arg, Callbacks::new())
+    }
+
+    /// As [`apply_async`](Self::apply_async), with a `callback` and an `error_callback`
+    /// that run in the parent, on the pool's handler thread, when the task ends.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// use std::sync::mpsc;
+    /// use multiproc_pool::{Callbacks, Pool};
+    ///
+    /// fn square(x: u64) -> u64 { x * x }
+    ///
+    /// let pool = Pool::new(1)?;
+    /// let (tx, rx) = mpsc::channel();
+    /// let r = pool.apply_async_with(square, 9, Callbacks::new().callback(move |v| tx.send(*v).unwrap()))?;
+    /// assert_eq!(r.get()?, 81);
+    /// assert_eq!(rx.recv().unwrap(), 81);
+    /// # Ok::<(), multiproc_pool::PoolError>(())
+    /// ```
+    pub fn apply_async_with<A, R>(
+        &self,
+        f: fn(A) -> R,
+        arg: A,
+        callbacks: Callbacks<R>,
+    ) -> Result<AsyncResult<R>, PoolError>
+    where
+        A: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
+        self.submit_eager(f, [(arg,)], Some(1), single::<R>, callbacks)
+    }
+
+    // ------------------------------------------------------------------------------------
+    // map and starmap
+
+    /// Runs `f` on every item, in chunks spread over the workers, and returns the results
+    /// in input order (CPython's `map`). The chunk size follows CPython's heuristic
+    /// ([`default_chunksize`]). The input is consumed and encoded here, before the first
+    /// task starts; for a long or endless input use [`imap`](Self::imap). The first task
+    /// that fails fails the call with its error.
+    pub fn map<A, R, X>(&self, f: fn(A) -> R, items: X) -> Result<Vec<R>, PoolError>
+    where
+        A: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+        X: IntoIterator<Item = A>,
+    {
+        self.map_async_with(f, items, None, Callbacks::new())?.get()
+    }
+
+    /// As [`map`](Self::map), with `chunksize` items per chunk.
+    pub fn map_chunked<A, R, X>(
+        &self,
+        f: fn(A) -> R,
+        items: X,
+        chunksize: usize,
+    ) -> Result<Vec<R>, PoolError>
+    where
+        A: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+        X: IntoIterator<Item = A>,
+    {
+        self.map_async_with(f, items, Some(chunksize), Callbacks::new())?
+            .get()
+    }
+
+    /// As [`map`](Self::map), without waiting (CPython's `map_async`).
+    pub fn map_async<A, R, X>(
+        &self,
+        f: fn(A) -> R,
+        items: X,
+    ) -> Result<AsyncResult<Vec<R>>, PoolError>
+    where
+        A: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+        X: IntoIterator<Item = A>,
+    {
+        self.map_async_with(f, items, None, Callbacks::new())
+    }
+
+    /// As [`map_async`](Self::map_async), with a chunk size (`None`: CPython's heuristic)
+    /// and callbacks, which get the whole result vector or the first error.
+    pub fn map_async_with<A, R, X>(
+        &self,
+        f: fn(A) -> R,
+        items: X,
+        chunksize: Option<usize>,
+        callbacks: Callbacks<Vec<R>>,
+    ) -> Result<AsyncResult<Vec<R>>, PoolError>
+    where
+        A: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+        X: IntoIterator<Item = A>,
+    {
+        let items = items.into_iter().map(|a| (a,));
+        self.submit_eager(f, items, chunksize, all::<R>, callbacks)
+    }
+
+    /// As [`map`](Self::map) for a function of two arguments, each item a pair (CPython's
+    /// `starmap`). For more arguments, take a tuple in a one-argument function and use
+    /// `map`.
+    pub fn starmap<A, B, R, X>(&self, f: fn(A, B) -> R, items: X) -> Result<Vec<R>, PoolError>
+    where
+        A: Serialize + DeserializeOwned + 'static,
+        B: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+        X: IntoIterator<Item = (A, B)>,
+    {
+        self.starmap_async_with(f, items, None, Callbacks::new())?
+            .get()
+    }
+
+    /// As [`starmap`](Self::starmap), with `chunksize` items per chunk.
+    pub fn starmap_chunked<A, B, R, X>(
+        &self,
+        f: fn(A, B) -> R,
+        items: X,
+        chunksize: usize,
+    ) -> Result<Vec<R>, PoolError>
+    where
+        A: Serialize + DeserializeOwned + 'static,
+        B: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+        X: IntoIterator<Item = (A, B)>,
+    {
+        self.starmap_async_with(f, items, Some(chunksize), Callbacks::new())?
+            .get()
+    }
+
+    /// As [`starmap`](Self::starmap), without waiting (CPython's `starmap_async`).
+    pub fn starmap_async<A, B, R, X>(
+        &self,
+        f: fn(A, B) -> R,
+        items: X,
+    ) -> Result<AsyncResult<Vec<R>>, PoolError>
+    where
+        A: Serialize + DeserializeOwned + 'static,
+        B: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+        X: IntoIterator<Item = (A, B)>,
+    {
+        self.starmap_async_with(f, items, None, Callbacks::new())
+    }
+
+    /// As [`starmap_async`](Self::starmap_async), with a chunk size and callbacks.
+    pub fn starmap_async_with<A, B, R, X>(
+        &self,
+        f: fn(A, B) -> R,
+        items: X,
+        chunksize: Option<usize>,
+        callbacks: Callbacks<Vec<R>>,
+    ) -> Result<AsyncResult<Vec<R>>, PoolError>
+    where
+        A: Serialize + DeserializeOwned + 'static,
+        B: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+        X: IntoIterator<Item = (A, B)>,
+    {
+        self.submit_eager(f, items, chunksize, all::<R>, callbacks)
+    }
+
+    // ------------------------------------------------------------------------------------
+    // imap
+
+    /// Runs `f` on every item and yields the results in input order as they come
+    /// (CPython's `imap`, chunk size 1). The input is pulled on the pool's handler thread,
+    /// a chunk at a time, only when a worker is free, so it may be long or endless; it
+    /// should not block for long, as the handler delivers nothing else meanwhile.
+    pub fn imap<A, R, X>(&self, f: fn(A) -> R, items: X) -> Result<IMapIterator<R>, PoolError>
+    where
+        A: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+        X: IntoIterator<Item = A>,
+        X::IntoIter: Send + 'static,
+    {
+        self.imap_chunked(f, items, 1)
+    }
+
+    /// As [`imap`](Self::imap), with `chunksize` items per chunk.
+    pub fn imap_chunked<A, R, X>(
+        &self,
+        f: fn(A) -> R,
+        items: X,
+        chunksize: usize,
+    ) -> Result<IMapIterator<R>, PoolError>
+    where
+        A: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+        X: IntoIterator<Item = A>,
+        X::IntoIter: Send + 'static,
+    {
+        let items = items.into_iter().map(|a| (a,));
+        self.submit_lazy(f, items, chunksize, true)
+    }
+
+    /// As [`imap`](Self::imap), yielding results in the order they finish (CPython's
+    /// `imap_unordered`).
+    pub fn imap_unordered<A, R, X>(
+        &self,
+        f: fn(A) -> R,
+        items: X,
+    ) -> Result<IMapIterator<R>, PoolError>
+    where
+        A: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+        X: IntoIterator<Item = A>,
+        X::IntoIter: Send + 'static,
+    {
+        self.imap_unordered_chunked(f, items, 1)
+    }
+
+    /// As [`imap_unordered`](Self::imap_unordered), with `chunksize` items per chunk.
+    pub fn imap_unordered_chunked<A, R, X>(
+        &self,
+        f: fn(A) -> R,
+        items: X,
+        chunksize: usize,
+    ) -> Result<IMapIterator<R>, PoolError>
+    where
+        A: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+        X: IntoIterator<Item = A>,
+        X::IntoIter: Send + 'static,
+    {
+        let items = items.into_iter().map(|a| (a,));
+        self.submit_lazy(f, items, chunksize, false)
+    }
+
+    // ------------------------------------------------------------------------------------
+    // life cycle
+
+    /// Accepts no more work; what was submitted still runs, and the workers exit when it
+    /// is done (CPython's `close`). Submitting afterwards gives [`PoolError::Closed`].
+    pub fn close(&self) {
+        let mut c = lock(&self.shared.control);
+        if c.status == Status::Running {
+            c.status = Status::Closed;
+        }
+        drop(c);
+        self.shared.wake();
+    }
+
+    /// Stops the workers at once (`SIGTERM`, then `SIGKILL` for any still alive two
+    /// seconds later) and fails every unfinished task with [`PoolError::Terminated`]
+    /// (CPython's `terminate`). Returns once the workers are reaped.
+    pub fn terminate(&self) {
+        let mut c = lock(&self.shared.control);
+        if !c.finished {
+            c.status = Status::Terminating;
+        }
+        drop(c);
+        self.shared.wake();
+        self.shared.wait_finished(None);
+        self.join_thread();
+    }
+
+    /// Waits for the workers to exit, after [`close`](Self::close) or
+    /// [`terminate`](Self::terminate) (CPython's `join`); [`PoolError::StillRunning`]
+    /// otherwise. After `close`, it returns when all submitted work is done.
+    pub fn join(&self) -> Result<(), PoolError> {
+        self.join_deadline(None).map(|_| ())
+    }
+
+    /// As [`join`](Self::join), waiting at most `timeout`; whether the pool has finished.
+    pub fn join_timeout(&self, timeout: Duration) -> Result<bool, PoolError> {
+        self.join_deadline(Some(Instant::now() + timeout))
+    }
+
+    /// As [`join`](Self::join), waiting until `deadline` at the latest (`None`: no
+    /// limit); whether the pool has finished.
+    pub fn join_deadline(&self, deadline: Option<Instant>) -> Result<bool, PoolError> {
+        if lock(&self.shared.control).status == Status::Running {
+            return Err(PoolError::StillRunning);
+        }
+        if !self.shared.wait_finished(deadline) {
+            return Ok(false);
+        }
+        self.join_thread();
+        Ok(true)
+    }
+
+    fn join_thread(&self) {
+        let t = lock(&self.thread).take();
+        if let Some(t) = t {
+            if t.join().is_err() {
+                log::error!("the pool's handler thread panicked");
+            }
+        }
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        self.terminate();
+    }
+}

@@ -1,0 +1,647 @@
+//! Where results go: [`AsyncResult`] for `apply_async` and `map_async`, [`IMapIterator`]
+//! for `imap` and `imap_unordered`, and the sinks through which the pool's handler thread
+//! fills them.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use multiproc_core::codec;
+use serde::de::DeserializeOwned;
+
+use crate::error::{PoolError, panic_message};
+
+/// What became of one task, as the handler thread hands it to a sink.
+#[derive(Debug)]
+pub(crate) enum Outcome<'a> {
+    /// The encoded result.
+    Value(&'a [u8]),
+    /// The task failed.
+    Failed(PoolError),
+}
+
+/// The receiving side of one call, as the handler thread sees it. When the handler drops
+/// its last reference to a sink whose call has not finished (a bug, or a terminated pool),
+/// the sink fails the call instead of leaving its waiter hanging.
+pub(crate) trait Sink: Send + Sync {
+    /// Task `index` finished.
+    fn deliver(&self, index: usize, outcome: Outcome<'_>);
+    /// The input ran out after `total` items, or failed at item `total` with `error`.
+    fn end_input(&self, total: usize, error: Option<PoolError>);
+    /// The call cannot finish (the pool was terminated or broke); `error` is rewritten
+    /// for the first task that has no result.
+    fn abort(&self, error: PoolError);
+    /// Whether more input is worth feeding (false once a map call has failed or an
+    /// imap iterator was dropped).
+    fn wants_more(&self) -> bool;
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Decodes a task result, catching a panicking `Deserialize`.
+fn decode<R: DeserializeOwned>(index: usize, bytes: &[u8]) -> Result<R, PoolError> {
+    match panic::catch_unwind(|| codec::decode::<R>(bytes)) {
+        Ok(Ok(r)) => Ok(r),
+        Ok(Err(e)) => Err(PoolError::ResultDecode {
+            index,
+            reason: e.to_string(),
+        }),
+        Err(p) => Err(PoolError::ResultDecode {
+            index,
+            reason: format!("its Deserialize panicked: {}", panic_message(p.as_ref())),
+        }),
+    }
+}
+
+// ----------------------------------------------------------------------------------------
+// AsyncResult
+
+/// The callbacks of an asynchronous call (CPython's `callback` and `error_callback`).
+///
+/// They run once, in the parent, on the pool's handler thread (or in the calling thread if
+/// the call fails or finishes before it is handed to the pool, e.g. an empty `map_async`).
+/// They should be quick and must not wait for the same pool's results: the handler thread
+/// delivers nothing else while a callback runs. A panic in a callback is caught and logged.
+///
+/// ```
+/// use multiproc_pool::Callbacks;
+/// let cb = Callbacks::<u64>::new()
+///     .callback(|v| println!("got {v}"))
+///     .error_callback(|e| eprintln!("failed: {e}"));
+/// # drop(cb);
+/// ```
+pub struct Callbacks<T> {
+    on_success: Option<OnSuccess<T>>,
+    on_error: Option<OnError>,
+}
+
+type OnSuccess<T> = Box<dyn FnOnce(&T) + Send>;
+type OnError = Box<dyn FnOnce(&PoolError) + Send>;
+
+impl<T> Callbacks<T> {
+    /// No callbacks.
+    pub fn new() -> Self {
+        Callbacks {
+            on_success: None,
+            on_error: None,
+        }
+    }
+
+    /// Runs `f` with the value when the call succeeds.
+    pub fn callback(mut self, f: impl FnOnce(&T) + Send + 'static) -> Self {
+        self.on_success = Some(Box::new(f));
+        self
+    }
+
+    /// Runs `f` with the error when the call fails.
+    pub fn error_callback(mut self, f: impl FnOnce(&PoolError) + Send + 'static) -> Self {
+        self.on_error = Some(Box::new(f));
+        self
+    }
+
+    fn run(self, result: &Result<T, PoolError>) {
+        let caught = match result {
+            Ok(v) => self
+                .on_success
+                .map(|f| panic::catch_unwind(AssertUnwindSafe(|| f(v)))),
+            Err(e) => self
+                .on_error
+                .map(|f| panic::catch_unwind(AssertUnwindSafe(|| f(e)))),
+        };
+        if let Some(Err(p)) = caught {
+            log::error!("a pool callback panicked: {}", panic_message(p.as_ref()));
+        }
+    }
+}
+
+impl<T> Default for Callbacks<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T> fmt::Debug for Callbacks<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Callbacks")
+            .field("callback", &self.on_success.is_some())
+            .field("error_callback", &self.on_error.is_some())
+            .finish()
+    }
+}
+
+enum CellState<T> {
+    Pending,
+    Ready(Result<T, PoolError>),
+    Taken { success: bool },
+}
+
+pub(crate) struct ResultCell<T> {
+    state: Mutex<CellState<T>>,
+    cv: Condvar,
+}
+
+impl<T> ResultCell<T> {
+    fn new() -> Self {
+        ResultCell {
+            state: Mutex::new(CellState::Pending),
+            cv: Condvar::new(),
+        }
+    }
+
+    fn set(&self, r: Result<T, PoolError>) {
+        let mut s = lock(&self.state);
+        if matches!(*s, CellState::Pending) {
+            *s = CellState::Ready(r);
+            self.cv.notify_all();
+        }
+    }
+
+    /// Waits until the result is there or `deadline` passes; the guard, ready or not.
+    fn wait_deadline(&self, deadline: Option<Instant>) -> MutexGuard<'_, CellState<T>> {
+        let mut s = lock(&self.state);
+        while matches!(*s, CellState::Pending) {
+            match deadline {
+                None => s = self.cv.wait(s).unwrap_or_else(|p| p.into_inner()),
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        break;
+                    }
+                    s = self
+                        .cv
+                        .wait_timeout(s, d - now)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0;
+                }
+            }
+        }
+        s
+    }
+}
+
+/// The result of [`Pool::apply_async`](crate::Pool::apply_async) or
+/// [`Pool::map_async`](crate::Pool::map_async), filled in by the pool (CPython's
+/// `AsyncResult`).
+///
+/// Every wait has a timed form, and nothing waits forever because a worker died: the task
+/// then fails with [`PoolError::WorkerDied`]. Dropping the pool fails what is pending with
+/// [`PoolError::Terminated`].
+///
+/// ```
+/// # multiproc_process::setup!();
+/// use std::time::Duration;
+/// use multiproc_pool::Pool;
+///
+/// fn square(x: u64) -> u64 { x * x }
+///
+/// let pool = Pool::builder().processes(2).build()?;
+/// let r = pool.apply_async(square, 12)?;
+/// assert!(r.wait_timeout(Duration::from_secs(30)));
+/// assert!(r.ready());
+/// assert_eq!(r.successful(), Some(true));
+/// assert_eq!(r.get()?, 144);
+/// # Ok::<(), multiproc_pool::PoolError>(())
+/// ```
+pub struct AsyncResult<T> {
+    cell: Arc<ResultCell<T>>,
+}
+
+impl<T> fmt::Debug for AsyncResult<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncResult")
+            .field("ready", &self.ready())
+            .finish()
+    }
+}
+
+impl<T> AsyncResult<T> {
+    /// Whether the call has finished (successfully or not).
+    pub fn ready(&self) -> bool {
+        !matches!(*lock(&self.cell.state), CellState::Pending)
+    }
+
+    /// Whether the call succeeded; `None` while it is not finished (where CPython raises
+    /// `ValueError`).
+    pub fn successful(&self) -> Option<bool> {
+        match &*lock(&self.cell.state) {
+            CellState::Pending => None,
+            CellState::Ready(r) => Some(r.is_ok()),
+            CellState::Taken { success } => Some(*success),
+        }
+    }
+
+    /// Waits until the call has finished.
+    pub fn wait(&self) {
+        drop(self.cell.wait_deadline(None));
+    }
+
+    /// Waits at most `timeout`; whether the call has finished.
+    pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        self.wait_deadline(Instant::now() + timeout)
+    }
+
+    /// Waits until `deadline` at the latest; whether the call has finished.
+    pub fn wait_deadline(&self, deadline: Instant) -> bool {
+        !matches!(*self.cell.wait_deadline(Some(deadline)), CellState::Pending)
+    }
+
+    /// Waits for the call and returns its value or its error.
+    pub fn get(self) -> Result<T, PoolError> {
+        self.take(None)
+    }
+
+    /// As [`get`](Self::get), waiting at most `timeout`: [`PoolError::Timeout`] if the
+    /// call has not finished by then (it can be asked again); [`PoolError::ResultTaken`]
+    /// if an earlier call already took the value.
+    pub fn get_timeout(&self, timeout: Duration) -> Result<T, PoolError> {
+        self.take(Some(Instant::now() + timeout))
+    }
+
+    /// As [`get_timeout`](Self::get_timeout), with an absolute deadline.
+    pub fn get_deadline(&self, deadline: Instant) -> Result<T, PoolError> {
+        self.take(Some(deadline))
+    }
+
+    fn take(&self, deadline: Option<Instant>) -> Result<T, PoolError> {
+        let mut s = self.cell.wait_deadline(deadline);
+        match &*s {
+            CellState::Pending => return Err(PoolError::Timeout),
+            CellState::Taken { .. } => return Err(PoolError::ResultTaken),
+            CellState::Ready(r) => {
+                let success = r.is_ok();
+                if let CellState::Ready(r) =
+                    std::mem::replace(&mut *s, CellState::Taken { success })
+                {
+                    return r;
+                }
+            }
+        }
+        unreachable!("the state was Ready")
+    }
+}
+
+/// The sink of a call whose results are gathered into one value: `map`, `starmap`,
+/// `apply` and their `_async` forms. It finishes at the first failure, as CPython's.
+pub(crate) struct MapSink<R, T> {
+    state: Mutex<MapState<R>>,
+    cell: Arc<ResultCell<T>>,
+    convert: fn(Vec<R>) -> T,
+    callbacks: Mutex<Option<Callbacks<T>>>,
+}
+
+struct MapState<R> {
+    slots: Vec<Option<R>>,
+    remaining: usize,
+    done: bool,
+}
+
+impl<R, T> MapSink<R, T>
+where
+    R: DeserializeOwned + Send + 'static,
+    T: Send + 'static,
+{
+    /// A sink for `total` tasks, and the result its caller waits on.
+    pub(crate) fn new(
+        total: usize,
+        convert: fn(Vec<R>) -> T,
+        callbacks: Callbacks<T>,
+    ) -> (Arc<Self>, AsyncResult<T>) {
+        let cell = Arc::new(ResultCell::new());
+        let sink = Arc::new(MapSink {
+            state: Mutex::new(MapState {
+                slots: (0..total).map(|_| None).collect(),
+                remaining: total,
+                done: total == 0,
+            }),
+            cell: cell.clone(),
+            convert,
+            callbacks: Mutex::new(Some(callbacks)),
+        });
+        if total == 0 {
+            sink.finish(Ok(Vec::new()));
+        }
+        (sink, AsyncResult { cell })
+    }
+
+    /// A call that failed before it reached the pool: its error callback runs here, in the
+    /// calling thread.
+    pub(crate) fn failed(error: PoolError, callbacks: Callbacks<T>) -> AsyncResult<T> {
+        let r = Err(error);
+        callbacks.run(&r);
+        let cell = Arc::new(ResultCell::new());
+        cell.set(r);
+        AsyncResult { cell }
+    }
+
+    /// Finishes the call: runs the callback, then wakes the waiters.
+    fn finish(&self, r: Result<Vec<R>, PoolError>) {
+        let r = r.map(self.convert);
+        if let Some(cb) = lock(&self.callbacks).take() {
+            cb.run(&r);
+        }
+        self.cell.set(r);
+    }
+
+    fn fail(&self, e: PoolError) {
+        let mut st = lock(&self.state);
+        if st.done {
+            return;
+        }
+        st.done = true;
+        st.slots = Vec::new();
+        drop(st);
+        self.finish(Err(e));
+    }
+}
+
+impl<R, T> Sink for MapSink<R, T>
+where
+    R: DeserializeOwned + Send + 'static,
+    T: Send + 'static,
+{
+    fn deliver(&self, index: usize, outcome: Outcome<'_>) {
+        if lock(&self.state).done {
+            return;
+        }
+        let r = match outcome {
+            Outcome::Value(bytes) => decode::<R>(index, bytes),
+            Outcome::Failed(e) => Err(e),
+        };
+        match r {
+            Err(e) => self.fail(e),
+            Ok(v) => {
+                let mut st = lock(&self.state);
+                if st.done {
+                    return;
+                }
+                let Some(slot) = st.slots.get_mut(index) else {
+                    return;
+                };
+                if slot.replace(v).is_none() {
+                    st.remaining -= 1;
+                }
+                if st.remaining == 0 {
+                    st.done = true;
+                    let values = std::mem::take(&mut st.slots)
+                        .into_iter()
+                        .map(|v| v.expect("every slot is filled"))
+                        .collect();
+                    drop(st);
+                    self.finish(Ok(values));
+                }
+            }
+        }
+    }
+
+    fn end_input(&self, _total: usize, error: Option<PoolError>) {
+        if let Some(e) = error {
+            self.fail(e);
+        }
+    }
+
+    fn abort(&self, error: PoolError) {
+        let first = {
+            let st = lock(&self.state);
+            st.slots.iter().position(Option::is_none).unwrap_or(0)
+        };
+        self.fail(error.at(first));
+    }
+
+    fn wants_more(&self) -> bool {
+        !lock(&self.state).done
+    }
+}
+
+impl<R, T> Drop for MapSink<R, T> {
+    fn drop(&mut self) {
+        let st = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
+        if !st.done {
+            st.done = true;
+            let index = st.slots.iter().position(Option::is_none).unwrap_or(0);
+            let r = Err(PoolError::Terminated { index });
+            if let Some(cb) = self
+                .callbacks
+                .get_mut()
+                .unwrap_or_else(|p| p.into_inner())
+                .take()
+            {
+                cb.run(&r);
+            }
+            self.cell.set(r);
+        }
+    }
+}
+
+// ----------------------------------------------------------------------------------------
+// imap
+
+struct IState<R> {
+    ordered: bool,
+    /// Ordered: results by index, waiting for their turn.
+    by_index: BTreeMap<usize, Result<R, PoolError>>,
+    /// Unordered: results in arrival order.
+    arrived: VecDeque<Result<R, PoolError>>,
+    /// How many results were handed out (ordered: the next index to hand out).
+    next: usize,
+    /// Number of inputs, once the input has run out.
+    total: Option<usize>,
+    /// Why the input ended early, handed out after the last result.
+    end_error: Option<PoolError>,
+    /// Why the call cannot finish, handed out after what has arrived.
+    abort: Option<PoolError>,
+    finished: bool,
+}
+
+pub(crate) struct IShared<R> {
+    state: Mutex<IState<R>>,
+    cv: Condvar,
+    abandoned: AtomicBool,
+}
+
+/// The handler's side of an imap call.
+pub(crate) struct IMapSink<R> {
+    shared: Arc<IShared<R>>,
+}
+
+impl<R: DeserializeOwned + Send + 'static> IMapSink<R> {
+    pub(crate) fn new(ordered: bool) -> (Arc<Self>, IMapIterator<R>) {
+        let shared = Arc::new(IShared {
+            state: Mutex::new(IState {
+                ordered,
+                by_index: BTreeMap::new(),
+                arrived: VecDeque::new(),
+                next: 0,
+                total: None,
+                end_error: None,
+                abort: None,
+                finished: false,
+            }),
+            cv: Condvar::new(),
+            abandoned: AtomicBool::new(false),
+        });
+        (
+            Arc::new(IMapSink {
+                shared: shared.clone(),
+            }),
+            IMapIterator { shared },
+        )
+    }
+}
+
+impl<R: DeserializeOwned + Send + 'static> Sink for IMapSink<R> {
+    fn deliver(&self, index: usize, outcome: Outcome<'_>) {
+        let r = match outcome {
+            Outcome::Value(bytes) => decode::<R>(index, bytes),
+            Outcome::Failed(e) => Err(e),
+        };
+        let mut st = lock(&self.shared.state);
+        if st.ordered {
+            st.by_index.insert(index, r);
+        } else {
+            st.arrived.push_back(r);
+        }
+        self.shared.cv.notify_all();
+    }
+
+    fn end_input(&self, total: usize, error: Option<PoolError>) {
+        let mut st = lock(&self.shared.state);
+        st.total = Some(total);
+        st.end_error = error;
+        self.shared.cv.notify_all();
+    }
+
+    fn abort(&self, error: PoolError) {
+        let mut st = lock(&self.shared.state);
+        if st.abort.is_none() {
+            let at = st.next;
+            st.abort = Some(error.at(at));
+        }
+        self.shared.cv.notify_all();
+    }
+
+    fn wants_more(&self) -> bool {
+        !self.shared.abandoned.load(Ordering::Relaxed) && lock(&self.shared.state).abort.is_none()
+    }
+}
+
+impl<R> Drop for IMapSink<R> {
+    fn drop(&mut self) {
+        let mut st = lock(&self.shared.state);
+        if st.abort.is_none() {
+            let at = st.next;
+            st.abort = Some(PoolError::Terminated { index: at });
+        }
+        self.shared.cv.notify_all();
+    }
+}
+
+/// The results of [`Pool::imap`](crate::Pool::imap) (in input order) or
+/// [`Pool::imap_unordered`](crate::Pool::imap_unordered) (in completion order), as they
+/// come (CPython's `IMapIterator`).
+///
+/// Each item is the task's result or its error; a failed task does not end the iteration.
+/// If the input iterator panics, the iteration ends with [`PoolError::InputPanicked`]
+/// after the results of the items it did produce. Dropping the iterator stops the pool
+/// from pulling more input.
+///
+/// ```
+/// # multiproc_process::setup!();
+/// use std::time::Duration;
+/// use multiproc_pool::Pool;
+///
+/// fn double(x: u32) -> u32 { 2 * x }
+///
+/// let pool = Pool::builder().processes(2).build()?;
+/// let mut it = pool.imap(double, 0..5)?;
+/// assert_eq!(it.next_timeout(Duration::from_secs(30))?, Some(0));
+/// let rest: Result<Vec<u32>, _> = it.collect();
+/// assert_eq!(rest?, [2, 4, 6, 8]);
+/// # Ok::<(), multiproc_pool::PoolError>(())
+/// ```
+pub struct IMapIterator<R> {
+    shared: Arc<IShared<R>>,
+}
+
+impl<R> fmt::Debug for IMapIterator<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let st = lock(&self.shared.state);
+        f.debug_struct("IMapIterator")
+            .field("ordered", &st.ordered)
+            .field("handed_out", &st.next)
+            .field("total", &st.total)
+            .finish()
+    }
+}
+
+impl<R> IMapIterator<R> {
+    /// The next result, waiting at most `timeout`: `Ok(None)` at the end,
+    /// [`PoolError::Timeout`] if nothing came in time (try again), or the task's error.
+    pub fn next_timeout(&mut self, timeout: Duration) -> Result<Option<R>, PoolError> {
+        self.next_deadline(Some(Instant::now() + timeout))
+    }
+
+    /// As [`next_timeout`](Self::next_timeout), with an absolute deadline (`None`: no
+    /// limit).
+    pub fn next_deadline(&mut self, deadline: Option<Instant>) -> Result<Option<R>, PoolError> {
+        let mut st = lock(&self.shared.state);
+        loop {
+            if st.finished {
+                return Ok(None);
+            }
+            let item = if st.ordered {
+                let next = st.next;
+                st.by_index.remove(&next)
+            } else {
+                st.arrived.pop_front()
+            };
+            if let Some(r) = item {
+                st.next += 1;
+                return r.map(Some);
+            }
+            if st.total == Some(st.next) {
+                st.finished = true;
+                return match st.end_error.take() {
+                    Some(e) => Err(e),
+                    None => Ok(None),
+                };
+            }
+            if let Some(e) = st.abort.take() {
+                st.finished = true;
+                return Err(e);
+            }
+            st = match deadline {
+                None => self.shared.cv.wait(st).unwrap_or_else(|p| p.into_inner()),
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        return Err(PoolError::Timeout);
+                    }
+                    self.shared
+                        .cv
+                        .wait_timeout(st, d - now)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0
+                }
+            };
+        }
+    }
+}
+
+impl<R> Iterator for IMapIterator<R> {
+    type Item = Result<R, PoolError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_deadline(None).transpose()
+    }
+}
+
+impl<R> Drop for IMapIterator<R> {
+    fn drop(&mut self) {
+        self.shared.abandoned.store(true, Ordering::Relaxed);
+    }
+}

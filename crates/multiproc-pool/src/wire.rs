@@ -1,0 +1,303 @@
+//! What travels between the parent and a worker, and the worker's loop.
+//!
+//! Parent to worker, one message per chunk:
+//! `[TAG_CHUNK] [u32 header length] [header: (runner FnRef, function FnRef, count)] items`,
+//! each item `[ITEM_ARG | ITEM_SKIP] [u32 length] [encoded argument]`; or `[TAG_STOP]`.
+//!
+//! Worker to parent: `[TAG_READY]` once, after the initializer; then one message per chunk,
+//! `[TAG_RESULTS] [u32 count]` and per item `[kind] [u32 length] [bytes]`, where the kind
+//! says whether the bytes are the encoded result or a failure message.
+//!
+//! A whole chunk is one message each way, so a trivial task costs no system call of its
+//! own. The function crosses as an [`FnRef`] together with a runner monomorphized for its
+//! argument and result types, so one long-lived worker runs any function of the binary.
+
+use std::panic::{self, AssertUnwindSafe};
+use std::time::{Duration, Instant};
+
+use multiproc_core::codec;
+use multiproc_core::func::FnRef;
+use multiproc_ipc::Connection;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::error::panic_message;
+
+pub(crate) const TAG_CHUNK: u8 = 0;
+pub(crate) const TAG_STOP: u8 = 1;
+pub(crate) const TAG_READY: u8 = 0;
+pub(crate) const TAG_RESULTS: u8 = 1;
+
+pub(crate) const ITEM_ARG: u8 = 0;
+pub(crate) const ITEM_SKIP: u8 = 1;
+
+/// Kinds of an item in a results message.
+pub(crate) const OUT_OK: u8 = 0;
+pub(crate) const OUT_PANICKED: u8 = 1;
+pub(crate) const OUT_ARG_DECODE: u8 = 2;
+pub(crate) const OUT_RESULT_ENCODE: u8 = 3;
+pub(crate) const OUT_SKIPPED: u8 = 4;
+pub(crate) const OUT_BAD_FUNCTION: u8 = 5;
+
+/// How long an idle worker polls its connection before it blocks: a task that arrives
+/// within this time costs no wake-up of a sleeping process.
+const SPIN: Duration = Duration::from_micros(50);
+
+/// Runs the `count` items of a chunk through the function at address `f`, appending one
+/// result entry per item to `out`.
+pub(crate) type ChunkRunner = fn(f: usize, items: &[u8], count: u32, out: &mut Vec<u8>);
+
+/// A function a pool can run: a `fn` pointer with serde arguments and result.
+pub(crate) trait TaskFn: Copy + Send + 'static {
+    type Args: Serialize + DeserializeOwned;
+    type Output: Serialize + DeserializeOwned + Send + 'static;
+
+    fn addr(self) -> usize;
+
+    /// Calls the function at `addr`.
+    ///
+    /// # Safety
+    /// `addr` must be the address, in this process, of a function of exactly the type
+    /// `Self` (made by [`TaskFn::addr`] in this binary, possibly in another process and
+    /// carried over as an [`FnRef`]).
+    unsafe fn call(addr: usize, args: Self::Args) -> Self::Output;
+}
+
+macro_rules! task_fn {
+    ($($a:ident),*) => {
+        impl<$($a,)* R> TaskFn for fn($($a),*) -> R
+        where
+            $($a: Serialize + DeserializeOwned + 'static,)*
+            R: Serialize + DeserializeOwned + Send + 'static,
+        {
+            type Args = ($($a,)*);
+            type Output = R;
+
+            fn addr(self) -> usize {
+                self as usize
+            }
+
+            #[allow(non_snake_case)]
+            unsafe fn call(addr: usize, ($($a,)*): Self::Args) -> R {
+                // SAFETY: the caller promises that `addr` is a function of this very type.
+                let f = unsafe { std::mem::transmute::<*const (), Self>(addr as *const ()) };
+                f($($a),*)
+            }
+        }
+    };
+}
+// One argument: `fn(A) -> R`, whose arguments travel as the 1-tuple `(A,)`.
+task_fn!(A);
+task_fn!(A, B);
+task_fn!(A, B, C);
+task_fn!(A, B, C, D);
+
+pub(crate) fn put_u32(out: &mut Vec<u8>, v: u32) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+/// Reads a `u32` at `*pos`, advancing it; `None` if the buffer is too short.
+pub(crate) fn take_u32(buf: &[u8], pos: &mut usize) -> Option<u32> {
+    let b = buf.get(*pos..*pos + 4)?;
+    *pos += 4;
+    Some(u32::from_le_bytes(b.try_into().ok()?))
+}
+
+/// Reads one `[kind] [u32 len] [bytes]` entry.
+pub(crate) fn take_entry<'a>(buf: &'a [u8], pos: &mut usize) -> Option<(u8, &'a [u8])> {
+    let kind = *buf.get(*pos)?;
+    *pos += 1;
+    let len = take_u32(buf, pos)? as usize;
+    let bytes = buf.get(*pos..*pos + len)?;
+    *pos += len;
+    Some((kind, bytes))
+}
+
+pub(crate) fn put_entry(out: &mut Vec<u8>, kind: u8, bytes: &[u8]) {
+    out.push(kind);
+    put_u32(out, bytes.len() as u32);
+    out.extend_from_slice(bytes);
+}
+
+/// Appends the argument `a` as one item to `out`, encoding it through `scratch`; on
+/// failure (an error or a panic in its `Serialize`) appends a skipped item instead and
+/// returns the reason.
+pub(crate) fn put_arg<A: Serialize>(
+    out: &mut Vec<u8>,
+    scratch: &mut Vec<u8>,
+    a: &A,
+) -> Result<(), String> {
+    scratch.clear();
+    let buf = std::mem::take(scratch);
+    let err = match panic::catch_unwind(AssertUnwindSafe(|| codec::encode_into(a, buf))) {
+        Ok(Ok(buf)) => {
+            put_entry(out, ITEM_ARG, &buf);
+            *scratch = buf;
+            return Ok(());
+        }
+        Ok(Err(e)) => e.to_string(),
+        Err(p) => format!("its Serialize panicked: {}", panic_message(p.as_ref())),
+    };
+    put_entry(out, ITEM_SKIP, &[]);
+    Err(err)
+}
+
+/// The runner for functions of type `T`: decodes each argument, calls, encodes each
+/// result, catching panics at every step so that one item never spoils another.
+pub(crate) fn run_chunk<T: TaskFn>(f: usize, items: &[u8], count: u32, out: &mut Vec<u8>) {
+    let mut pos = 0;
+    let mut scratch = Vec::new();
+    for _ in 0..count {
+        let Some((kind, bytes)) = take_entry(items, &mut pos) else {
+            put_entry(out, OUT_ARG_DECODE, b"malformed chunk");
+            continue;
+        };
+        if kind == ITEM_SKIP {
+            put_entry(out, OUT_SKIPPED, &[]);
+            continue;
+        }
+        let args = match panic::catch_unwind(|| codec::decode::<T::Args>(bytes)) {
+            Ok(Ok(a)) => a,
+            Ok(Err(e)) => {
+                put_entry(out, OUT_ARG_DECODE, e.to_string().as_bytes());
+                continue;
+            }
+            Err(p) => {
+                let m = format!("its Deserialize panicked: {}", panic_message(p.as_ref()));
+                put_entry(out, OUT_ARG_DECODE, m.as_bytes());
+                continue;
+            }
+        };
+        // SAFETY: `f` was resolved from the FnRef that the parent made from a function of
+        // type `T`, sent together with this runner's FnRef (this runner is the instance
+        // for `T`); FnRef::resolve checked that both come from this binary image.
+        let r = match panic::catch_unwind(AssertUnwindSafe(|| unsafe { T::call(f, args) })) {
+            Ok(r) => r,
+            Err(p) => {
+                put_entry(out, OUT_PANICKED, panic_message(p.as_ref()).as_bytes());
+                continue;
+            }
+        };
+        scratch.clear();
+        let buf = std::mem::take(&mut scratch);
+        match panic::catch_unwind(AssertUnwindSafe(|| codec::encode_into(&r, buf))) {
+            Ok(Ok(buf)) => {
+                put_entry(out, OUT_OK, &buf);
+                scratch = buf;
+            }
+            Ok(Err(e)) => put_entry(out, OUT_RESULT_ENCODE, e.to_string().as_bytes()),
+            Err(p) => {
+                let m = format!("its Serialize panicked: {}", panic_message(p.as_ref()));
+                put_entry(out, OUT_RESULT_ENCODE, m.as_bytes());
+            }
+        }
+        // The result is dropped after it is encoded; a panicking Drop is the function's.
+        if panic::catch_unwind(AssertUnwindSafe(move || drop(r))).is_err() {
+            log::warn!("a task result panicked when dropped in the worker");
+        }
+    }
+}
+
+/// The header of a chunk message.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct ChunkHeader {
+    pub(crate) runner: FnRef,
+    pub(crate) function: FnRef,
+    pub(crate) count: u32,
+}
+
+/// Starts a chunk message in `out` (cleared first); the items follow.
+pub(crate) fn begin_chunk(out: &mut Vec<u8>, header: &ChunkHeader) {
+    out.clear();
+    out.push(TAG_CHUNK);
+    let h = codec::encode(header).expect("a chunk header always encodes");
+    put_u32(out, h.len() as u32);
+    out.extend_from_slice(&h);
+}
+
+/// What a worker process is started with.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct WorkerArgs<I> {
+    pub(crate) conn: Connection,
+    /// The initializer (a `fn(I)`) and its argument.
+    pub(crate) init: Option<(FnRef, I)>,
+    /// Exit after this many chunks (`maxtasksperchild`).
+    pub(crate) max_chunks: Option<usize>,
+}
+
+/// The body of a worker process.
+pub(crate) fn worker_main<I: Serialize + DeserializeOwned>(args: WorkerArgs<I>) {
+    let WorkerArgs {
+        mut conn,
+        init,
+        max_chunks,
+    } = args;
+    if let Some((f, a)) = init {
+        let f = f
+            .resolve()
+            .expect("the initializer comes from this same binary");
+        // SAFETY: the parent made this FnRef from a `fn(I)`, for this same `I` (the pool
+        // starts `worker_main::<I>` with it), and resolve checked the binary image.
+        let f = unsafe { std::mem::transmute::<*const (), fn(I)>(f as *const ()) };
+        f(a);
+    }
+    if conn.send_bytes(&[TAG_READY]).is_err() {
+        return;
+    }
+    let mut out = Vec::new();
+    let mut done = 0usize;
+    loop {
+        // Spin briefly before blocking: a task that comes soon costs no wake-up.
+        let start = Instant::now();
+        while start.elapsed() < SPIN {
+            match conn.poll(Some(Duration::ZERO)) {
+                Ok(true) | Err(_) => break,
+                Ok(false) => std::hint::spin_loop(),
+            }
+        }
+        let Ok(msg) = conn.recv_bytes_ref() else {
+            return; // the parent is gone
+        };
+        match msg.first() {
+            Some(&TAG_CHUNK) => {}
+            _ => return,
+        }
+        let mut pos = 1;
+        let header = take_u32(msg, &mut pos)
+            .and_then(|n| {
+                msg.get(pos..pos + n as usize)
+                    .map(|h| (h, pos + n as usize))
+            })
+            .and_then(|(h, end)| codec::decode::<ChunkHeader>(h).ok().map(|h| (h, end)));
+        let Some((header, end)) = header else {
+            return;
+        };
+        out.clear();
+        out.push(TAG_RESULTS);
+        put_u32(&mut out, header.count);
+        match (header.runner.resolve(), header.function.resolve()) {
+            (Ok(r), Ok(f)) => {
+                // SAFETY: the parent made this FnRef from a `ChunkRunner` (run_chunk::<T>)
+                // and resolve checked that it comes from this same binary image.
+                let run = unsafe { std::mem::transmute::<*const (), ChunkRunner>(r as *const ()) };
+                let items = &msg[end..];
+                run(f, items, header.count, &mut out);
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                for _ in 0..header.count {
+                    put_entry(&mut out, OUT_BAD_FUNCTION, e.to_string().as_bytes());
+                }
+            }
+        }
+        if conn.send_bytes(&out).is_err() {
+            return;
+        }
+        done += 1;
+        if max_chunks.is_some_and(|m| done >= m) {
+            return;
+        }
+        if out.capacity() > 1 << 20 {
+            out = Vec::new();
+        }
+    }
+}

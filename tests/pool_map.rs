@@ -1,0 +1,329 @@
+//! `Pool` results under every start method: ordering and contents of `map`, `starmap`,
+//! `imap`, `imap_unordered` and `apply_async` over 0, 1 and 100,000 items with several
+//! chunk sizes, callbacks on the handler thread, and the typed errors of a closed pool.
+
+multiproc_process::setup!();
+
+mod common;
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use common::{proc_state, watchdog};
+use multiproc_pool::{Callbacks, Pool, PoolError};
+use multiproc_process::StartMethod;
+
+const LONG: Duration = Duration::from_secs(120);
+const SIZES: [u64; 3] = [0, 1, 100_000];
+
+fn pool(m: StartMethod, n: usize) -> Pool {
+    Pool::builder()
+        .processes(n)
+        .start_method(m)
+        .build()
+        .unwrap()
+}
+
+fn square(x: u64) -> u64 {
+    x * x
+}
+
+fn add(a: u64, b: u64) -> u64 {
+    a + b
+}
+
+fn pid(_: u64) -> i32 {
+    std::process::id() as i32
+}
+
+fn expected(n: u64) -> Vec<u64> {
+    (0..n).map(square).collect()
+}
+
+/// Closes and joins `pool`, and checks that every worker it used is gone (reaped, not a
+/// zombie).
+fn finish(pool: Pool) {
+    let workers: Vec<i32> = pool.map_chunked(pid, 0..64, 1).unwrap();
+    pool.close();
+    assert!(pool.join_timeout(Duration::from_secs(60)).unwrap());
+    assert!(
+        common::eventually(Duration::from_secs(30), || workers
+            .iter()
+            .all(|&p| proc_state(p).is_none())),
+        "pool workers not reaped: {workers:?}"
+    );
+}
+
+fn map_orders_results(m: StartMethod) {
+    let _w = watchdog(LONG, "map_orders_results");
+    let pool = pool(m, 2);
+    for n in SIZES {
+        assert_eq!(pool.map(square, 0..n).unwrap(), expected(n), "n={n}");
+        for chunksize in [1, 7, 1000] {
+            if n == 100_000 && chunksize == 1 {
+                continue; // covered by imap below with a smaller input
+            }
+            assert_eq!(
+                pool.map_chunked(square, 0..n, chunksize).unwrap(),
+                expected(n),
+                "n={n} chunksize={chunksize}"
+            );
+        }
+    }
+    assert_eq!(
+        pool.map_chunked(square, 0..2000, 1).unwrap(),
+        expected(2000)
+    );
+    let r = pool.map_async(square, 0..1000).unwrap();
+    assert_eq!(
+        r.get_timeout(Duration::from_secs(60)).unwrap(),
+        expected(1000)
+    );
+    finish(pool);
+}
+
+fn starmap_orders_results(m: StartMethod) {
+    let _w = watchdog(LONG, "starmap_orders_results");
+    let pool = pool(m, 2);
+    for n in SIZES {
+        let pairs = || (0..n).map(|i| (i, 2 * i));
+        let want: Vec<u64> = pairs().map(|(a, b)| a + b).collect();
+        assert_eq!(pool.starmap(add, pairs()).unwrap(), want, "n={n}");
+        for chunksize in [3, 1000] {
+            assert_eq!(
+                pool.starmap_chunked(add, pairs(), chunksize).unwrap(),
+                want,
+                "n={n} chunksize={chunksize}"
+            );
+        }
+        let r = pool.starmap_async(add, pairs()).unwrap();
+        assert_eq!(r.get_timeout(Duration::from_secs(60)).unwrap(), want);
+    }
+    finish(pool);
+}
+
+fn imap_orders_results(m: StartMethod) {
+    let _w = watchdog(LONG, "imap_orders_results");
+    let pool = pool(m, 2);
+    for n in SIZES {
+        for chunksize in [1, 7, 1000] {
+            if n == 100_000 && chunksize == 1 {
+                continue;
+            }
+            let got: Vec<u64> = pool
+                .imap_chunked(square, 0..n, chunksize)
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            assert_eq!(got, expected(n), "n={n} chunksize={chunksize}");
+        }
+    }
+    // Chunk size 1 (the default) over a smaller input, with next_timeout.
+    let mut it = pool.imap(square, 0..3000).unwrap();
+    for i in 0..3000 {
+        assert_eq!(
+            it.next_timeout(Duration::from_secs(60)).unwrap(),
+            Some(i * i)
+        );
+    }
+    assert_eq!(it.next_timeout(Duration::from_secs(60)).unwrap(), None);
+    assert_eq!(it.next_timeout(Duration::from_secs(60)).unwrap(), None);
+    finish(pool);
+}
+
+fn imap_unordered_has_every_result(m: StartMethod) {
+    let _w = watchdog(LONG, "imap_unordered_has_every_result");
+    let pool = pool(m, 2);
+    for n in SIZES {
+        for chunksize in [1, 7, 1000] {
+            if n == 100_000 && chunksize == 1 {
+                continue;
+            }
+            let mut got: Vec<u64> = pool
+                .imap_unordered_chunked(square, 0..n, chunksize)
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            got.sort_unstable();
+            assert_eq!(got, expected(n), "n={n} chunksize={chunksize}");
+        }
+    }
+    let mut got: Vec<u64> = pool
+        .imap_unordered(square, 0..3000)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    got.sort_unstable();
+    assert_eq!(got, expected(3000));
+    finish(pool);
+}
+
+fn imap_is_lazy_over_an_endless_input(m: StartMethod) {
+    let _w = watchdog(LONG, "imap_is_lazy_over_an_endless_input");
+    let pool = pool(m, 2);
+    // 0.. never ends: the pool pulls only what workers need.
+    let mut it = pool.imap_chunked(square, 0u64.., 10).unwrap();
+    for i in 0..500 {
+        assert_eq!(
+            it.next_timeout(Duration::from_secs(60)).unwrap(),
+            Some(i * i)
+        );
+    }
+    drop(it); // stops the pulling
+    assert_eq!(pool.apply(square, 3).unwrap(), 9);
+    finish(pool);
+}
+
+fn apply_async_orders_results(m: StartMethod) {
+    let _w = watchdog(LONG, "apply_async_orders_results");
+    let pool = pool(m, 2);
+    for n in SIZES {
+        let results: Vec<_> = (0..n)
+            .map(|i| pool.apply_async(square, i).unwrap())
+            .collect();
+        let got: Vec<u64> = results
+            .into_iter()
+            .map(|r| r.get_timeout(Duration::from_secs(60)).unwrap())
+            .collect();
+        assert_eq!(got, expected(n), "n={n}");
+    }
+    assert_eq!(pool.apply(square, 12).unwrap(), 144);
+    finish(pool);
+}
+
+fn async_result_states(m: StartMethod) {
+    let _w = watchdog(LONG, "async_result_states");
+    let pool = pool(m, 1);
+    let r = pool.apply_async(sleep_then, 300).unwrap();
+    assert!(!r.ready());
+    assert_eq!(r.successful(), None);
+    assert_eq!(
+        r.get_timeout(Duration::from_millis(1)),
+        Err(PoolError::Timeout)
+    );
+    assert!(!r.wait_timeout(Duration::from_millis(1)));
+    r.wait();
+    assert!(r.ready());
+    assert_eq!(r.successful(), Some(true));
+    assert_eq!(r.get_timeout(Duration::from_secs(1)), Ok(300));
+    assert_eq!(
+        r.get_timeout(Duration::from_secs(1)),
+        Err(PoolError::ResultTaken)
+    );
+    assert_eq!(r.successful(), Some(true));
+    finish(pool);
+}
+
+fn sleep_then(ms: u64) -> u64 {
+    std::thread::sleep(Duration::from_millis(ms));
+    ms
+}
+
+fn callbacks_run_on_the_handler_thread(m: StartMethod) {
+    let _w = watchdog(LONG, "callbacks_run_on_the_handler_thread");
+    let pool = pool(m, 2);
+    let (tx, rx) = mpsc::channel();
+    let tx2 = tx.clone();
+    let r = pool
+        .apply_async_with(
+            square,
+            5,
+            Callbacks::new().callback(move |v| {
+                let name = std::thread::current().name().map(str::to_string);
+                tx.send((Ok(*v), name)).unwrap();
+            }),
+        )
+        .unwrap();
+    assert_eq!(r.get().unwrap(), 25);
+    let (v, thread) = rx.recv_timeout(Duration::from_secs(60)).unwrap();
+    assert_eq!(v, Ok(25));
+    assert_eq!(thread.as_deref(), Some("multiproc-pool"));
+    // error_callback gets the first failed task's error.
+    let r = pool
+        .map_async_with(
+            boom_at_three,
+            0..10,
+            Some(1),
+            Callbacks::new()
+                .callback(|_| panic!("must not succeed"))
+                .error_callback(move |e| tx2.send((Err(e.clone()), None)).unwrap()),
+        )
+        .unwrap();
+    let err = r.get().unwrap_err();
+    let (v, _) = rx.recv_timeout(Duration::from_secs(60)).unwrap();
+    assert_eq!(v, Err(err.clone()));
+    assert!(
+        matches!(err, PoolError::Panicked { index: 3, ref message, .. } if message == "three"),
+        "{err}"
+    );
+    // map_async's callback gets the whole vector.
+    let (tx, rx) = mpsc::channel();
+    let r = pool
+        .map_async_with(
+            square,
+            0..100,
+            None,
+            Callbacks::new().callback(move |v: &Vec<u64>| tx.send(v.clone()).unwrap()),
+        )
+        .unwrap();
+    assert_eq!(r.get().unwrap(), expected(100));
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(60)).unwrap(),
+        expected(100)
+    );
+    finish(pool);
+}
+
+fn boom_at_three(x: u64) -> u64 {
+    if x == 3 {
+        panic!("three");
+    }
+    x
+}
+
+fn closed_pool_refuses_work(m: StartMethod) {
+    let _w = watchdog(LONG, "closed_pool_refuses_work");
+    let pool = pool(m, 1);
+    assert_eq!(pool.join(), Err(PoolError::StillRunning));
+    pool.close();
+    assert_eq!(pool.apply_async(square, 1).unwrap_err(), PoolError::Closed);
+    assert_eq!(pool.map(square, 0..3).unwrap_err(), PoolError::Closed);
+    assert_eq!(pool.imap(square, 0..3).unwrap_err(), PoolError::Closed);
+    pool.join().unwrap();
+    assert_eq!(pool.apply(square, 1).unwrap_err(), PoolError::Closed);
+}
+
+fn zero_processes_is_an_error(m: StartMethod) {
+    let _w = watchdog(LONG, "zero_processes_is_an_error");
+    let err = Pool::builder()
+        .processes(0)
+        .start_method(m)
+        .build()
+        .unwrap_err();
+    assert_eq!(err, PoolError::NoProcesses);
+    let err = Pool::builder()
+        .processes(1)
+        .maxtasksperchild(0)
+        .start_method(m)
+        .build()
+        .unwrap_err();
+    assert!(matches!(err, PoolError::Invalid { .. }), "{err}");
+    // The default is cpu_count().
+    let pool = Pool::builder().start_method(m).build().unwrap();
+    assert_eq!(pool.processes(), multiproc_process::cpu_count());
+    assert_eq!(pool.start_method(), m);
+    finish(pool);
+}
+
+for_each_method!(
+    map_orders_results,
+    starmap_orders_results,
+    imap_orders_results,
+    imap_unordered_has_every_result,
+    imap_is_lazy_over_an_endless_input,
+    apply_async_orders_results,
+    async_result_states,
+    callbacks_run_on_the_handler_thread,
+    closed_pool_refuses_work,
+    zero_processes_is_an_error,
+);

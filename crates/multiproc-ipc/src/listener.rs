@@ -691,7 +691,9 @@ impl Listener {
         self.failed.load(Ordering::Relaxed)
     }
 
-    /// Waits for the next connection that passes the handshake. Connections that fail it
+    /// Waits for the next connection that passes the handshake and returns it as a
+    /// [`Connection`] taking messages up to [`max_frame_len`](Self::max_frame_len) bytes
+    /// (CPython's `Listener.accept`). Connections that fail it
     /// are dropped (unless the listener was built with
     /// [`skip_failed_handshakes(false)`](ListenerBuilder::skip_failed_handshakes)); each
     /// costs at most the handshake timeout. Handshakes run one at a time, in the calling
@@ -887,8 +889,9 @@ impl Client {
         }
     }
 
-    /// Connects to `address` and runs the handshake, allowing it
-    /// [`DEFAULT_HANDSHAKE_TIMEOUT`].
+    /// Connects to `address`, runs the handshake, allowing it
+    /// [`DEFAULT_HANDSHAKE_TIMEOUT`], and returns the [`Connection`] (CPython's
+    /// `Client(address, authkey=...)`).
     ///
     /// ```
     /// # use multiproc_ipc::listener::{Client, Listener};

@@ -6,8 +6,8 @@
 //! of socket, its maximum message length is enforced after the handshake, and a client
 //! connection crosses into a child under every start method.
 //!
-//! This file lives in the crate's own `tests/` because the workspace test package does not
-//! depend on `multiproc-ipc` yet; it shares that package's helpers.
+//! This file lives in the crate's own `tests/`, next to the listener; it shares the
+//! workspace test package's helpers.
 
 multiproc_process::setup!();
 

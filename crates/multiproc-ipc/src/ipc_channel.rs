@@ -64,6 +64,10 @@
 //! * ipc-channel's `IpcSender::connect` leaks the socket it made when the connection
 //!   fails; the cancelling thread checks that the server still exists first, so this
 //!   can only happen when a child takes its end within moments of the timeout.
+//! * ipc-channel's one-shot server, once it has accepted, waits for the first message
+//!   without a limit. The server's socket lives in a private directory (mode 0700), so
+//!   only a process of the same user that connects on purpose and then stays silent can
+//!   hold an offer's thread (and its end) past the timeout.
 //! * ipc-channel sends without `MSG_NOSIGNAL`: a send to a peer that has gone raises
 //!   `SIGPIPE`, which Rust programs ignore from `main` on.
 

@@ -289,6 +289,24 @@ impl<'de, T> Deserialize<'de> for Queue<T> {
     }
 }
 
+/// Largest encode buffer a thread keeps between puts; a larger one is freed after use.
+const KEEP_ENCODE_BUF: usize = 1 << 20;
+
+thread_local! {
+    /// Each thread's reused encode buffer (taken out while in use, so a `Serialize` impl
+    /// that itself puts to a queue just gets a fresh one).
+    static ENCODE_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Returns a used encode buffer to this thread, emptied, unless it grew too large to keep.
+fn give_back(mut bytes: Vec<u8>) {
+    if bytes.capacity() <= KEEP_ENCODE_BUF {
+        bytes.clear();
+        // `try_with`: during thread teardown the buffer is simply dropped.
+        let _ = ENCODE_BUF.try_with(|b| *b.borrow_mut() = bytes);
+    }
+}
+
 fn deadline_of(timeout: Duration) -> Instant {
     Instant::now()
         .checked_add(timeout)
@@ -333,19 +351,17 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         })
     }
 
-    fn encode(&self, value: T) -> Result<(Vec<u8>, T), PutError<T>> {
+    fn put_inner(&self, value: T, deadline: Option<Instant>) -> Result<(), PutError<T>> {
         if self.closed.load(Ordering::Relaxed) {
             return Err(PutError::Closed(value));
         }
-        match codec::encode(&value) {
-            Ok(bytes) => Ok((bytes, value)),
-            Err(e) => Err(PutError::Encode(value, e)),
-        }
-    }
-
-    fn put_inner(&self, value: T, deadline: Option<Instant>) -> Result<(), PutError<T>> {
-        let (bytes, value) = self.encode(value)?;
-        match self.ring.put(&bytes, deadline) {
+        // Encoded into this thread's reused buffer: no allocation per message.
+        let scratch = ENCODE_BUF.with(|b| std::mem::take(&mut *b.borrow_mut()));
+        let bytes = match codec::encode_into(&value, scratch) {
+            Ok(bytes) => bytes,
+            Err(e) => return Err(PutError::Encode(value, e)),
+        };
+        let out = match self.ring.put(&bytes, deadline) {
             Ok(()) => {
                 if self.ring.polled() {
                     // Non-blocking: a full socket buffer is readable already.
@@ -354,7 +370,9 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
                 Ok(())
             }
             Err(Fail::Timeout) => Err(PutError::Full(value)),
-        }
+        };
+        give_back(bytes);
+        out
     }
 
     /// Puts `value`, waiting as long as the queue is full. Fails only if the value cannot
@@ -410,8 +428,8 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         if self.closed.load(Ordering::Relaxed) {
             return Err(GetError::Closed);
         }
-        match self.ring.get(deadline) {
-            Ok(bytes) => Ok(codec::decode(&bytes)?),
+        match self.ring.get(deadline, codec::decode) {
+            Ok(decoded) => Ok(decoded?),
             Err(Fail::Timeout) => Err(GetError::Empty),
         }
     }
@@ -903,5 +921,69 @@ mod tests {
         let q2: Queue<u32> = multiproc_core::handle::import(&exported.bytes, fds).unwrap();
         q.put(5).unwrap();
         assert_eq!(q2.get_timeout(LIMIT).unwrap(), 5);
+    }
+
+    /// A value whose decoding panics when its byte is 0xff, and fails when it is 0xfe.
+    #[derive(Debug, PartialEq)]
+    struct Touchy(u8);
+
+    impl Serialize for Touchy {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.serialize_u8(self.0)
+        }
+    }
+
+    impl<'de> serde::Deserialize<'de> for Touchy {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            let b = u8::deserialize(d)?;
+            match b {
+                0xff => panic!("touchy decoder"),
+                0xfe => Err(serde::de::Error::custom("touchy refuses")),
+                b => Ok(Touchy(b)),
+            }
+        }
+    }
+
+    /// Messages are decoded where they lie in the ring; a decoder that panics or fails
+    /// has still taken its message, and the queue goes on with the next.
+    #[test]
+    fn a_failing_or_panicking_decoder_takes_only_its_own_message() {
+        let q = Queue::<Touchy>::with_ring_bytes(0, 256).unwrap();
+        for b in [1, 0xff, 2, 0xfe, 3] {
+            q.put_timeout(Touchy(b), LIMIT).unwrap();
+        }
+        assert_eq!(q.get_timeout(LIMIT).unwrap(), Touchy(1));
+        let panicked =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| q.get_timeout(LIMIT)));
+        assert!(panicked.is_err());
+        assert_eq!(q.get_timeout(LIMIT).unwrap(), Touchy(2));
+        assert!(matches!(q.get_timeout(LIMIT), Err(GetError::Decode(_))));
+        assert_eq!(q.get_timeout(LIMIT).unwrap(), Touchy(3));
+        assert_eq!(q.qsize(), 0);
+        // The consumer lock was released on the panic: another thread can take.
+        q.put_timeout(Touchy(4), LIMIT).unwrap();
+        let q2 = q.clone();
+        let got = std::thread::spawn(move || q2.get_timeout(LIMIT).unwrap())
+            .join()
+            .unwrap();
+        assert_eq!(got, Touchy(4));
+    }
+
+    /// Thousands of puts of a large value reuse the thread's encode buffer; one larger
+    /// than the buffer kept is freed, and puts after it still work.
+    #[test]
+    fn the_encode_buffer_is_reused_and_bounded() {
+        let q = Queue::<Vec<u8>>::with_ring_bytes(0, 1 << 12).unwrap();
+        let big = vec![7u8; KEEP_ENCODE_BUF + 10];
+        let q2 = q.clone();
+        let t = std::thread::spawn(move || q2.get_timeout(LIMIT).unwrap());
+        q.put_timeout(big.clone(), LIMIT).unwrap();
+        assert_eq!(t.join().unwrap(), big);
+        assert!(ENCODE_BUF.with(|b| b.borrow().capacity()) <= KEEP_ENCODE_BUF);
+        for i in 0..2000u32 {
+            q.put_timeout(vec![i as u8; 100], LIMIT).unwrap();
+            assert_eq!(q.get_timeout(LIMIT).unwrap(), vec![i as u8; 100]);
+        }
+        assert!(ENCODE_BUF.with(|b| b.borrow().capacity()) >= 100);
     }
 }

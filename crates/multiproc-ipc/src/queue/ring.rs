@@ -31,6 +31,13 @@ const WAITERS: u32 = 1 << 31;
 const PID_MASK: u32 = !WAITERS;
 
 /// One side of the ring (producers or consumers), alone on its cache lines.
+///
+/// The fields only this side's lock holder writes and reads come first, in a 128-byte
+/// block of their own; what the other side reads or spins on (`pos`, `count`, `seq`) and
+/// writes (`waiters`) is in the next. While a producer works through its journal, a
+/// consumer spinning on `seq` therefore keeps its copy of the published line instead of
+/// pulling the line the producer is writing back and forth (128 bytes, as x86 fetches
+/// cache lines in adjacent pairs).
 #[repr(C, align(128))]
 #[derive(Debug, Default)]
 struct Side {
@@ -38,21 +45,25 @@ struct Side {
     lock: AtomicU32,
     /// 1 while the journal below holds a commit not yet fully applied.
     journal: AtomicU32,
-    /// Producers: the tail. Consumers: the head. Byte positions, never wrapped.
-    pos: AtomicU64,
-    /// Producers: messages ever completed. Consumers: messages ever taken (or skipped).
-    count: AtomicU64,
     /// Producers: 1 while a chunked message is half written. Consumers: bytes of the
     /// current message still to read (or to skip, after a reader died).
     mid: AtomicU64,
     j_pos: AtomicU64,
     j_count: AtomicU64,
     j_mid: AtomicU64,
+    _private_end: [u64; 11],
+    /// Producers: the tail. Consumers: the head. Byte positions, never wrapped.
+    pos: AtomicU64,
+    /// Producers: messages ever completed. Consumers: messages ever taken (or skipped).
+    count: AtomicU64,
     /// Bumped after every commit of this side; the other side parks on it.
     seq: AtomicU32,
     /// How many processes may be parked on `seq`.
     waiters: AtomicU32,
 }
+
+const _: () = assert!(std::mem::offset_of!(Side, pos) == 128);
+const _: () = assert!(std::mem::size_of::<Side>() == 256);
 
 /// The queue's shared header, at the start of its segment.
 #[repr(C)]
@@ -278,6 +289,24 @@ impl Ring {
                     dst.len() - first,
                 )
             };
+        }
+    }
+
+    /// The `len` bytes at `pos` as one slice: in place when they do not wrap around the
+    /// ring's end, else copied into `scratch`. The caller holds the consumer lock and the
+    /// bytes are published, as for [`copy_out`](Self::copy_out); the slice must not be
+    /// used after the head moves past them.
+    fn bytes_at<'a>(&'a self, pos: u64, len: usize, scratch: &'a mut Vec<u8>) -> &'a [u8] {
+        let off = (pos % self.cap) as usize;
+        if off + len <= self.cap as usize {
+            // SAFETY: off + len <= cap, inside the data area, which lives as long as
+            // `self`; those bytes are published and not written until the head moves
+            // past them, which only the caller (holding the consumer lock) can do.
+            unsafe { std::slice::from_raw_parts(self.data().wrapping_add(off), len) }
+        } else {
+            scratch.resize(len, 0);
+            self.copy_out(pos, scratch);
+            scratch
         }
     }
 
@@ -579,7 +608,11 @@ impl Ring {
     /// Takes one encoded message, waiting until `deadline`. Once the first chunk of a
     /// chunked message has been taken, the rest is awaited past the deadline: its
     /// producer is writing it (or is found dead and the message dropped).
-    pub(crate) fn get(&self, deadline: Option<Instant>) -> Result<Vec<u8>, Fail> {
+    pub(crate) fn get<X>(
+        &self,
+        deadline: Option<Instant>,
+        take: impl FnOnce(&[u8]) -> X,
+    ) -> Result<X, Fail> {
         let cons = &self.hdr.cons;
         loop {
             let g = self.lock(cons, deadline).ok_or(Fail::Timeout)?;
@@ -600,11 +633,14 @@ impl Ring {
             let (kind, len) = split(self.read_word(head));
             match kind {
                 WHOLE => {
-                    let mut buf = vec![0u8; len as usize];
-                    let half = buf.len() / 2;
-                    self.copy_out(head + HDR, &mut buf[..half]);
+                    // The message is read where it lies (copied out first only when it
+                    // wraps around the ring's end): nothing is committed until `take`
+                    // is done with it, so a reader killed meanwhile leaves it in place.
+                    let mut wrapped = Vec::new();
+                    let bytes = self.bytes_at(head + HDR, len as usize, &mut wrapped);
                     kill_point(KillPoint::GetMidCopy);
-                    self.copy_out(head + HDR + half as u64, &mut buf[half..]);
+                    let taken =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| take(bytes)));
                     self.commit(
                         cons,
                         head + record_len(len),
@@ -612,11 +648,14 @@ impl Ring {
                         0,
                         Some(KillPoint::GetJournaled),
                     );
-                    return Ok(buf);
+                    drop(g);
+                    // A decoder that panicked has still taken its message.
+                    return Ok(taken.unwrap_or_else(|p| std::panic::resume_unwind(p)));
                 }
                 FIRST => {
                     if let Some(buf) = self.get_chunked(&g, head, len) {
-                        return Ok(buf);
+                        drop(g);
+                        return Ok(take(&buf));
                     }
                     // Aborted by its producer: look for the next message.
                 }

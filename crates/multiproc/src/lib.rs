@@ -70,7 +70,8 @@
 //! | `shared_memory.ShareableList` | [`ShareableList`] |
 //! | `Pipe(duplex)`, `Connection.send/recv/send_bytes/recv_bytes/recv_bytes_into/poll` | [`Pipe`] / [`pipe`], [`Connection`]; a dead peer is [`IpcError`] end-of-file, never a hang; messages over 4 GiB work |
 //! | `Queue(maxsize)`, `SimpleQueue`, `JoinableQueue` | [`Queue`], [`SimpleQueue`], [`JoinableQueue`]: a ring in shared memory; an unserializable value fails at `put`; a process killed mid-`put`/`get` loses nothing of the others |
-//! | `connection.Listener`, `connection.Client` (authkey) | [`Listener`], [`Client`]: HMAC-SHA256 challenge both ways before any payload is decoded, no pickle |
+//! | `connection.Listener`, `connection.Client` (authkey), `Listener.accept()` | [`Listener`], [`Client`]: HMAC-SHA256 challenge both ways before any payload is decoded, no pickle; `accept`/`connect` return a [`Connection`] whose maximum message length is enforced before allocation |
+//! | (no counterpart) ipc-channel ends passed to children | [`CrossIpcSender`], [`CrossIpcReceiver`] ([`IpcEnd`]): inherited under fork, handed over through ipc-channel's one-shot server under spawn and forkserver; [`IpcEnd::into_inner`] in the child |
 //! | (resource tracker for leaked segments) | not needed: [`Segment`]s are memfds that vanish with their last user |
 //!
 //! Every blocking call comes as `x`, `try_x` and `x_timeout`/`x_deadline`.
@@ -78,8 +79,9 @@
 pub use multiproc_core;
 pub use multiproc_ipc;
 pub use multiproc_ipc::{
-    Address, AuthenticationError, Client, Connection, GetError, IpcError, JoinableQueue, Listener,
-    Pipe, PutError, Queue, SimpleQueue, TaskDoneError, pipe,
+    Address, AuthenticationError, Client, Connection, CrossIpcReceiver, CrossIpcSender, GetError,
+    HandoffError, IpcEnd, IpcError, JoinableQueue, Listener, Pipe, PutError, Queue, SimpleQueue,
+    TaskDoneError, pipe,
 };
 pub use multiproc_process;
 pub use multiproc_process::*;

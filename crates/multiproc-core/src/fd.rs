@@ -49,6 +49,22 @@ pub fn recv(fd: &impl AsFd, buf: &mut [u8]) -> io::Result<usize> {
     platform::recv(fd.as_fd(), buf)
 }
 
+/// One `recv` that never waits (`MSG_DONTWAIT`), even on a blocking socket: nothing to
+/// read is `ErrorKind::WouldBlock`; `Ok(0)` is end of file.
+///
+/// ```
+/// let (a, b) = multiproc_core::fd::socketpair()?;
+/// let mut buf = [0u8; 4];
+/// let e = multiproc_core::fd::try_recv(&b, &mut buf).unwrap_err();
+/// assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock);
+/// multiproc_core::fd::send(&a, b"hi")?;
+/// assert_eq!(multiproc_core::fd::try_recv(&b, &mut buf)?, 2);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn try_recv(fd: &impl AsFd, buf: &mut [u8]) -> io::Result<usize> {
+    platform::try_recv(fd.as_fd(), buf)
+}
+
 /// Sends all of `buf` on a blocking socket, retrying after signals.
 pub fn send_all(fd: &impl AsFd, mut buf: &[u8]) -> io::Result<()> {
     while !buf.is_empty() {

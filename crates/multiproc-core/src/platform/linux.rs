@@ -366,6 +366,11 @@ pub(crate) fn recv(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
     Ok(rustix::net::recv(fd, buf, RecvFlags::empty())?.0)
 }
 
+/// `recv` with `MSG_DONTWAIT`: `WouldBlock` instead of waiting.
+pub(crate) fn try_recv(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+    Ok(rustix::net::recv(fd, buf, RecvFlags::DONTWAIT)?.0)
+}
+
 /// Sends `buf` with `fds` attached (`SCM_RIGHTS`).
 pub(crate) fn send_with_fds(
     fd: BorrowedFd<'_>,

@@ -23,11 +23,21 @@ use crate::error::PoolError;
 use crate::result::{Outcome, Sink};
 use crate::wire::{self, ChunkHeader};
 
+/// What a [`Source`] had to give.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Next {
+    /// A chunk of `count` items, the first of them task `start`, was appended.
+    Chunk { start: usize, count: u32 },
+    /// Nothing yet: the caller is still encoding (it wakes the handler when it has more).
+    Later,
+    /// The input has run out.
+    Done,
+}
+
 /// Where a call's input comes from, chunk by chunk.
 pub(crate) trait Source: Send {
-    /// Appends the next chunk's items to `out`: its first task index and item count, or
-    /// `None` when the input has run out.
-    fn next_chunk(&mut self, out: &mut Vec<u8>) -> Option<(usize, u32)>;
+    /// Appends the next chunk's items to `out`.
+    fn next_chunk(&mut self, out: &mut Vec<u8>) -> Next;
 }
 
 /// One call: the function, its input and where its results go.
@@ -154,7 +164,6 @@ pub(crate) struct Handler {
     max_chunks: Option<usize>,
     workers: Vec<Worker>,
     jobs: VecDeque<Job>,
-    items: Vec<u8>,
     msg: Vec<u8>,
     start_failures: usize,
     broken: Option<String>,
@@ -196,7 +205,6 @@ impl Handler {
             max_chunks,
             workers: Vec::new(),
             jobs: VecDeque::new(),
-            items: Vec::new(),
             msg: Vec::new(),
             start_failures: 0,
             broken: None,
@@ -360,18 +368,20 @@ impl Handler {
                     self.jobs.pop_front();
                     continue;
                 }
-                self.items.clear();
-                let Some((start, count)) = job.source.next_chunk(&mut self.items) else {
-                    self.jobs.pop_front();
-                    continue;
-                };
                 let header = ChunkHeader {
                     runner: job.runner,
                     function: job.function,
-                    count,
                 };
-                wire::begin_chunk(&mut self.msg, &header);
-                self.msg.extend_from_slice(&self.items);
+                let count_at = wire::begin_chunk(&mut self.msg, &header);
+                let (start, count) = match job.source.next_chunk(&mut self.msg) {
+                    Next::Chunk { start, count } => (start, count),
+                    Next::Later => return,
+                    Next::Done => {
+                        self.jobs.pop_front();
+                        continue;
+                    }
+                };
+                wire::end_chunk(&mut self.msg, count_at, count);
                 let w = &mut self.workers[wi];
                 w.held = Some(Held {
                     sink: job.sink.clone(),
@@ -388,7 +398,6 @@ impl Handler {
         }
         if self.msg.capacity() > 1 << 20 {
             self.msg = Vec::new();
-            self.items = Vec::new();
         }
     }
 
@@ -533,6 +542,7 @@ fn deliver_results(pid: i32, body: &[u8], held: Held) {
     let mut pos = 0;
     let n = wire::take_u32(body, &mut pos).unwrap_or(0);
     let n = n.min(held.count);
+    let mut outcomes = Vec::with_capacity(held.count as usize);
     for i in 0..held.count {
         let index = held.start + i as usize;
         let entry = if i < n {
@@ -569,6 +579,7 @@ fn deliver_results(pid: i32, body: &[u8], held: Held) {
                 reason: format!("worker {pid} sent a malformed results message"),
             }),
         };
-        held.sink.deliver(index, outcome);
+        outcomes.push((index, outcome));
     }
+    held.sink.deliver_all(outcomes);
 }

@@ -1,5 +1,6 @@
 //! [`Pool`] and [`PoolBuilder`].
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,7 +15,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::{PoolError, panic_message};
-use crate::handler::{Handler, Job, Shared, Source, StartFn, Status, lock};
+use crate::handler::{Handler, Job, Next, Shared, Source, StartFn, Status, lock};
 use crate::result::{AsyncResult, Callbacks, IMapIterator, IMapSink, MapSink, Outcome, Sink};
 use crate::wire::{self, ChunkRunner, TaskFn, WorkerArgs};
 
@@ -258,28 +259,31 @@ fn runner_of<T: TaskFn>() -> FnRef {
     FnRef::new(r as usize)
 }
 
-/// The input of an eager call (`map`, `starmap`, `apply`), encoded in the caller.
-struct EagerSource {
-    items: Vec<u8>,
-    /// Where each item starts in `items`, and the end.
-    offsets: Vec<usize>,
-    chunksize: usize,
-    next: usize,
+/// Chunks encoded by the calling thread, waiting for the handler.
+#[derive(Default)]
+struct Feed {
+    chunks: VecDeque<(usize, u32, Vec<u8>)>,
+    done: bool,
 }
 
-impl Source for EagerSource {
-    fn next_chunk(&mut self, out: &mut Vec<u8>) -> Option<(usize, u32)> {
-        let n = self.offsets.len() - 1;
-        if self.next >= n {
-            self.items = Vec::new();
-            self.offsets = Vec::new();
-            return None;
+/// The input of an eager call (`map`, `starmap`, `apply`): the calling thread encodes it
+/// chunk by chunk while the workers already run the first chunks.
+struct StreamSource {
+    feed: Arc<Mutex<Feed>>,
+}
+
+impl Source for StreamSource {
+    fn next_chunk(&mut self, out: &mut Vec<u8>) -> Next {
+        let mut feed = lock(&self.feed);
+        match feed.chunks.pop_front() {
+            Some((start, count, items)) => {
+                drop(feed);
+                out.extend_from_slice(&items);
+                Next::Chunk { start, count }
+            }
+            None if feed.done => Next::Done,
+            None => Next::Later,
         }
-        let start = self.next;
-        let end = (start + self.chunksize).min(n);
-        out.extend_from_slice(&self.items[self.offsets[start]..self.offsets[end]]);
-        self.next = end;
-        Some((start, (end - start) as u32))
     }
 }
 
@@ -289,7 +293,6 @@ struct LazySource<I> {
     chunksize: usize,
     next: usize,
     sink: Arc<dyn Sink>,
-    scratch: Vec<u8>,
 }
 
 impl<I> LazySource<I> {
@@ -309,11 +312,13 @@ where
     I: Iterator + Send,
     I::Item: Serialize,
 {
-    fn next_chunk(&mut self, out: &mut Vec<u8>) -> Option<(usize, u32)> {
+    fn next_chunk(&mut self, out: &mut Vec<u8>) -> Next {
         let start = self.next;
         let mut count = 0;
         while count < self.chunksize {
-            let it = self.iter.as_mut()?;
+            let Some(it) = self.iter.as_mut() else {
+                break;
+            };
             match panic::catch_unwind(AssertUnwindSafe(|| it.next())) {
                 Err(p) => {
                     let message = panic_message(p.as_ref());
@@ -326,7 +331,7 @@ where
                     break;
                 }
                 Ok(Some(a)) => {
-                    if let Err(reason) = wire::put_arg(out, &mut self.scratch, &a) {
+                    if let Err(reason) = wire::put_arg(out, &a) {
                         let index = self.next;
                         self.sink.deliver(
                             index,
@@ -338,7 +343,13 @@ where
                 }
             }
         }
-        (count > 0).then_some((start, count as u32))
+        if count == 0 {
+            return Next::Done;
+        }
+        Next::Chunk {
+            start,
+            count: count as u32,
+        }
     }
 }
 
@@ -399,7 +410,8 @@ impl Pool {
         Ok(())
     }
 
-    /// Encodes every argument here, in the caller, then hands the call to the pool.
+    /// Encodes the arguments here, in the calling thread, chunk by chunk, handing each
+    /// chunk to the pool as soon as it is ready.
     fn submit_eager<T, X, C>(
         &self,
         f: T,
@@ -414,48 +426,117 @@ impl Pool {
         C: Send + 'static,
     {
         self.check_running()?;
-        let mut buf = Vec::new();
-        let mut offsets = vec![0];
-        let mut scratch = Vec::new();
-        let encoded = panic::catch_unwind(AssertUnwindSafe(|| {
-            for (index, a) in items.into_iter().enumerate() {
-                if let Err(reason) = wire::put_arg(&mut buf, &mut scratch, &a) {
-                    return Err(PoolError::ArgumentEncode { index, reason });
-                }
-                offsets.push(buf.len());
+        let iter = items.into_iter();
+        match iter.size_hint() {
+            (lo, Some(hi)) if lo == hi => {
+                self.stream_eager(f, iter, lo, chunksize, convert, callbacks)
             }
-            Ok(())
-        }));
-        let n = offsets.len() - 1;
-        let failure = match encoded {
-            Ok(Ok(())) => None,
-            Ok(Err(e)) => Some(e),
-            Err(p) => Some(PoolError::InputPanicked {
-                index: n,
-                message: panic_message(p.as_ref()),
-            }),
-        };
-        if let Some(e) = failure {
-            return Ok(MapSink::<T::Output, C>::failed(e, callbacks));
+            _ => {
+                // The chunk size needs the length: gather the input first, as CPython does.
+                let mut all = Vec::new();
+                let mut iter = iter;
+                let gathered = panic::catch_unwind(AssertUnwindSafe(|| {
+                    for a in iter.by_ref() {
+                        all.push(a);
+                    }
+                }));
+                if let Err(p) = gathered {
+                    let e = PoolError::InputPanicked {
+                        index: all.len(),
+                        message: panic_message(p.as_ref()),
+                    };
+                    return Ok(MapSink::<T::Output, C>::failed(e, callbacks));
+                }
+                let n = all.len();
+                self.stream_eager(f, all.into_iter(), n, chunksize, convert, callbacks)
+            }
         }
-        let (sink, result) = MapSink::<T::Output, C>::new(n, convert, callbacks);
-        if n == 0 {
-            return Ok(result);
-        }
-        let source = EagerSource {
-            items: buf,
-            offsets,
-            chunksize: chunksize
-                .unwrap_or_else(|| default_chunksize(n, self.processes))
-                .max(1),
-            next: 0,
-        };
-        self.submit(Job {
+    }
+
+    fn stream_eager<T, I, C>(
+        &self,
+        f: T,
+        mut iter: I,
+        len: usize,
+        chunksize: Option<usize>,
+        convert: fn(Vec<T::Output>) -> C,
+        callbacks: Callbacks<C>,
+    ) -> Result<AsyncResult<C>, PoolError>
+    where
+        T: TaskFn,
+        I: Iterator<Item = T::Args>,
+        C: Send + 'static,
+    {
+        let chunksize = chunksize
+            .unwrap_or_else(|| default_chunksize(len, self.processes))
+            .max(1);
+        let (sink, result) = MapSink::<T::Output, C>::new(len, convert, callbacks);
+        let feed = Arc::new(Mutex::new(Feed::default()));
+        let mut job = Some(Job {
             runner: runner_of::<T>(),
             function: FnRef::new(f.addr()),
-            source: Box::new(source),
-            sink,
-        })?;
+            source: Box::new(StreamSource { feed: feed.clone() }),
+            sink: sink.clone(),
+        });
+        let mut index = 0;
+        let mut failure = None;
+        loop {
+            let start = index;
+            let mut items = Vec::new();
+            let mut in_encode = false;
+            let filled = panic::catch_unwind(AssertUnwindSafe(|| {
+                while index - start < chunksize {
+                    in_encode = false;
+                    let Some(a) = iter.next() else {
+                        return Ok(());
+                    };
+                    in_encode = true;
+                    wire::put_arg(&mut items, &a)
+                        .map_err(|reason| PoolError::ArgumentEncode { index, reason })?;
+                    index += 1;
+                }
+                Ok(())
+            }));
+            match filled {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => failure = Some(e),
+                // put_arg catches the panics of Serialize; this one is the iterator's
+                // (or a Drop's, counted with the item).
+                Err(p) if !in_encode => {
+                    failure = Some(PoolError::InputPanicked {
+                        index,
+                        message: panic_message(p.as_ref()),
+                    })
+                }
+                Err(p) => {
+                    failure = Some(PoolError::ArgumentEncode {
+                        index,
+                        reason: format!("panicked: {}", panic_message(p.as_ref())),
+                    })
+                }
+            }
+            if failure.is_some() {
+                break;
+            }
+            if index == start {
+                break; // the input has run out
+            }
+            let mut f = lock(&feed);
+            let was_empty = f.chunks.is_empty();
+            f.chunks.push_back((start, (index - start) as u32, items));
+            drop(f);
+            if let Some(job) = job.take() {
+                self.submit(job)?;
+            } else if was_empty {
+                self.shared.wake();
+            }
+            if !sink.wants_more() {
+                break; // a task failed, or the pool stopped: the call is over
+            }
+        }
+        lock(&feed).done = true;
+        self.shared.wake();
+        sink.end_input(index, failure);
         Ok(result)
     }
 
@@ -477,7 +558,6 @@ impl Pool {
             chunksize: chunksize.max(1),
             next: 0,
             sink: sink.clone(),
-            scratch: Vec::new(),
         };
         self.submit(Job {
             runner: runner_of::<T>(),

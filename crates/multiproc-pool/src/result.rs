@@ -29,6 +29,12 @@ pub(crate) enum Outcome<'a> {
 pub(crate) trait Sink: Send + Sync {
     /// Task `index` finished.
     fn deliver(&self, index: usize, outcome: Outcome<'_>);
+    /// Several tasks finished (one chunk): as many `deliver`s, under one lock.
+    fn deliver_all(&self, outcomes: Vec<(usize, Outcome<'_>)>) {
+        for (index, outcome) in outcomes {
+            self.deliver(index, outcome);
+        }
+    }
     /// The input ran out after `total` items, or failed at item `total` with `error`.
     fn end_input(&self, total: usize, error: Option<PoolError>);
     /// The call cannot finish (the pool was terminated or broke); `error` is rewritten
@@ -296,8 +302,44 @@ pub(crate) struct MapSink<R, T> {
 
 struct MapState<R> {
     slots: Vec<Option<R>>,
-    remaining: usize,
+    filled: usize,
+    /// The number of tasks, once the input has run out.
+    total: Option<usize>,
     done: bool,
+}
+
+impl<R> MapState<R> {
+    fn store(&mut self, index: usize, v: R) {
+        if index >= self.slots.len() {
+            self.slots.resize_with(index + 1, || None);
+        }
+        if self.slots[index].replace(v).is_none() {
+            self.filled += 1;
+        }
+    }
+
+    /// All the values, if they are all there.
+    fn complete(&mut self) -> Option<Vec<R>> {
+        if self.done || self.total != Some(self.filled) {
+            return None;
+        }
+        self.done = true;
+        let mut slots = std::mem::take(&mut self.slots);
+        slots.truncate(self.filled);
+        Some(
+            slots
+                .into_iter()
+                .map(|v| v.expect("every slot is filled"))
+                .collect(),
+        )
+    }
+
+    fn first_missing(&self) -> usize {
+        self.slots
+            .iter()
+            .position(Option::is_none)
+            .unwrap_or(self.slots.len())
+    }
 }
 
 impl<R, T> MapSink<R, T>
@@ -305,26 +347,25 @@ where
     R: DeserializeOwned + Send + 'static,
     T: Send + 'static,
 {
-    /// A sink for `total` tasks, and the result its caller waits on.
+    /// A sink for about `expected` tasks (the count is final at
+    /// [`end_input`](Sink::end_input)), and the result its caller waits on.
     pub(crate) fn new(
-        total: usize,
+        expected: usize,
         convert: fn(Vec<R>) -> T,
         callbacks: Callbacks<T>,
     ) -> (Arc<Self>, AsyncResult<T>) {
         let cell = Arc::new(ResultCell::new());
         let sink = Arc::new(MapSink {
             state: Mutex::new(MapState {
-                slots: (0..total).map(|_| None).collect(),
-                remaining: total,
-                done: total == 0,
+                slots: (0..expected).map(|_| None).collect(),
+                filled: 0,
+                total: None,
+                done: false,
             }),
             cell: cell.clone(),
             convert,
             callbacks: Mutex::new(Some(callbacks)),
         });
-        if total == 0 {
-            sink.finish(Ok(Vec::new()));
-        }
         (sink, AsyncResult { cell })
     }
 
@@ -379,18 +420,8 @@ where
                 if st.done {
                     return;
                 }
-                let Some(slot) = st.slots.get_mut(index) else {
-                    return;
-                };
-                if slot.replace(v).is_none() {
-                    st.remaining -= 1;
-                }
-                if st.remaining == 0 {
-                    st.done = true;
-                    let values = std::mem::take(&mut st.slots)
-                        .into_iter()
-                        .map(|v| v.expect("every slot is filled"))
-                        .collect();
+                st.store(index, v);
+                if let Some(values) = st.complete() {
                     drop(st);
                     self.finish(Ok(values));
                 }
@@ -398,17 +429,49 @@ where
         }
     }
 
-    fn end_input(&self, _total: usize, error: Option<PoolError>) {
+    fn deliver_all(&self, outcomes: Vec<(usize, Outcome<'_>)>) {
+        if lock(&self.state).done {
+            return;
+        }
+        // Decode outside the lock; stop at the first failure, which ends the call.
+        let mut values = Vec::with_capacity(outcomes.len());
+        for (index, outcome) in outcomes {
+            let r = match outcome {
+                Outcome::Value(bytes) => decode::<R>(index, bytes),
+                Outcome::Failed(e) => Err(e),
+            };
+            match r {
+                Ok(v) => values.push((index, v)),
+                Err(e) => return self.fail(e),
+            }
+        }
+        let mut st = lock(&self.state);
+        if st.done {
+            return;
+        }
+        for (index, v) in values {
+            st.store(index, v);
+        }
+        if let Some(values) = st.complete() {
+            drop(st);
+            self.finish(Ok(values));
+        }
+    }
+
+    fn end_input(&self, total: usize, error: Option<PoolError>) {
         if let Some(e) = error {
-            self.fail(e);
+            return self.fail(e);
+        }
+        let mut st = lock(&self.state);
+        st.total = Some(total);
+        if let Some(values) = st.complete() {
+            drop(st);
+            self.finish(Ok(values));
         }
     }
 
     fn abort(&self, error: PoolError) {
-        let first = {
-            let st = lock(&self.state);
-            st.slots.iter().position(Option::is_none).unwrap_or(0)
-        };
+        let first = lock(&self.state).first_missing();
         self.fail(error.at(first));
     }
 
@@ -422,7 +485,7 @@ impl<R, T> Drop for MapSink<R, T> {
         let st = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
         if !st.done {
             st.done = true;
-            let index = st.slots.iter().position(Option::is_none).unwrap_or(0);
+            let index = st.first_missing();
             let r = Err(PoolError::Terminated { index });
             if let Some(cb) = self
                 .callbacks
@@ -504,6 +567,28 @@ impl<R: DeserializeOwned + Send + 'static> Sink for IMapSink<R> {
             st.by_index.insert(index, r);
         } else {
             st.arrived.push_back(r);
+        }
+        self.shared.cv.notify_all();
+    }
+
+    fn deliver_all(&self, outcomes: Vec<(usize, Outcome<'_>)>) {
+        let decoded: Vec<_> = outcomes
+            .into_iter()
+            .map(|(index, outcome)| {
+                let r = match outcome {
+                    Outcome::Value(bytes) => decode::<R>(index, bytes),
+                    Outcome::Failed(e) => Err(e),
+                };
+                (index, r)
+            })
+            .collect();
+        let mut st = lock(&self.shared.state);
+        for (index, r) in decoded {
+            if st.ordered {
+                st.by_index.insert(index, r);
+            } else {
+                st.arrived.push_back(r);
+            }
         }
         self.shared.cv.notify_all();
     }

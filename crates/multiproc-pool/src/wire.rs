@@ -1,8 +1,10 @@
 //! What travels between the parent and a worker, and the worker's loop.
 //!
 //! Parent to worker, one message per chunk:
-//! `[TAG_CHUNK] [u32 header length] [header: (runner FnRef, function FnRef, count)] items`,
-//! each item `[ITEM_ARG | ITEM_SKIP] [u32 length] [encoded argument]`; or `[TAG_STOP]`.
+//! `[TAG_CHUNK] [u32 header length] [header: (runner FnRef, function FnRef)] [u32 count]
+//! items`, each item `[ITEM_ARG | ITEM_SKIP] [u32 length] [encoded argument]`; or
+//! `[TAG_STOP]`. The count has a fixed width so that the items can be appended to a
+//! started message and the count filled in afterwards.
 //!
 //! Worker to parent: `[TAG_READY]` once, after the initializer; then one message per chunk,
 //! `[TAG_RESULTS] [u32 count]` and per item `[kind] [u32 length] [bytes]`, where the kind
@@ -40,8 +42,11 @@ pub(crate) const OUT_SKIPPED: u8 = 4;
 pub(crate) const OUT_BAD_FUNCTION: u8 = 5;
 
 /// How long an idle worker polls its connection before it blocks: a task that arrives
-/// within this time costs no wake-up of a sleeping process.
-const SPIN: Duration = Duration::from_micros(50);
+/// within this time costs no wake-up of a sleeping process (about 20 to 45 µs on the
+/// reference machine). Kept short: on two loaded cores, longer spins (200 µs in the
+/// worker, 100 µs in the handler, 50 µs in `get`) made `apply_async` round trips
+/// several times slower, the spinners taking the cores the others needed.
+const SPIN: Duration = Duration::from_micros(20);
 
 /// Runs the `count` items of a chunk through the function at address `f`, appending one
 /// result entry per item to `out`.
@@ -119,34 +124,67 @@ pub(crate) fn put_entry(out: &mut Vec<u8>, kind: u8, bytes: &[u8]) {
     out.extend_from_slice(bytes);
 }
 
-/// Appends the argument `a` as one item to `out`, encoding it through `scratch`; on
-/// failure (an error or a panic in its `Serialize`) appends a skipped item instead and
-/// returns the reason.
-pub(crate) fn put_arg<A: Serialize>(
+/// Lets postcard append to a borrowed vector, which stays ours if encoding fails.
+struct Appender<'a>(&'a mut Vec<u8>);
+
+impl Extend<u8> for Appender<'_> {
+    fn extend<I: IntoIterator<Item = u8>>(&mut self, iter: I) {
+        self.0.extend(iter)
+    }
+}
+
+/// Appends `[kind] [u32 length] [encoded value]` to `out`, encoding in place. If the
+/// value's `Serialize` fails or panics, `out` is restored and the reason returned.
+pub(crate) fn put_value<T: Serialize>(
     out: &mut Vec<u8>,
-    scratch: &mut Vec<u8>,
-    a: &A,
+    kind: u8,
+    value: &T,
 ) -> Result<(), String> {
-    scratch.clear();
-    let buf = std::mem::take(scratch);
-    let err = match panic::catch_unwind(AssertUnwindSafe(|| codec::encode_into(a, buf))) {
-        Ok(Ok(buf)) => {
-            put_entry(out, ITEM_ARG, &buf);
-            *scratch = buf;
-            return Ok(());
+    let at = out.len();
+    out.push(kind);
+    put_u32(out, 0);
+    let body = out.len();
+    let r = panic::catch_unwind(AssertUnwindSafe(|| {
+        postcard::to_extend(value, Appender(out)).map(drop)
+    }));
+    match r {
+        Ok(Ok(())) => {
+            let len = (out.len() - body) as u32;
+            out[at + 1..body].copy_from_slice(&len.to_le_bytes());
+            Ok(())
         }
-        Ok(Err(e)) => e.to_string(),
-        Err(p) => format!("its Serialize panicked: {}", panic_message(p.as_ref())),
-    };
-    put_entry(out, ITEM_SKIP, &[]);
-    Err(err)
+        Ok(Err(e)) => {
+            out.truncate(at);
+            // Encode again through the codec, which keeps the reason an impl noted
+            // (multiproc_core::codec::note_failure); postcard alone keeps only its kind.
+            match panic::catch_unwind(AssertUnwindSafe(|| codec::encode(value))) {
+                Ok(Err(e)) => Err(e.to_string()),
+                _ => Err(format!(
+                    "cannot encode a value of type {}: {e}",
+                    std::any::type_name::<T>()
+                )),
+            }
+        }
+        Err(p) => {
+            out.truncate(at);
+            Err(format!(
+                "its Serialize panicked: {}",
+                panic_message(p.as_ref())
+            ))
+        }
+    }
+}
+
+/// Appends the argument `a` as one item to `out`; if it cannot be encoded, appends a
+/// skipped item instead and returns the reason.
+pub(crate) fn put_arg<A: Serialize>(out: &mut Vec<u8>, a: &A) -> Result<(), String> {
+    put_value(out, ITEM_ARG, a).inspect_err(|_| put_entry(out, ITEM_SKIP, &[]))
 }
 
 /// The runner for functions of type `T`: decodes each argument, calls, encodes each
 /// result, catching panics at every step so that one item never spoils another.
 pub(crate) fn run_chunk<T: TaskFn>(f: usize, items: &[u8], count: u32, out: &mut Vec<u8>) {
     let mut pos = 0;
-    let mut scratch = Vec::new();
     for _ in 0..count {
         let Some((kind, bytes)) = take_entry(items, &mut pos) else {
             put_entry(out, OUT_ARG_DECODE, b"malformed chunk");
@@ -178,18 +216,8 @@ pub(crate) fn run_chunk<T: TaskFn>(f: usize, items: &[u8], count: u32, out: &mut
                 continue;
             }
         };
-        scratch.clear();
-        let buf = std::mem::take(&mut scratch);
-        match panic::catch_unwind(AssertUnwindSafe(|| codec::encode_into(&r, buf))) {
-            Ok(Ok(buf)) => {
-                put_entry(out, OUT_OK, &buf);
-                scratch = buf;
-            }
-            Ok(Err(e)) => put_entry(out, OUT_RESULT_ENCODE, e.to_string().as_bytes()),
-            Err(p) => {
-                let m = format!("its Serialize panicked: {}", panic_message(p.as_ref()));
-                put_entry(out, OUT_RESULT_ENCODE, m.as_bytes());
-            }
+        if let Err(reason) = put_value(out, OUT_OK, &r) {
+            put_entry(out, OUT_RESULT_ENCODE, reason.as_bytes());
         }
         // The result is dropped after it is encoded; a panicking Drop is the function's.
         if panic::catch_unwind(AssertUnwindSafe(move || drop(r))).is_err() {
@@ -203,16 +231,24 @@ pub(crate) fn run_chunk<T: TaskFn>(f: usize, items: &[u8], count: u32, out: &mut
 pub(crate) struct ChunkHeader {
     pub(crate) runner: FnRef,
     pub(crate) function: FnRef,
-    pub(crate) count: u32,
 }
 
-/// Starts a chunk message in `out` (cleared first); the items follow.
-pub(crate) fn begin_chunk(out: &mut Vec<u8>, header: &ChunkHeader) {
+/// Starts a chunk message in `out` (cleared first): the items follow, and then
+/// [`end_chunk`] fills in their count. Returns where the count goes.
+pub(crate) fn begin_chunk(out: &mut Vec<u8>, header: &ChunkHeader) -> usize {
     out.clear();
     out.push(TAG_CHUNK);
     let h = codec::encode(header).expect("a chunk header always encodes");
     put_u32(out, h.len() as u32);
     out.extend_from_slice(&h);
+    let at = out.len();
+    put_u32(out, 0);
+    at
+}
+
+/// Fills in the item count of a chunk message begun with [`begin_chunk`].
+pub(crate) fn end_chunk(out: &mut [u8], count_at: usize, count: u32) {
+    out[count_at..count_at + 4].copy_from_slice(&count.to_le_bytes());
 }
 
 /// What a worker process is started with.
@@ -269,22 +305,25 @@ pub(crate) fn worker_main<I: Serialize + DeserializeOwned>(args: WorkerArgs<I>) 
                     .map(|h| (h, pos + n as usize))
             })
             .and_then(|(h, end)| codec::decode::<ChunkHeader>(h).ok().map(|h| (h, end)));
-        let Some((header, end)) = header else {
+        let Some((header, mut end)) = header else {
+            return;
+        };
+        let Some(count) = take_u32(msg, &mut end) else {
             return;
         };
         out.clear();
         out.push(TAG_RESULTS);
-        put_u32(&mut out, header.count);
+        put_u32(&mut out, count);
         match (header.runner.resolve(), header.function.resolve()) {
             (Ok(r), Ok(f)) => {
                 // SAFETY: the parent made this FnRef from a `ChunkRunner` (run_chunk::<T>)
                 // and resolve checked that it comes from this same binary image.
                 let run = unsafe { std::mem::transmute::<*const (), ChunkRunner>(r as *const ()) };
                 let items = &msg[end..];
-                run(f, items, header.count, &mut out);
+                run(f, items, count, &mut out);
             }
             (Err(e), _) | (_, Err(e)) => {
-                for _ in 0..header.count {
+                for _ in 0..count {
                     put_entry(&mut out, OUT_BAD_FUNCTION, e.to_string().as_bytes());
                 }
             }

@@ -216,6 +216,29 @@ fn dropping_the_pool_terminates_it(m: StartMethod) {
     assert!(all_reaped(&workers), "{workers:?}");
 }
 
+fn terminate_from_a_callback_does_not_deadlock(m: StartMethod) {
+    let _w = watchdog(Duration::from_secs(60), "terminate_from_a_callback");
+    let pool = std::sync::Arc::new(
+        Pool::builder()
+            .processes(2)
+            .start_method(m)
+            .build()
+            .unwrap(),
+    );
+    let workers = pool.map_chunked(pid, 0..16, 1).unwrap();
+    let inner = pool.clone();
+    let cb = multiproc_pool::Callbacks::new().callback(move |_: &u64| {
+        // On the handler thread: must start the termination, not wait for itself.
+        inner.terminate();
+        assert_eq!(inner.join_timeout(Duration::from_secs(1)), Ok(false));
+    });
+    let r = pool.apply_async_with(sleep_ms, 1, cb).unwrap();
+    assert_eq!(r.get_timeout(Duration::from_secs(30)).unwrap(), 1);
+    assert!(pool.join_timeout(Duration::from_secs(30)).unwrap());
+    assert_eq!(pool.apply_async(pid, 0).unwrap_err(), PoolError::Closed);
+    assert!(all_reaped(&workers), "{workers:?}");
+}
+
 static DATA: OnceLock<RawArray<u64>> = OnceLock::new();
 
 fn keep_data(a: RawArray<u64>) {
@@ -276,5 +299,6 @@ for_each_method!(
     close_then_join_finishes_queued_work,
     terminate_with_pending_tasks_returns,
     dropping_the_pool_terminates_it,
+    terminate_from_a_callback_does_not_deadlock,
     shared_memory_array_reaches_the_workers,
 );

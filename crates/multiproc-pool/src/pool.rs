@@ -297,13 +297,24 @@ struct LazySource<I> {
 
 impl<I> LazySource<I> {
     fn end(&mut self, error: Option<PoolError>) {
+        self.drop_iter();
+        self.sink.end_input(self.next, error);
+    }
+
+    /// Drops the user's iterator on the handler thread, which must survive a panic there
+    /// (an iterator that has panicked may well panic again).
+    fn drop_iter(&mut self) {
         if let Some(it) = self.iter.take() {
-            // Dropping an iterator that has panicked may panic again.
             if panic::catch_unwind(AssertUnwindSafe(move || drop(it))).is_err() {
                 log::warn!("an imap input iterator panicked when dropped");
             }
         }
-        self.sink.end_input(self.next, error);
+    }
+}
+
+impl<I> Drop for LazySource<I> {
+    fn drop(&mut self) {
+        self.drop_iter();
     }
 }
 
@@ -834,6 +845,9 @@ impl Pool {
     /// Stops the workers at once (`SIGTERM`, then `SIGKILL` for any still alive two
     /// seconds later) and fails every unfinished task with [`PoolError::Terminated`]
     /// (CPython's `terminate`). Returns once the workers are reaped.
+    ///
+    /// Called from a callback (on the handler thread itself), it only starts the
+    /// termination, which happens when the callback returns.
     pub fn terminate(&self) {
         let mut c = lock(&self.shared.control);
         if !c.finished {
@@ -841,8 +855,19 @@ impl Pool {
         }
         drop(c);
         self.shared.wake();
+        if self.on_handler_thread() {
+            return;
+        }
         self.shared.wait_finished(None);
         self.join_thread();
+    }
+
+    /// Whether this runs on the pool's own handler thread (in a callback), which must not
+    /// wait for itself.
+    fn on_handler_thread(&self) -> bool {
+        lock(&self.thread)
+            .as_ref()
+            .is_some_and(|t| t.thread().id() == std::thread::current().id())
     }
 
     /// Waits for the workers to exit, after [`close`](Self::close) or
@@ -859,9 +884,15 @@ impl Pool {
 
     /// As [`join`](Self::join), waiting until `deadline` at the latest (`None`: no
     /// limit); whether the pool has finished.
+    ///
+    /// Called from a callback (on the handler thread itself), it returns `Ok(false)` at
+    /// once: the handler cannot wait for itself.
     pub fn join_deadline(&self, deadline: Option<Instant>) -> Result<bool, PoolError> {
         if lock(&self.shared.control).status == Status::Running {
             return Err(PoolError::StillRunning);
+        }
+        if self.on_handler_thread() {
+            return Ok(false);
         }
         if !self.shared.wait_finished(deadline) {
             return Ok(false);

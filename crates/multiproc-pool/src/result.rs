@@ -697,7 +697,9 @@ impl<R> IMapIterator<R> {
             }
             if let Some(e) = st.abort.take() {
                 st.finished = true;
-                return Err(e);
+                // Ordered: the first task without a result; unordered: how many results
+                // were handed out before.
+                return Err(e.at(st.next));
             }
             st = match deadline {
                 None => self.shared.cv.wait(st).unwrap_or_else(|p| p.into_inner()),
@@ -728,5 +730,98 @@ impl<R> Iterator for IMapIterator<R> {
 impl<R> Drop for IMapIterator<R> {
     fn drop(&mut self) {
         self.shared.abandoned.store(true, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn enc(v: u32) -> Vec<u8> {
+        codec::encode(&v).unwrap()
+    }
+
+    fn all(v: Vec<u32>) -> Vec<u32> {
+        v
+    }
+
+    #[test]
+    fn map_sink_orders_results_and_finishes_at_end_of_input() {
+        let (sink, r) = MapSink::<u32, Vec<u32>>::new(3, all, Callbacks::new());
+        sink.deliver(2, Outcome::Value(&enc(20)));
+        sink.deliver_all(vec![
+            (0, Outcome::Value(&enc(0))),
+            (1, Outcome::Value(&enc(10))),
+        ]);
+        assert!(!r.ready(), "the input has not ended yet");
+        sink.end_input(3, None);
+        assert_eq!(r.get_timeout(Duration::ZERO), Ok(vec![0, 10, 20]));
+    }
+
+    #[test]
+    fn map_sink_fails_at_the_first_failure_and_runs_the_error_callback() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let cb = Callbacks::new().error_callback(move |e| tx.send(e.clone()).unwrap());
+        let (sink, r) = MapSink::<u32, Vec<u32>>::new(2, all, cb);
+        assert!(sink.wants_more());
+        sink.deliver(1, Outcome::Value(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff]));
+        assert!(!sink.wants_more());
+        let err = r.get_timeout(Duration::ZERO).unwrap_err();
+        assert!(
+            matches!(err, PoolError::ResultDecode { index: 1, .. }),
+            "{err}"
+        );
+        assert_eq!(rx.try_recv().unwrap(), err);
+    }
+
+    #[test]
+    fn a_map_sink_dropped_unfinished_fails_its_call() {
+        let (sink, r) = MapSink::<u32, Vec<u32>>::new(2, all, Callbacks::new());
+        sink.deliver(0, Outcome::Value(&enc(1)));
+        drop(sink);
+        assert_eq!(
+            r.get_timeout(Duration::ZERO),
+            Err(PoolError::Terminated { index: 1 })
+        );
+    }
+
+    #[test]
+    fn imap_sink_orders_or_not_and_ends_with_the_input_error() {
+        let (sink, mut it) = IMapSink::<u32>::new(true);
+        sink.deliver(1, Outcome::Value(&enc(11)));
+        assert_eq!(it.next_timeout(Duration::ZERO), Err(PoolError::Timeout));
+        sink.deliver(0, Outcome::Value(&enc(10)));
+        let e = PoolError::InputPanicked {
+            index: 2,
+            message: "dry".into(),
+        };
+        sink.end_input(2, Some(e.clone()));
+        drop(sink);
+        assert_eq!(it.next_timeout(Duration::ZERO), Ok(Some(10)));
+        assert_eq!(it.next_timeout(Duration::ZERO), Ok(Some(11)));
+        assert_eq!(it.next_timeout(Duration::ZERO), Err(e));
+        assert_eq!(it.next_timeout(Duration::ZERO), Ok(None));
+
+        let (sink, mut it) = IMapSink::<u32>::new(false);
+        sink.deliver(1, Outcome::Value(&enc(11)));
+        sink.deliver(0, Outcome::Value(&enc(10)));
+        drop(sink); // unfinished: the rest fails as terminated
+        assert_eq!(it.next_timeout(Duration::ZERO), Ok(Some(11)));
+        assert_eq!(it.next_timeout(Duration::ZERO), Ok(Some(10)));
+        assert_eq!(
+            it.next_timeout(Duration::ZERO),
+            Err(PoolError::Terminated { index: 2 })
+        );
+        assert_eq!(it.next(), None);
+    }
+
+    #[test]
+    fn public_types_can_cross_threads() {
+        fn check<T: Send + Sync>() {}
+        check::<crate::Pool>();
+        check::<AsyncResult<Vec<u8>>>();
+        check::<IMapIterator<String>>();
+        fn send<T: Send>() {}
+        send::<Callbacks<u8>>();
     }
 }

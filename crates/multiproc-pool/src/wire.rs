@@ -340,3 +340,106 @@ pub(crate) fn worker_main<I: Serialize + DeserializeOwned>(args: WorkerArgs<I>) 
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Refuses;
+    impl Serialize for Refuses {
+        fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+            Err(serde::ser::Error::custom("no"))
+        }
+    }
+
+    struct Panics;
+    impl Serialize for Panics {
+        fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+            panic!("panics in Serialize")
+        }
+    }
+
+    #[test]
+    fn values_encode_in_place_and_failures_leave_the_buffer_as_it_was() {
+        let mut out = vec![9u8];
+        put_value(&mut out, OUT_OK, &(300u32, "x".to_string())).unwrap();
+        let before = out.clone();
+        assert!(put_value(&mut out, OUT_OK, &Refuses).is_err());
+        assert_eq!(out, before);
+        let e = put_value(&mut out, OUT_OK, &Panics).unwrap_err();
+        assert!(e.contains("panics in Serialize"), "{e}");
+        assert_eq!(out, before);
+        let mut pos = 1;
+        let (kind, bytes) = take_entry(&out, &mut pos).unwrap();
+        assert_eq!(kind, OUT_OK);
+        assert_eq!(
+            codec::decode::<(u32, String)>(bytes).unwrap(),
+            (300, "x".into())
+        );
+        assert_eq!(pos, out.len());
+        assert!(take_entry(&out, &mut pos).is_none());
+    }
+
+    #[test]
+    fn an_argument_that_cannot_be_encoded_becomes_a_skipped_item() {
+        let mut out = Vec::new();
+        put_arg(&mut out, &(1u8,)).unwrap();
+        assert!(put_arg(&mut out, &Refuses).is_err());
+        put_arg(&mut out, &(3u8,)).unwrap();
+        let mut pos = 0;
+        let kinds: Vec<u8> =
+            std::iter::from_fn(|| take_entry(&out, &mut pos).map(|(k, _)| k)).collect();
+        assert_eq!(kinds, [ITEM_ARG, ITEM_SKIP, ITEM_ARG]);
+    }
+
+    fn double(x: u64) -> u64 {
+        x * 2
+    }
+
+    fn boom(_: u64) -> u64 {
+        panic!("boom")
+    }
+
+    #[test]
+    fn the_runner_runs_each_item_and_keeps_failures_to_their_item() {
+        type F = fn(u64) -> u64;
+        let mut items = Vec::new();
+        put_arg(&mut items, &(4u64,)).unwrap();
+        put_entry(&mut items, ITEM_SKIP, &[]);
+        put_entry(&mut items, ITEM_ARG, &[0xff]); // not a u64: fails to decode
+        put_arg(&mut items, &(5u64,)).unwrap();
+        let mut out = Vec::new();
+        run_chunk::<F>((double as F).addr(), &items, 4, &mut out);
+        let mut pos = 0;
+        let entries: Vec<(u8, Vec<u8>)> =
+            std::iter::from_fn(|| take_entry(&out, &mut pos).map(|(k, b)| (k, b.to_vec())))
+                .collect();
+        assert_eq!(entries.len(), 4);
+        assert_eq!(entries[0].0, OUT_OK);
+        assert_eq!(codec::decode::<u64>(&entries[0].1).unwrap(), 8);
+        assert_eq!(entries[1].0, OUT_SKIPPED);
+        assert_eq!(entries[2].0, OUT_ARG_DECODE);
+        assert_eq!(codec::decode::<u64>(&entries[3].1).unwrap(), 10);
+
+        let mut out = Vec::new();
+        run_chunk::<F>((boom as F).addr(), &items[..items.len()], 1, &mut out);
+        let mut pos = 0;
+        let (kind, msg) = take_entry(&out, &mut pos).unwrap();
+        assert_eq!((kind, msg), (OUT_PANICKED, &b"boom"[..]));
+    }
+
+    #[test]
+    fn chunk_count_is_filled_in_after_the_items() {
+        let header = ChunkHeader {
+            runner: FnRef::new(double as fn(u64) -> u64 as usize),
+            function: FnRef::new(boom as fn(u64) -> u64 as usize),
+        };
+        let mut msg = Vec::new();
+        let at = begin_chunk(&mut msg, &header);
+        put_arg(&mut msg, &(1u64,)).unwrap();
+        end_chunk(&mut msg, at, 1);
+        let mut pos = at;
+        assert_eq!(take_u32(&msg, &mut pos), Some(1));
+        assert_eq!(msg[0], TAG_CHUNK);
+    }
+}

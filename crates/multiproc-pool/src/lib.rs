@@ -69,15 +69,35 @@
 //!
 //! ## How it works
 //!
-//! A handler thread in the parent owns the workers: one duplex connection and one exit
-//! sentinel per worker. It hands a chunk to each idle worker (one message holding every
-//! argument of the chunk, with the function as an offset inside the binary, so one worker
-//! runs any function), records which worker holds which chunk, delivers results into the
-//! calls' result slots and runs callbacks. See the `handler` module for the details.
+//! A handler thread in the parent (named `multiproc-pool`) owns the workers: one duplex
+//! connection and one exit sentinel per worker, plus a wake-up socket that submitters
+//! write to. It hands a chunk to each idle worker as one message holding every argument of
+//! the chunk, with the function as its offset inside the binary and a runner
+//! monomorphized for its types, so one long-lived worker runs any function. It records
+//! which worker holds which chunk, delivers results into the calls' result slots (one
+//! lock per chunk), and runs callbacks. When a worker's sentinel fires, the chunk it held
+//! fails task by task and a new worker takes its place.
 //!
-//! Every wait has a timed form ([`AsyncResult::get_timeout`],
-//! [`IMapIterator::next_timeout`], [`Pool::join_timeout`]), and no wait can outlive the
-//! pool: dropping it fails what is pending with [`PoolError::Terminated`].
+//! `map`, `starmap` and `apply` encode their arguments in the calling thread, chunk by
+//! chunk, and the workers start on the first chunk while the rest is encoded. `imap` and
+//! `imap_unordered` pull their input on the handler thread, one chunk at a time and only
+//! when a worker is free, so the input may be endless; their results are buffered until
+//! the iterator takes them.
+//!
+//! | CPython | here |
+//! |---|---|
+//! | `Pool(processes, initializer, initargs, maxtasksperchild, context)` | [`Pool::builder`] `.processes(n).initializer(f, args).maxtasksperchild(n).start_method(m).build()` |
+//! | `pool.map(f, it, chunksize)` | [`Pool::map`], [`Pool::map_chunked`] |
+//! | `pool.map_async(f, it, chunksize, callback, error_callback)` | [`Pool::map_async`], [`Pool::map_async_with`] |
+//! | `pool.starmap(f, it)`, `starmap_async` | [`Pool::starmap`] (two arguments; more: a tuple through `map`), [`Pool::starmap_async`] |
+//! | `pool.imap(f, it, chunksize)`, `imap_unordered` | [`Pool::imap`], [`Pool::imap_chunked`], [`Pool::imap_unordered`] |
+//! | `pool.apply(f, args)`, `apply_async(..., callback, error_callback)` | [`Pool::apply`], [`Pool::apply_async`], [`Pool::apply_async_with`] |
+//! | `AsyncResult.get(timeout)`, `wait`, `ready`, `successful` | [`AsyncResult::get`], [`AsyncResult::get_timeout`], [`AsyncResult::wait_timeout`], [`AsyncResult::ready`], [`AsyncResult::successful`] |
+//! | `IMapIterator.next(timeout)` | [`IMapIterator::next_timeout`] |
+//! | `close`, `terminate`, `join`; `with Pool() as p:` | [`Pool::close`], [`Pool::terminate`], [`Pool::join`], [`Pool::join_timeout`]; dropping the pool |
+//!
+//! Every wait has a timed form, and no wait can outlive the pool: dropping it fails what
+//! is pending with [`PoolError::Terminated`].
 
 mod error;
 mod handler;

@@ -191,6 +191,30 @@ fn apply_async_orders_results(m: StartMethod) {
     finish(pool);
 }
 
+fn apply_async_from_many_threads(m: StartMethod) {
+    let _w = watchdog(LONG, "apply_async_from_many_threads");
+    let pool = pool(m, 2);
+    std::thread::scope(|s| {
+        for t in 0..4u64 {
+            let pool = &pool;
+            s.spawn(move || {
+                for i in 0..500 {
+                    let x = t * 1000 + i;
+                    if i % 2 == 0 {
+                        assert_eq!(pool.apply(square, x).unwrap(), x * x);
+                    } else {
+                        let r = pool.apply_async(square, x).unwrap();
+                        let m = pool.map_chunked(square, [x, x + 1], 1).unwrap();
+                        assert_eq!(m, [x * x, (x + 1) * (x + 1)]);
+                        assert_eq!(r.get_timeout(Duration::from_secs(60)).unwrap(), x * x);
+                    }
+                }
+            });
+        }
+    });
+    finish(pool);
+}
+
 fn async_result_states(m: StartMethod) {
     let _w = watchdog(LONG, "async_result_states");
     let pool = pool(m, 1);
@@ -322,6 +346,7 @@ for_each_method!(
     imap_unordered_has_every_result,
     imap_is_lazy_over_an_endless_input,
     apply_async_orders_results,
+    apply_async_from_many_threads,
     async_result_states,
     callbacks_run_on_the_handler_thread,
     closed_pool_refuses_work,

@@ -1,12 +1,19 @@
 //! The pool's handler thread: it owns the workers, feeds them chunks, delivers results
 //! and callbacks, and replaces workers that die or retire.
 //!
-//! One thread does all of it, so no worker state is shared: it waits on every worker's
-//! connection and exit sentinel and on a wake-up socket that submitters write to. A worker
-//! holds at most one chunk at a time, and the handler pulls the next chunk from a call's
-//! input only when a worker is idle, so a long or endless `imap` input is never held
-//! whole. When a worker's sentinel fires, the chunk it held (if any) fails task by task
-//! with [`PoolError::WorkerDied`], and a new worker takes its place.
+//! It waits on every worker's result connection and exit sentinel and on a wake-up socket
+//! that submitters write to. A worker holds at most one chunk at a time, and the handler
+//! pulls the next chunk from a call's input only when a worker is idle, so a long or
+//! endless `imap` input is never held whole. When a worker's sentinel fires, the chunk it
+//! held (if any) fails task by task with [`PoolError::WorkerDied`], and a new worker takes
+//! its place.
+//!
+//! Each worker has two one-way connections: tasks go down one, results come up the
+//! other. The sending end of the task connection and the record of what the worker holds
+//! sit in a [`Slot`] behind a mutex, shared with the submitting threads: `apply_async`
+//! hands its task straight to an idle worker when no other call is queued, without waking
+//! the handler, which saves one thread wake-up (20 to 45 µs here) per round trip. Every
+//! other change of a slot (ready, retiring, dead) is the handler's, under the same lock.
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
@@ -48,8 +55,10 @@ pub(crate) struct Job {
     pub(crate) sink: Arc<dyn Sink>,
 }
 
-/// Starts one worker process on the given connection end.
-pub(crate) type StartFn = Box<dyn FnMut(Connection) -> Result<Process<()>, ProcessError> + Send>;
+/// Starts one worker process with the receiving end of its task connection and the
+/// sending end of its result connection.
+pub(crate) type StartFn =
+    Box<dyn FnMut(Connection, Connection) -> Result<Process<()>, ProcessError> + Send>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Status {
@@ -63,6 +72,42 @@ pub(crate) struct Control {
     pub(crate) jobs: VecDeque<Job>,
     pub(crate) broken: Option<String>,
     pub(crate) finished: bool,
+    /// The live workers' slots, for submitters that hand a task straight to a worker.
+    pub(crate) slots: Vec<Arc<Slot>>,
+}
+
+/// What submitters may see of a worker.
+pub(crate) struct Slot {
+    pub(crate) pid: i32,
+    pub(crate) state: Mutex<SlotState>,
+}
+
+pub(crate) struct SlotState {
+    /// The sending end of the worker's task connection.
+    pub(crate) tx: Connection,
+    /// It has run its initializer and waits for work.
+    pub(crate) ready: bool,
+    /// It has run its last chunk (`maxtasksperchild`), or it is dead: no more work.
+    pub(crate) closed: bool,
+    /// The chunk it holds.
+    pub(crate) held: Option<Held>,
+}
+
+impl SlotState {
+    /// Whether it can take a chunk now.
+    pub(crate) fn idle(&self) -> bool {
+        self.ready && !self.closed && self.held.is_none()
+    }
+
+    /// Sends the chunk message `msg` and records the chunk as held. A send that fails
+    /// means the worker is dying: its sentinel will fire, and the chunk fail then.
+    pub(crate) fn hand(&mut self, msg: &[u8], held: Held, pid: i32) {
+        self.held = Some(held);
+        if let Err(e) = self.tx.send_bytes(msg) {
+            log::debug!("cannot send a chunk to pool worker {pid}: {e}");
+            self.closed = true;
+        }
+    }
 }
 
 /// What the pool handle and the handler thread share.
@@ -88,6 +133,7 @@ impl Shared {
                 jobs: VecDeque::new(),
                 broken: None,
                 finished: false,
+                slots: Vec::new(),
             }),
             finished_cv: Condvar::new(),
             wake_tx: tx,
@@ -133,21 +179,28 @@ impl Waitable for WakeReader {
 }
 
 /// The chunk a worker holds.
-struct Held {
-    sink: Arc<dyn Sink>,
-    start: usize,
-    count: u32,
+pub(crate) struct Held {
+    pub(crate) sink: Arc<dyn Sink>,
+    pub(crate) start: usize,
+    pub(crate) count: u32,
 }
 
 struct Worker {
     process: Process<()>,
-    conn: Connection,
+    /// The receiving end of its result connection.
+    rx: Connection,
+    slot: Arc<Slot>,
     pid: i32,
-    /// It has run its initializer and waits for work.
+    /// It has sent its ready message.
     ready: bool,
-    held: Option<Held>,
     chunks: usize,
     dead: bool,
+}
+
+impl Worker {
+    fn slot(&self) -> MutexGuard<'_, SlotState> {
+        lock(&self.slot.state)
+    }
 }
 
 /// Consecutive workers dying before they are ready after which the pool gives up.
@@ -181,9 +234,16 @@ impl Drop for FinishGuard {
             c.status = Status::Closed;
         }
         let jobs = std::mem::take(&mut c.jobs);
+        let slots = std::mem::take(&mut c.slots);
         drop(c);
         for j in jobs {
             j.sink.abort(PoolError::Terminated { index: 0 });
+        }
+        for slot in slots {
+            let held = lock(&slot.state).held.take();
+            if let Some(h) = held {
+                h.sink.abort(PoolError::Terminated { index: h.start });
+            }
         }
         self.0.finished_cv.notify_all();
     }
@@ -231,16 +291,27 @@ impl Handler {
         let start_err = |e: &dyn std::fmt::Display| PoolError::Start {
             reason: e.to_string(),
         };
-        let (parent, child) = pipe(true).map_err(|e| start_err(&e))?;
-        let process = (self.start)(child).map_err(|e| start_err(&e))?;
+        let (task_rx, task_tx) = pipe(false).map_err(|e| start_err(&e))?;
+        let (result_rx, result_tx) = pipe(false).map_err(|e| start_err(&e))?;
+        let process = (self.start)(task_rx, result_tx).map_err(|e| start_err(&e))?;
         let pid = process.pid().unwrap_or(-1);
         log::debug!("pool worker {pid} started");
+        let slot = Arc::new(Slot {
+            pid,
+            state: Mutex::new(SlotState {
+                tx: task_tx,
+                ready: false,
+                closed: false,
+                held: None,
+            }),
+        });
+        lock(&self.shared.control).slots.push(slot.clone());
         self.workers.push(Worker {
             process,
-            conn: parent,
+            rx: result_rx,
+            slot,
             pid,
             ready: false,
-            held: None,
             chunks: 0,
             dead: false,
         });
@@ -268,7 +339,7 @@ impl Handler {
                 }
             }
             self.dispatch();
-            let busy = self.workers.iter().any(|w| w.held.is_some());
+            let busy = self.workers.iter().any(|w| w.slot().held.is_some());
             if status == Status::Closed && self.jobs.is_empty() && !busy {
                 self.stop_all();
                 return;
@@ -295,6 +366,9 @@ impl Handler {
                 continue;
             }
             let w = self.workers.swap_remove(i);
+            lock(&self.shared.control)
+                .slots
+                .retain(|s| !Arc::ptr_eq(s, &w.slot));
             self.bury(w);
         }
         let work_left = !self.jobs.is_empty();
@@ -319,7 +393,12 @@ impl Handler {
         }
         let status = w.process.exit_status().unwrap_or(ExitStatus::Exited(-1));
         let retired = self.max_chunks.is_some_and(|m| w.chunks >= m);
-        if let Some(h) = w.held.take() {
+        let held = {
+            let mut slot = w.slot();
+            slot.closed = true;
+            slot.held.take()
+        };
+        if let Some(h) = held {
             log::warn!("pool worker {} died ({status}) holding a chunk", w.pid);
             for i in 0..h.count as usize {
                 let index = h.start + i;
@@ -355,9 +434,14 @@ impl Handler {
     /// Hands a chunk to every idle worker, while there is input.
     fn dispatch(&mut self) {
         for wi in 0..self.workers.len() {
-            let w = &self.workers[wi];
-            let retiring = self.max_chunks.is_some_and(|m| w.chunks >= m);
-            if !w.ready || w.dead || w.held.is_some() || retiring {
+            if self.workers[wi].dead {
+                continue;
+            }
+            // The slot stays locked from the check to the send, so that no submitter
+            // hands this worker a task in between.
+            let slot = self.workers[wi].slot.clone();
+            let mut st = lock(&slot.state);
+            if !st.idle() {
                 continue;
             }
             loop {
@@ -382,17 +466,12 @@ impl Handler {
                     }
                 };
                 wire::end_chunk(&mut self.msg, count_at, count);
-                let w = &mut self.workers[wi];
-                w.held = Some(Held {
+                let held = Held {
                     sink: job.sink.clone(),
                     start,
                     count,
-                });
-                if let Err(e) = w.conn.send_bytes(&self.msg) {
-                    // The worker is dying: its sentinel will fire, and the chunk fail.
-                    log::debug!("cannot send a chunk to pool worker {}: {e}", w.pid);
-                    w.dead = true;
-                }
+                };
+                st.hand(&self.msg, held, slot.pid);
                 break;
             }
         }
@@ -411,12 +490,12 @@ impl Handler {
                 .collect();
             objs.push(&self.wake);
             for (w, s) in self.workers.iter().zip(&sentinels) {
-                objs.push(&w.conn);
+                objs.push(&w.rx);
                 match s {
                     Some(s) => objs.push(s),
                     // No sentinel (cannot happen for a started process): watch the
                     // connection twice rather than shift the indices.
-                    None => objs.push(&w.conn),
+                    None => objs.push(&w.rx),
                 }
             }
             // The timeout is only a safety net: every event has a descriptor.
@@ -442,7 +521,7 @@ impl Handler {
             } else {
                 // It exited: take what it sent before, then bury it.
                 while !self.workers[wi].dead
-                    && matches!(self.workers[wi].conn.poll(Some(Duration::ZERO)), Ok(true))
+                    && matches!(self.workers[wi].rx.poll(Some(Duration::ZERO)), Ok(true))
                 {
                     self.receive(wi);
                 }
@@ -453,8 +532,9 @@ impl Handler {
 
     /// Receives one message from worker `wi`.
     fn receive(&mut self, wi: usize) {
+        let max_chunks = self.max_chunks;
         let w = &mut self.workers[wi];
-        let msg = match w.conn.recv_bytes_ref() {
+        let msg = match w.rx.recv_bytes_ref() {
             Ok(m) => m,
             Err(e) => {
                 if !e.is_eof() {
@@ -467,15 +547,23 @@ impl Handler {
         match msg.first() {
             Some(&wire::TAG_READY) if msg.len() == 1 => {
                 w.ready = true;
+                lock(&w.slot.state).ready = true;
                 self.start_failures = 0;
             }
             Some(&wire::TAG_RESULTS) => {
-                let Some(held) = w.held.take() else {
+                w.chunks += 1;
+                let held = {
+                    let mut slot = lock(&w.slot.state);
+                    if max_chunks.is_some_and(|m| w.chunks >= m) {
+                        slot.closed = true; // it exits now; it is replaced then
+                    }
+                    slot.held.take()
+                };
+                let Some(held) = held else {
                     log::error!("pool worker {} sent results it was not asked for", w.pid);
                     w.dead = true;
                     return;
                 };
-                w.chunks += 1;
                 deliver_results(w.pid, &msg[1..], held);
             }
             _ => {
@@ -488,7 +576,9 @@ impl Handler {
     /// Close: every worker gets a stop message and is joined (killed if it does not stop).
     fn stop_all(&mut self) {
         for w in &mut self.workers {
-            let _ = w.conn.send_bytes(&[wire::TAG_STOP]);
+            let mut slot = w.slot();
+            slot.closed = true;
+            let _ = slot.tx.send_bytes(&[wire::TAG_STOP]);
         }
         let deadline = Instant::now() + STOP_GRACE;
         for w in &mut self.workers {
@@ -503,14 +593,21 @@ impl Handler {
             }
         }
         self.workers.clear();
+        lock(&self.shared.control).slots.clear();
     }
 
     /// Terminate: `SIGTERM` to every worker (as CPython), `SIGKILL` to any still alive
     /// after a grace period; every pending task fails with [`PoolError::Terminated`].
     fn terminate_all(&mut self) {
         self.kill_all();
+        lock(&self.shared.control).slots.clear();
         for w in self.workers.drain(..) {
-            if let Some(h) = w.held {
+            let held = {
+                let mut slot = w.slot();
+                slot.closed = true;
+                slot.held.take()
+            };
+            if let Some(h) = held {
                 h.sink.abort(PoolError::Terminated { index: h.start });
             }
         }
@@ -521,6 +618,7 @@ impl Handler {
 
     fn kill_all(&mut self) {
         for w in &self.workers {
+            w.slot().closed = true;
             let _ = w.process.terminate();
         }
         let deadline = Instant::now() + Duration::from_secs(2);

@@ -15,9 +15,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::{PoolError, panic_message};
-use crate::handler::{Handler, Job, Next, Shared, Source, StartFn, Status, lock};
+use crate::handler::{Handler, Held, Job, Next, Shared, Source, StartFn, Status, lock};
 use crate::result::{AsyncResult, Callbacks, IMapIterator, IMapSink, MapSink, Outcome, Sink};
-use crate::wire::{self, ChunkRunner, TaskFn, WorkerArgs};
+use crate::wire::{self, ChunkHeader, ChunkRunner, TaskFn, WorkerArgs};
 
 /// CPython's default chunk size for `map`: the input split into about four chunks per
 /// worker, `chunksize, extra = divmod(len, processes * 4); if extra: chunksize += 1`.
@@ -81,10 +81,11 @@ fn starter<I>(method: StartMethod, max_chunks: Option<usize>, init: Option<(FnRe
 where
     I: Serialize + DeserializeOwned + Clone + Send + 'static,
 {
-    Box::new(move |conn: Connection| {
+    Box::new(move |tasks: Connection, results: Connection| {
         let n = WORKER_NUMBER.fetch_add(1, Ordering::Relaxed);
         let args = WorkerArgs {
-            conn,
+            tasks,
+            results,
             init: init.clone(),
             max_chunks,
         };
@@ -630,7 +631,63 @@ impl Pool {
         A: Serialize + DeserializeOwned + 'static,
         R: Serialize + DeserializeOwned + Send + 'static,
     {
-        self.submit_eager(f, [(arg,)], Some(1), single::<R>, callbacks)
+        self.check_running()?;
+        let mut msg = Vec::new();
+        let header = ChunkHeader {
+            runner: runner_of::<fn(A) -> R>(),
+            function: FnRef::new(f as usize),
+        };
+        let count_at = wire::begin_chunk(&mut msg, &header);
+        if let Err(reason) = wire::put_value(&mut msg, wire::ITEM_ARG, &(arg,)) {
+            let e = PoolError::ArgumentEncode { index: 0, reason };
+            return Ok(MapSink::<R, R>::failed(e, callbacks));
+        }
+        wire::end_chunk(&mut msg, count_at, 1);
+        let (sink, result) = MapSink::<R, R>::new(1, single::<R>, callbacks);
+        sink.end_input(1, None);
+        {
+            let c = lock(&self.shared.control);
+            if let Some(reason) = &c.broken {
+                return Err(PoolError::Broken {
+                    reason: reason.clone(),
+                });
+            }
+            if c.status != Status::Running {
+                return Err(PoolError::Closed);
+            }
+            // Straight to an idle worker when no other call waits (which keeps calls in
+            // order). A slot that is locked is busy with the handler: skip it.
+            if c.jobs.is_empty() {
+                for slot in &c.slots {
+                    let Ok(mut st) = slot.state.try_lock() else {
+                        continue;
+                    };
+                    if st.idle() {
+                        let held = Held {
+                            sink,
+                            start: 0,
+                            count: 1,
+                        };
+                        st.hand(&msg, held, slot.pid);
+                        return Ok(result);
+                    }
+                }
+            }
+        }
+        let items = msg[count_at + 4..].to_vec();
+        let feed = Feed {
+            chunks: VecDeque::from([(0, 1, items)]),
+            done: true,
+        };
+        self.submit(Job {
+            runner: header.runner,
+            function: header.function,
+            source: Box::new(StreamSource {
+                feed: Arc::new(Mutex::new(feed)),
+            }),
+            sink,
+        })?;
+        Ok(result)
     }
 
     // ------------------------------------------------------------------------------------

@@ -140,6 +140,9 @@ impl<T> fmt::Debug for Callbacks<T> {
     }
 }
 
+/// How long a waiter polls its result before it sleeps.
+const GET_SPIN: Duration = Duration::from_micros(30);
+
 enum CellState<T> {
     Pending,
     Ready(Result<T, PoolError>),
@@ -168,8 +171,17 @@ impl<T> ResultCell<T> {
     }
 
     /// Waits until the result is there or `deadline` passes; the guard, ready or not.
+    /// It polls for a few microseconds before it sleeps: a quick task's result then costs
+    /// no wake-up of this thread.
     fn wait_deadline(&self, deadline: Option<Instant>) -> MutexGuard<'_, CellState<T>> {
+        let spin_until = Instant::now() + GET_SPIN;
+        let spin_until = deadline.map_or(spin_until, |d| d.min(spin_until));
         let mut s = lock(&self.state);
+        while matches!(*s, CellState::Pending) && Instant::now() < spin_until {
+            drop(s);
+            std::hint::spin_loop();
+            s = lock(&self.state);
+        }
         while matches!(*s, CellState::Pending) {
             match deadline {
                 None => s = self.cv.wait(s).unwrap_or_else(|p| p.into_inner()),

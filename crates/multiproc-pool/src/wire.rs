@@ -254,7 +254,10 @@ pub(crate) fn end_chunk(out: &mut [u8], count_at: usize, count: u32) {
 /// What a worker process is started with.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct WorkerArgs<I> {
-    pub(crate) conn: Connection,
+    /// Where chunks come from.
+    pub(crate) tasks: Connection,
+    /// Where results go.
+    pub(crate) results: Connection,
     /// The initializer (a `fn(I)`) and its argument.
     pub(crate) init: Option<(FnRef, I)>,
     /// Exit after this many chunks (`maxtasksperchild`).
@@ -264,7 +267,8 @@ pub(crate) struct WorkerArgs<I> {
 /// The body of a worker process.
 pub(crate) fn worker_main<I: Serialize + DeserializeOwned>(args: WorkerArgs<I>) {
     let WorkerArgs {
-        mut conn,
+        mut tasks,
+        mut results,
         init,
         max_chunks,
     } = args;
@@ -277,7 +281,7 @@ pub(crate) fn worker_main<I: Serialize + DeserializeOwned>(args: WorkerArgs<I>) 
         let f = unsafe { std::mem::transmute::<*const (), fn(I)>(f as *const ()) };
         f(a);
     }
-    if conn.send_bytes(&[TAG_READY]).is_err() {
+    if results.send_bytes(&[TAG_READY]).is_err() {
         return;
     }
     let mut out = Vec::new();
@@ -286,12 +290,12 @@ pub(crate) fn worker_main<I: Serialize + DeserializeOwned>(args: WorkerArgs<I>) 
         // Spin briefly before blocking: a task that comes soon costs no wake-up.
         let start = Instant::now();
         while start.elapsed() < SPIN {
-            match conn.poll(Some(Duration::ZERO)) {
+            match tasks.poll(Some(Duration::ZERO)) {
                 Ok(true) | Err(_) => break,
                 Ok(false) => std::hint::spin_loop(),
             }
         }
-        let Ok(msg) = conn.recv_bytes_ref() else {
+        let Ok(msg) = tasks.recv_bytes_ref() else {
             return; // the parent is gone
         };
         match msg.first() {
@@ -328,7 +332,7 @@ pub(crate) fn worker_main<I: Serialize + DeserializeOwned>(args: WorkerArgs<I>) 
                 }
             }
         }
-        if conn.send_bytes(&out).is_err() {
+        if results.send_bytes(&out).is_err() {
             return;
         }
         done += 1;

@@ -72,6 +72,14 @@
 //! | `Queue(maxsize)`, `SimpleQueue`, `JoinableQueue` | [`Queue`], [`SimpleQueue`], [`JoinableQueue`]: a ring in shared memory; an unserializable value fails at `put`; a process killed mid-`put`/`get` loses nothing of the others |
 //! | `connection.Listener`, `connection.Client` (authkey), `Listener.accept()` | [`Listener`], [`Client`]: HMAC-SHA256 challenge both ways before any payload is decoded, no pickle; `accept`/`connect` return a [`Connection`] whose maximum message length is enforced before allocation |
 //! | (no counterpart) ipc-channel ends passed to children | [`CrossIpcSender`], [`CrossIpcReceiver`] ([`IpcEnd`]): inherited under fork, handed over through ipc-channel's one-shot server under spawn and forkserver; [`IpcEnd::into_inner`] in the child |
+//! | `Pool(processes, initializer, initargs, maxtasksperchild)`, `ctx.Pool(...)` | [`Pool::builder`]`().processes(n).initializer(f, args).maxtasksperchild(n).start_method(m).build()`, [`Pool::new`] |
+//! | `Pool.map(f, it, chunksize)`, `Pool.map_async(..., callback, error_callback)` | [`Pool::map`], [`Pool::map_chunked`], [`Pool::map_async`], [`Pool::map_async_with`] with [`Callbacks`] |
+//! | `Pool.starmap`, `Pool.starmap_async` | [`Pool::starmap`], [`Pool::starmap_chunked`], [`Pool::starmap_async`] (two-argument functions; more through a tuple and `map`) |
+//! | `Pool.imap(f, it, chunksize)`, `Pool.imap_unordered`, `IMapIterator.next(timeout)` | [`Pool::imap`], [`Pool::imap_unordered`] → [`IMapIterator`] with [`IMapIterator::next_timeout`]; the input is pulled lazily |
+//! | `Pool.apply`, `Pool.apply_async(f, args, callback, error_callback)` | [`Pool::apply`], [`Pool::apply_async`], [`Pool::apply_async_with`] |
+//! | `AsyncResult.get(timeout)`, `.wait(timeout)`, `.ready()`, `.successful()` | [`AsyncResult::get`], [`AsyncResult::get_timeout`], [`AsyncResult::wait`], [`AsyncResult::ready`], [`AsyncResult::successful`] |
+//! | `Pool.close()`, `.terminate()`, `.join()`; `with Pool() as p:` | [`Pool::close`], [`Pool::terminate`], [`Pool::join`], [`Pool::join_timeout`]; dropping the [`Pool`] terminates it |
+//! | a pool whose worker is killed (CPython hangs, bpo-22393) | only that task fails, with [`PoolError::WorkerDied`] (pid and signal); the worker is replaced and the pool goes on |
 //! | (resource tracker for leaked segments) | not needed: [`Segment`]s are memfds that vanish with their last user |
 //!
 //! Every blocking call comes as `x`, `try_x` and `x_timeout`/`x_deadline`.
@@ -83,6 +91,10 @@ pub use multiproc_ipc::{
     HandoffError, IpcEnd, IpcError, JoinableQueue, Listener, Pipe, PutError, Queue, SimpleQueue,
     TaskDoneError, pipe,
 };
+pub use multiproc_pool;
+pub use multiproc_pool::{
+    AsyncResult, Callbacks, IMapIterator, Pool, PoolBuilder, PoolError, default_chunksize,
+};
 pub use multiproc_process;
 pub use multiproc_process::*;
 pub use multiproc_shm;
@@ -92,6 +104,8 @@ pub use multiproc_sync::*;
 
 /// The names most programs need.
 pub mod prelude {
+    pub use multiproc_ipc::{Connection, JoinableQueue, Pipe, Queue, SimpleQueue, wait};
+    pub use multiproc_pool::{Pool, PoolError};
     pub use multiproc_process::{
         Process, ProcessError, StartMethod, active_children, cpu_count, current_process,
         get_context, parent_process,

@@ -44,9 +44,39 @@ fn one_gib_segment_crosses_without_copy(m: StartMethod) {
     assert_eq!(unsafe { last.read() }, 0xA5);
 }
 
+/// Blocks of 512 bytes the segment's memory holds (what `populate` allocates).
+fn blocks(seg: &Segment) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let f = std::fs::File::from(multiproc_core::fd::dup(seg).unwrap());
+    f.metadata().unwrap().blocks()
+}
+
+fn populate_in_child(seg: Segment) -> u8 {
+    seg.populate_once(usize::MAX);
+    seg.populate_once(usize::MAX);
+    // SAFETY: byte 100 is in bounds; the parent wrote it before starting the child.
+    unsafe { seg.as_ptr().wrapping_add(100).read() }
+}
+
+/// `populate` allocates every page and keeps what was written; `populate_once` works in a
+/// child under every start method (a forked child populates its own page tables again).
+fn populate_allocates_the_pages_and_keeps_their_contents(m: StartMethod) {
+    let _w = watchdog(Duration::from_secs(60), "populate");
+    let seg = Segment::new(1 << 20).unwrap();
+    // SAFETY: byte 100 is in bounds and nobody else uses the segment yet.
+    unsafe { seg.as_ptr().wrapping_add(100).write(7) };
+    assert!(blocks(&seg) < 64, "{} blocks before", blocks(&seg));
+    seg.populate().unwrap();
+    assert!(blocks(&seg) >= 2048, "{} blocks after", blocks(&seg));
+    let mut p = get_context(m).process(populate_in_child, seg.clone());
+    p.start().unwrap();
+    assert_eq!(p.result().unwrap(), 7);
+}
+
 for_each_method!(
     shared_counter_is_the_same_memory_in_the_child,
-    one_gib_segment_crosses_without_copy
+    one_gib_segment_crosses_without_copy,
+    populate_allocates_the_pages_and_keeps_their_contents
 );
 
 #[test]

@@ -23,6 +23,14 @@
 //! assert!(q.empty());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! Queues of byte messages (`Queue<Vec<u8>>`, `Queue<serde_bytes::ByteBuf>`) also have a
+//! raw path, as [`Connection`](crate::Connection) has `send_bytes` and `recv_bytes_into`:
+//! [`Queue::put_bytes`] copies the caller's bytes straight into the ring and
+//! [`Queue::get_bytes_into`] into the caller's buffer, with no encoding step and no
+//! allocation per message. Both paths write the same messages, so they mix freely.
+//! (`serde_bytes::ByteBuf` rather than `Vec<u8>` is the type to use with `put`/`get`:
+//! serde passes a `Vec<u8>` one element at a time.)
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -40,7 +48,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 mod ring;
 
-use ring::{Fail, Header, Ring};
+use ring::{Fail, Header, Parts, Ring};
 #[doc(hidden)]
 pub use ring::{KillPoint, pause_next_at};
 
@@ -290,7 +298,7 @@ impl<'de, T> Deserialize<'de> for Queue<T> {
 }
 
 /// Largest encode buffer a thread keeps between puts; a larger one is freed after use.
-const KEEP_ENCODE_BUF: usize = 1 << 20;
+const KEEP_ENCODE_BUF: usize = 4 << 20;
 
 thread_local! {
     /// Each thread's reused encode buffer (taken out while in use, so a `Serialize` impl
@@ -311,6 +319,157 @@ fn deadline_of(timeout: Duration) -> Instant {
     Instant::now()
         .checked_add(timeout)
         .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365))
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for Vec<u8> {}
+    impl Sealed for serde_bytes::ByteBuf {}
+}
+
+/// Message types encoded as their bytes (a length, then the bytes), whose queues have the
+/// raw path [`Queue::put_bytes`] / [`Queue::get_bytes_into`]: `Vec<u8>` and
+/// `serde_bytes::ByteBuf`.
+pub trait ByteMessage: sealed::Sealed + Serialize + DeserializeOwned {}
+impl ByteMessage for Vec<u8> {}
+impl ByteMessage for serde_bytes::ByteBuf {}
+
+/// `n` as the codec writes a length (LEB128: 7 bits a byte, low first).
+fn length_prefix(mut n: u64, out: &mut [u8; 10]) -> &[u8] {
+    let mut i = 0;
+    loop {
+        let low = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out[i] = low;
+            return &out[..=i];
+        }
+        out[i] = low | 0x80;
+        i += 1;
+    }
+}
+
+/// The payload of an encoded byte message: its length prefix checked against what follows.
+fn byte_payload<T>(msg: &[u8]) -> Result<&[u8], CodecError> {
+    let err = |reason: String| CodecError::Decode {
+        type_name: std::any::type_name::<T>(),
+        len: msg.len(),
+        reason,
+    };
+    let mut len: u64 = 0;
+    for (i, &b) in msg.iter().enumerate().take(10) {
+        len |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            let rest = &msg[i + 1..];
+            return if rest.len() as u64 == len {
+                Ok(rest)
+            } else {
+                Err(err(format!(
+                    "length prefix says {len} bytes, {} follow",
+                    rest.len()
+                )))
+            };
+        }
+    }
+    Err(err("no complete length prefix".into()))
+}
+
+impl<T: ByteMessage> Queue<T> {
+    /// Puts `bytes` as one message, copied straight into the ring, waiting as long as the
+    /// queue is full; [`get`](Self::get) on any handle returns it as a `T`.
+    ///
+    /// ```
+    /// let q = multiproc_ipc::queue::Queue::<Vec<u8>>::new(0)?;
+    /// q.put_bytes(b"raw")?;
+    /// assert_eq!(q.get()?, b"raw");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn put_bytes(&self, bytes: &[u8]) -> Result<(), PutError<()>> {
+        self.put_bytes_inner(bytes, None)
+    }
+
+    /// As [`put_bytes`](Self::put_bytes), waiting at most `timeout` for room.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let q = multiproc_ipc::queue::Queue::<Vec<u8>>::new(1)?;
+    /// q.put_bytes_timeout(b"a", Duration::from_millis(5))?;
+    /// assert!(q.put_bytes_timeout(b"b", Duration::from_millis(5)).unwrap_err().is_full());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn put_bytes_timeout(&self, bytes: &[u8], timeout: Duration) -> Result<(), PutError<()>> {
+        self.put_bytes_inner(bytes, Some(deadline_of(timeout)))
+    }
+
+    fn put_bytes_inner(&self, bytes: &[u8], deadline: Option<Instant>) -> Result<(), PutError<()>> {
+        if self.closed.load(Ordering::Relaxed) {
+            return Err(PutError::Closed(()));
+        }
+        let mut prefix = [0u8; 10];
+        let head = length_prefix(bytes.len() as u64, &mut prefix);
+        match self.ring.put(Parts { head, body: bytes }, deadline) {
+            Ok(()) => {
+                if self.ring.polled() {
+                    let _ = fd::send(&self.notify.tx, &[1]);
+                }
+                Ok(())
+            }
+            Err(Fail::Timeout) => Err(PutError::Full(())),
+        }
+    }
+
+    /// Takes the oldest message into `buf` (replacing what it held; its capacity is reused)
+    /// and returns its length, waiting as long as the queue is empty.
+    ///
+    /// ```
+    /// let q = multiproc_ipc::queue::Queue::<serde_bytes::ByteBuf>::new(0)?;
+    /// q.put(serde_bytes::ByteBuf::from(vec![1, 2, 3]))?;
+    /// let mut buf = Vec::new();
+    /// assert_eq!(q.get_bytes_into(&mut buf)?, 3);
+    /// assert_eq!(buf, [1, 2, 3]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn get_bytes_into(&self, buf: &mut Vec<u8>) -> Result<usize, GetError> {
+        self.get_bytes_inner(buf, None)
+    }
+
+    /// As [`get_bytes_into`](Self::get_bytes_into), waiting at most `timeout`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let q = multiproc_ipc::queue::Queue::<Vec<u8>>::new(0)?;
+    /// let mut buf = Vec::new();
+    /// assert!(q.get_bytes_into_timeout(&mut buf, Duration::from_millis(5)).unwrap_err().is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn get_bytes_into_timeout(
+        &self,
+        buf: &mut Vec<u8>,
+        timeout: Duration,
+    ) -> Result<usize, GetError> {
+        self.get_bytes_inner(buf, Some(deadline_of(timeout)))
+    }
+
+    fn get_bytes_inner(
+        &self,
+        buf: &mut Vec<u8>,
+        deadline: Option<Instant>,
+    ) -> Result<usize, GetError> {
+        if self.closed.load(Ordering::Relaxed) {
+            return Err(GetError::Closed);
+        }
+        let copied = self.ring.get(deadline, |msg| {
+            byte_payload::<T>(msg).map(|payload| {
+                buf.clear();
+                buf.extend_from_slice(payload);
+                payload.len()
+            })
+        });
+        match copied {
+            Ok(n) => Ok(n?),
+            Err(Fail::Timeout) => Err(GetError::Empty),
+        }
+    }
 }
 
 impl<T: Serialize + DeserializeOwned> Queue<T> {
@@ -361,7 +520,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
             Ok(bytes) => bytes,
             Err(e) => return Err(PutError::Encode(value, e)),
         };
-        let out = match self.ring.put(&bytes, deadline) {
+        let out = match self.ring.put(Parts::one(&bytes), deadline) {
             Ok(()) => {
                 if self.ring.polled() {
                     // Non-blocking: a full socket buffer is readable already.
@@ -636,6 +795,52 @@ impl<T> Waitable for SimpleQueue<T> {
     }
 }
 
+impl<T: ByteMessage> SimpleQueue<T> {
+    /// Puts `bytes` as one message with no encoding step (see [`Queue::put_bytes`]).
+    ///
+    /// ```
+    /// let q = multiproc_ipc::queue::SimpleQueue::<Vec<u8>>::new()?;
+    /// q.put_bytes(b"raw")?;
+    /// let mut buf = Vec::new();
+    /// assert_eq!(q.get_bytes_into(&mut buf)?, 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn put_bytes(&self, bytes: &[u8]) -> Result<(), PutError<()>> {
+        self.inner.put_bytes(bytes)
+    }
+
+    /// Takes the oldest message into `buf` and returns its length (see
+    /// [`Queue::get_bytes_into`]).
+    ///
+    /// ```
+    /// let q = multiproc_ipc::queue::SimpleQueue::<Vec<u8>>::new()?;
+    /// q.put(vec![7; 4])?;
+    /// let mut buf = Vec::new();
+    /// assert_eq!(q.get_bytes_into(&mut buf)?, 4);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn get_bytes_into(&self, buf: &mut Vec<u8>) -> Result<usize, GetError> {
+        self.inner.get_bytes_into(buf)
+    }
+
+    /// As [`get_bytes_into`](Self::get_bytes_into), waiting at most `timeout`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let q = multiproc_ipc::queue::SimpleQueue::<Vec<u8>>::new()?;
+    /// let mut buf = Vec::new();
+    /// assert!(q.get_bytes_into_timeout(&mut buf, Duration::ZERO).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn get_bytes_into_timeout(
+        &self,
+        buf: &mut Vec<u8>,
+        timeout: Duration,
+    ) -> Result<usize, GetError> {
+        self.inner.get_bytes_into_timeout(buf, timeout)
+    }
+}
+
 impl<T: Serialize + DeserializeOwned> SimpleQueue<T> {
     /// A new, empty queue.
     ///
@@ -671,6 +876,18 @@ impl<T: Serialize + DeserializeOwned> SimpleQueue<T> {
     /// ```
     pub fn get(&self) -> Result<T, GetError> {
         self.inner.get()
+    }
+
+    /// Takes the oldest value, waiting at most `timeout` for one.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let q = multiproc_ipc::queue::SimpleQueue::<u8>::new()?;
+    /// assert!(q.get_timeout(Duration::from_millis(5)).unwrap_err().is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn get_timeout(&self, timeout: Duration) -> Result<T, GetError> {
+        self.inner.get_timeout(timeout)
     }
 
     /// Whether the queue holds no value.
@@ -985,5 +1202,72 @@ mod tests {
             assert_eq!(q.get_timeout(LIMIT).unwrap(), vec![i as u8; 100]);
         }
         assert!(ENCODE_BUF.with(|b| b.borrow().capacity()) >= 100);
+    }
+
+    /// The raw path writes the codec's own encoding, so the two paths mix both ways, for
+    /// `Vec<u8>` and `ByteBuf`, small and chunked, including lengths whose prefix takes
+    /// several bytes.
+    #[test]
+    fn the_bytes_path_and_the_typed_path_mix() {
+        let q = Queue::<Vec<u8>>::with_ring_bytes(0, 4096).unwrap();
+        let q2 = q.clone();
+        let sizes = [0usize, 1, 127, 128, 300, 16_383, 16_384, 100_000];
+        let t = std::thread::spawn(move || {
+            for &n in &sizes {
+                q2.put_bytes_timeout(&vec![n as u8; n], LIMIT).unwrap();
+                q2.put_timeout(vec![n as u8 ^ 1; n], LIMIT).unwrap();
+            }
+        });
+        let mut buf = vec![9; 5];
+        for &n in &sizes {
+            assert_eq!(q.get_timeout(LIMIT).unwrap(), vec![n as u8; n]);
+            assert_eq!(q.get_bytes_into_timeout(&mut buf, LIMIT).unwrap(), n);
+            assert_eq!(buf, vec![n as u8 ^ 1; n]);
+        }
+        t.join().unwrap();
+        let b = Queue::<serde_bytes::ByteBuf>::new(0).unwrap();
+        b.put_bytes(b"xyz").unwrap();
+        assert_eq!(b.get().unwrap().into_vec(), b"xyz");
+        b.put(serde_bytes::ByteBuf::from(vec![4; 200])).unwrap();
+        assert_eq!(b.get_bytes_into(&mut buf).unwrap(), 200);
+    }
+
+    #[test]
+    fn length_prefixes_round_trip_and_bad_ones_are_decode_errors() {
+        for n in [0u64, 1, 127, 128, 16_383, 16_384, u32::MAX as u64, u64::MAX] {
+            let mut out = [0u8; 10];
+            let p = length_prefix(n, &mut out).to_vec();
+            assert_eq!(p, codec::encode(&n).unwrap(), "{n}");
+        }
+        assert!(byte_payload::<Vec<u8>>(&[3, 1, 2]).is_err());
+        assert!(byte_payload::<Vec<u8>>(&[0x80]).is_err());
+        assert!(byte_payload::<Vec<u8>>(&[]).is_err());
+        assert_eq!(byte_payload::<Vec<u8>>(&[2, 1, 2]).unwrap(), [1, 2]);
+        let q = Queue::<u32>::new(0).unwrap();
+        q.put(5).unwrap();
+        let as_bytes: Queue<Vec<u8>> = Queue {
+            ring: q.ring.clone(),
+            notify: q.notify.clone(),
+            closed: Arc::new(AtomicBool::new(false)),
+            _t: PhantomData,
+        };
+        let mut buf = Vec::new();
+        assert!(matches!(
+            as_bytes.get_bytes_into(&mut buf),
+            Err(GetError::Decode(_))
+        ));
+        assert_eq!(
+            q.qsize(),
+            0,
+            "a message that does not decode is still taken"
+        );
+    }
+
+    #[test]
+    fn closed_handles_refuse_the_bytes_path() {
+        let q = Queue::<Vec<u8>>::new(0).unwrap();
+        q.close();
+        assert!(matches!(q.put_bytes(b"x"), Err(PutError::Closed(()))));
+        assert_eq!(q.get_bytes_into(&mut Vec::new()), Err(GetError::Closed));
     }
 }

@@ -14,6 +14,11 @@ use multiproc_sync::{LIVENESS_SLICE, spin_limit};
 pub(crate) const HEADER_BYTES: usize = 4096;
 const MAGIC: u64 = 0x6d70_7175_6575_6531; // "mpqueue1"
 
+/// Rings up to this size (with their header) are mapped whole into a process at its first
+/// put or get: otherwise the first pass through the ring takes a page fault every 4 KiB in
+/// every process, each long enough (a few µs) to make a spinning peer give up and sleep.
+const POPULATE_LIMIT: usize = 16 << 20;
+
 /// Record kinds (the low byte of a record's first word).
 const WHOLE: u32 = 1;
 const FIRST: u32 = 2;
@@ -137,6 +142,53 @@ fn pause_slow(p: KillPoint) {
         loop {
             std::thread::sleep(Duration::from_secs(3600));
         }
+    }
+}
+
+/// One message to put, as the concatenation of two slices (a prefix the queue made and
+/// the caller's bytes), so that neither has to be copied into one buffer first.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Parts<'a> {
+    pub(crate) head: &'a [u8],
+    pub(crate) body: &'a [u8],
+}
+
+impl<'a> Parts<'a> {
+    /// One slice.
+    pub(crate) fn one(bytes: &'a [u8]) -> Self {
+        Parts {
+            head: bytes,
+            body: &[],
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.head.len() + self.body.len()
+    }
+
+    /// The slices covering bytes `from..to` of the message, in order.
+    fn range(&self, from: usize, to: usize) -> [&'a [u8]; 2] {
+        let h = self.head.len();
+        let head = &self.head[from.min(h)..to.min(h)];
+        let body = &self.body[from.max(h) - h..to.max(h) - h];
+        [head, body]
+    }
+}
+
+/// Largest reassembly buffer a thread keeps between gets of chunked messages.
+const KEEP_REASSEMBLY_BUF: usize = 4 << 20;
+
+thread_local! {
+    /// Each thread's reused buffer for messages that arrive in chunks: first touching
+    /// fresh pages costs microseconds each, more than copying into warm ones.
+    static REASSEMBLY_BUF: std::cell::RefCell<Vec<u8>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Gives a reassembly buffer back to this thread, unless it grew too large to keep.
+fn keep_reassembly_buf(buf: Vec<u8>) {
+    if buf.capacity() <= KEEP_REASSEMBLY_BUF {
+        let _ = REASSEMBLY_BUF.try_with(|b| *b.borrow_mut() = buf);
     }
 }
 
@@ -267,6 +319,13 @@ impl Ring {
                 std::ptr::copy_nonoverlapping(src[first..].as_ptr(), self.data(), src.len() - first)
             };
         }
+    }
+
+    /// Copies bytes `from..to` of `msg` into the ring at `pos`, as [`copy_in`](Self::copy_in).
+    fn copy_in_parts(&self, pos: u64, msg: Parts<'_>, from: usize, to: usize) {
+        let [a, b] = msg.range(from, to);
+        self.copy_in(pos, a);
+        self.copy_in(pos + a.len() as u64, b);
     }
 
     /// Copies bytes at `pos` out of the ring into `dst`. The caller holds the consumer
@@ -509,7 +568,8 @@ impl Ring {
     // ----- put -----
 
     /// Puts one encoded message, waiting for room until `deadline`.
-    pub(crate) fn put(&self, msg: &[u8], deadline: Option<Instant>) -> Result<(), Fail> {
+    pub(crate) fn put(&self, msg: Parts<'_>, deadline: Option<Instant>) -> Result<(), Fail> {
+        self.hdr.segment().populate_once(POPULATE_LIMIT);
         let len = msg.len() as u64;
         if self.chunked(len) {
             return self.put_chunked(msg, deadline);
@@ -522,9 +582,9 @@ impl Ring {
                 let tail = prod.pos.load(Ordering::Relaxed);
                 self.copy_in(tail, &(u64::from(WHOLE) | (len << 8)).to_ne_bytes());
                 let half = msg.len() / 2;
-                self.copy_in(tail + HDR, &msg[..half]);
+                self.copy_in_parts(tail + HDR, msg, 0, half);
                 kill_point(KillPoint::PutMidCopy);
-                self.copy_in(tail + HDR + half as u64, &msg[half..]);
+                self.copy_in_parts(tail + HDR + half as u64, msg, half, msg.len());
                 let count = prod.count.load(Ordering::Relaxed);
                 self.commit(
                     prod,
@@ -541,7 +601,7 @@ impl Ring {
         }
     }
 
-    fn put_chunked(&self, msg: &[u8], deadline: Option<Instant>) -> Result<(), Fail> {
+    fn put_chunked(&self, msg: Parts<'_>, deadline: Option<Instant>) -> Result<(), Fail> {
         let prod = &self.hdr.prod;
         let g = loop {
             let g = self.lock(prod, deadline).ok_or(Fail::Timeout)?;
@@ -575,15 +635,21 @@ impl Ring {
                 return Err(Fail::Timeout);
             }
             let room = self.free() - HDR - extra - RESERVE;
-            let chunk = (room / 8 * 8).min(total - sent);
+            // At most a quarter of the ring at a time, so that the reader copies one chunk
+            // out while the next is being copied in.
+            let chunk = (room / 8 * 8).min(total - sent).min(self.cap / 4 / 8 * 8);
             let tail = prod.pos.load(Ordering::Relaxed);
             let kind = if sent == 0 { FIRST } else { MORE };
             self.copy_in(tail, &(u64::from(kind) | (chunk << 8)).to_ne_bytes());
             if sent == 0 {
                 self.copy_in(tail + HDR, &total.to_ne_bytes());
             }
-            let body = &msg[sent as usize..(sent + chunk) as usize];
-            self.copy_in(tail + HDR + extra, body);
+            self.copy_in_parts(
+                tail + HDR + extra,
+                msg,
+                sent as usize,
+                (sent + chunk) as usize,
+            );
             sent += chunk;
             let count = prod.count.load(Ordering::Relaxed);
             let last = sent == total;
@@ -613,6 +679,7 @@ impl Ring {
         deadline: Option<Instant>,
         take: impl FnOnce(&[u8]) -> X,
     ) -> Result<X, Fail> {
+        self.hdr.segment().populate_once(POPULATE_LIMIT);
         let cons = &self.hdr.cons;
         loop {
             let g = self.lock(cons, deadline).ok_or(Fail::Timeout)?;
@@ -653,10 +720,17 @@ impl Ring {
                     return Ok(taken.unwrap_or_else(|p| std::panic::resume_unwind(p)));
                 }
                 FIRST => {
-                    if let Some(buf) = self.get_chunked(&g, head, len) {
+                    let mut buf = REASSEMBLY_BUF
+                        .try_with(|b| std::mem::take(&mut *b.borrow_mut()))
+                        .unwrap_or_default();
+                    if self.get_chunked(&g, head, len, &mut buf) {
                         drop(g);
-                        return Ok(take(&buf));
+                        let taken =
+                            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| take(&buf)));
+                        keep_reassembly_buf(buf);
+                        return Ok(taken.unwrap_or_else(|p| std::panic::resume_unwind(p)));
                     }
+                    keep_reassembly_buf(buf);
                     // Aborted by its producer: look for the next message.
                 }
                 _ => {
@@ -668,13 +742,15 @@ impl Ring {
         }
     }
 
-    /// Reads a chunked message from its FIRST record at `head`; `None` if it was aborted.
-    fn get_chunked(&self, _g: &SideGuard<'_>, head: u64, chunk: u64) -> Option<Vec<u8>> {
+    /// Reads a chunked message from its FIRST record at `head` into `buf`; `false` if it
+    /// was aborted.
+    fn get_chunked(&self, _g: &SideGuard<'_>, head: u64, chunk: u64, buf: &mut Vec<u8>) -> bool {
         let cons = &self.hdr.cons;
         let total = self.read_word(head + HDR);
-        let mut buf = Vec::with_capacity(total as usize);
+        buf.clear();
+        buf.reserve(total as usize);
         buf.resize(chunk as usize, 0);
-        self.copy_out(head + 2 * HDR, &mut buf);
+        self.copy_out(head + 2 * HDR, buf);
         let count = cons.count.load(Ordering::Relaxed);
         // The first chunk may be the whole message, when the ring had room for it.
         self.commit(
@@ -688,7 +764,7 @@ impl Ring {
         loop {
             let mid = cons.mid.load(Ordering::Relaxed);
             if mid == 0 {
-                return Some(buf);
+                return true;
             }
             // No deadline: the producer is writing the rest, or dies and is found out.
             let _ = self.wait_until(&self.hdr.prod, None, || self.available() > 0);
@@ -697,7 +773,7 @@ impl Ring {
             let (kind, len) = split(self.read_word(head));
             if kind != MORE {
                 self.commit(cons, head + HDR, count, 0, None);
-                return None;
+                return false;
             }
             let at = buf.len();
             buf.resize(at + len as usize, 0);

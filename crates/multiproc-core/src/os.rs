@@ -185,6 +185,16 @@ pub fn affinity_count() -> io::Result<usize> {
     platform::affinity_count()
 }
 
+/// The number of CPUs online in the machine, whatever this process's affinity: the CPUs
+/// its peers may be running on.
+///
+/// ```
+/// assert!(multiproc_core::os::online_cpus() >= 1);
+/// ```
+pub fn online_cpus() -> usize {
+    platform::online_cpus()
+}
+
 /// Restricts this process to the listed CPUs (`sched_setaffinity`).
 pub fn set_affinity(cpus: &[usize]) -> io::Result<()> {
     platform::set_affinity(cpus)

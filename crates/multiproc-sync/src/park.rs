@@ -32,7 +32,7 @@ static SPIN_LIMIT: AtomicU32 = AtomicU32::new(UNSET);
 /// The number of spin rounds before a waiter parks, for this process.
 ///
 /// Unless [`set_spin_limit`] chose it, it is calibrated on first use to spin for about
-/// [`DEFAULT_SPIN_TIME`], and is 0 when this process may run on one CPU only (spinning
+/// [`DEFAULT_SPIN_TIME`], and is 0 when the machine has one CPU online (spinning
 /// there only delays the process being waited for).
 #[inline]
 pub fn spin_limit() -> u32 {
@@ -44,7 +44,9 @@ pub fn spin_limit() -> u32 {
 
 #[cold]
 fn calibrate() -> u32 {
-    let rounds = if multiproc_core::os::affinity_count().is_ok_and(|n| n <= 1) {
+    // A process pinned to one CPU still gains from spinning while its peer runs on
+    // another; only a machine with one CPU has no such peer.
+    let rounds = if multiproc_core::os::online_cpus() <= 1 {
         0
     } else {
         rounds_for(DEFAULT_SPIN_TIME)

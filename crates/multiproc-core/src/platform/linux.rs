@@ -309,6 +309,13 @@ pub(crate) fn affinity_count() -> io::Result<usize> {
     Ok(rustix::thread::sched_getaffinity(None)?.count() as usize)
 }
 
+/// The number of CPUs online in the machine (`sysconf(_SC_NPROCESSORS_ONLN)`), at least 1.
+pub(crate) fn online_cpus() -> usize {
+    // SAFETY: sysconf has no preconditions; it reads a system value.
+    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    usize::try_from(n).unwrap_or(1).max(1)
+}
+
 /// Restricts this process to the given CPUs (`sched_setaffinity`).
 pub(crate) fn set_affinity(cpus: &[usize]) -> io::Result<()> {
     let mut set = rustix::thread::CpuSet::new();

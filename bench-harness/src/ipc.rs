@@ -17,8 +17,9 @@
 //! | `raw_pipe` | two `pipe(2)`s with the default 64 KiB buffer, an 8-byte length then the bytes, plain `read`/`write`: the baseline |
 //! | `raw_pipe_1m` | the same with each pipe grown to 1 MiB (`F_SETPIPE_SZ`) |
 //! | `pipe` | [`multiproc_ipc::Pipe`]`(true)`: `send_bytes` and `recv_bytes_into` into one reused buffer |
-//! | `queue` | two [`multiproc_ipc::Queue`]s of [`ByteBuf`], one per direction |
-//! | `simple_queue` | two [`multiproc_ipc::SimpleQueue`]s of [`ByteBuf`] |
+//! | `queue` | two [`multiproc_ipc::Queue`]s of `Vec<u8>`, one per direction, through the raw path: `put_bytes` and `get_bytes_into` into one reused buffer |
+//! | `queue_typed` | the same queues through `put`/`get` of a [`ByteBuf`] per message: encoded, and a fresh buffer per message |
+//! | `simple_queue` | two [`multiproc_ipc::SimpleQueue`]s of `Vec<u8>`, through the raw path |
 //! | `ipc_channel` | two `ipc_channel::ipc::bytes_channel()`s |
 //! | `shm_spin` | two one-slot mailboxes in a shared segment, the reader only spinning: the floor of a shared-memory path |
 //!
@@ -62,8 +63,10 @@ pub enum Mechanism {
     RawPipe1M,
     /// multiproc's duplex `Pipe`.
     Pipe,
-    /// Two multiproc `Queue`s.
+    /// Two multiproc `Queue`s, raw bytes path.
     Queue,
+    /// Two multiproc `Queue`s, `put`/`get` of a `ByteBuf`.
+    QueueTyped,
     /// Two multiproc `SimpleQueue`s.
     SimpleQueue,
     /// Two ipc-channel byte channels.
@@ -74,9 +77,10 @@ pub enum Mechanism {
 
 impl Mechanism {
     /// Every mechanism: the library's first, then the others, then the baselines.
-    pub const ALL: [Mechanism; 7] = [
+    pub const ALL: [Mechanism; 8] = [
         Mechanism::Pipe,
         Mechanism::Queue,
+        Mechanism::QueueTyped,
         Mechanism::SimpleQueue,
         Mechanism::IpcChannel,
         Mechanism::RawPipe,
@@ -91,6 +95,7 @@ impl Mechanism {
             Mechanism::RawPipe1M => "raw_pipe_1m",
             Mechanism::Pipe => "pipe",
             Mechanism::Queue => "queue",
+            Mechanism::QueueTyped => "queue_typed",
             Mechanism::SimpleQueue => "simple_queue",
             Mechanism::IpcChannel => "ipc_channel",
             Mechanism::ShmSpin => "shm_spin",
@@ -101,7 +106,7 @@ impl Mechanism {
     pub fn spins(self) -> bool {
         matches!(
             self,
-            Mechanism::Pipe | Mechanism::Queue | Mechanism::SimpleQueue
+            Mechanism::Pipe | Mechanism::Queue | Mechanism::QueueTyped | Mechanism::SimpleQueue
         )
     }
 
@@ -130,6 +135,16 @@ impl Mechanism {
                         rx: q2.clone(),
                     }),
                     Box::new(QueueLink { tx: q2, rx: q1 }),
+                )
+            }
+            Mechanism::QueueTyped => {
+                let (q1, q2) = (Queue::new(0)?, Queue::new(0)?);
+                (
+                    Box::new(TypedQueueLink {
+                        tx: q1.clone(),
+                        rx: q2.clone(),
+                    }),
+                    Box::new(TypedQueueLink { tx: q2, rx: q1 }),
                 )
             }
             Mechanism::SimpleQueue => {
@@ -259,11 +274,27 @@ impl Link for ConnLink {
 }
 
 struct QueueLink {
+    tx: Queue<Vec<u8>>,
+    rx: Queue<Vec<u8>>,
+}
+
+impl Link for QueueLink {
+    fn send(&mut self, msg: &[u8]) -> Result<(), RunError> {
+        Ok(self.tx.put_bytes(msg)?)
+    }
+
+    fn recv(&mut self, buf: &mut Vec<u8>) -> Result<(), RunError> {
+        self.rx.get_bytes_into(buf)?;
+        Ok(())
+    }
+}
+
+struct TypedQueueLink {
     tx: Queue<ByteBuf>,
     rx: Queue<ByteBuf>,
 }
 
-impl Link for QueueLink {
+impl Link for TypedQueueLink {
     fn send(&mut self, msg: &[u8]) -> Result<(), RunError> {
         self.tx
             .put(ByteBuf::from(msg))
@@ -278,20 +309,17 @@ impl Link for QueueLink {
 }
 
 struct SimpleQueueLink {
-    tx: SimpleQueue<ByteBuf>,
-    rx: SimpleQueue<ByteBuf>,
+    tx: SimpleQueue<Vec<u8>>,
+    rx: SimpleQueue<Vec<u8>>,
 }
 
 impl Link for SimpleQueueLink {
     fn send(&mut self, msg: &[u8]) -> Result<(), RunError> {
-        self.tx
-            .put(ByteBuf::from(msg))
-            .map_err(|e| format!("put: {e}"))?;
-        Ok(())
+        Ok(self.tx.put_bytes(msg)?)
     }
 
     fn recv(&mut self, buf: &mut Vec<u8>) -> Result<(), RunError> {
-        *buf = self.rx.get()?.into_vec();
+        self.rx.get_bytes_into(buf)?;
         Ok(())
     }
 }

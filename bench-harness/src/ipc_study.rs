@@ -416,7 +416,8 @@ impl IpcStudy {
             "multiproc's `Pipe`, `Queue` and `SimpleQueue` and ipc-channel's byte channels, \
              beside a raw `pipe(2)` and a spinning shared-memory mailbox measured in the same \
              run, and CPython's `multiprocessing`. Two processes, each pinned to a core of its \
-             own; byte messages (`ByteBuf` in the queues).\n"
+             own; byte messages (the queues through their raw path, `put_bytes`/`get_bytes_into`, \
+             and `queue_typed` through `put`/`get` of a `ByteBuf`).\n"
         );
         let _ = writeln!(o, "| | |\n|---|---|");
         let _ = writeln!(o, "| date | {} |", p.date);

@@ -1,0 +1,876 @@
+//! `Manager` (a server in a child process), `ManagerClient` (what creates objects), and
+//! `ManagerServer` (a server in this process, for remote clients).
+
+use std::collections::HashMap;
+use std::io;
+use std::os::fd::AsFd;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use multiproc_core::func::FnRef;
+use multiproc_core::wait::{Interest, PollEntry, Waitable};
+use multiproc_ipc::listener::{AcceptError, Listener};
+use multiproc_ipc::{Address, Connection};
+use multiproc_process::{Process, StartMethod, get_context, get_start_method};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::client::{Chan, Endpoint, ProxyCore, exchange};
+use crate::error::{ManagerError, Target};
+use crate::proxy::*;
+use crate::server::Shared;
+use crate::user::{Ctor, Served, UserProxy, construct};
+use crate::wire::{Init, Kind, Reply, Request};
+
+/// The longest message a server or client takes unless set: 64 MiB (the IPC crate's
+/// default). A longer frame closes that one connection, before anything is allocated.
+pub const DEFAULT_MAX_FRAME_LEN: u64 = multiproc_ipc::listener::DEFAULT_MAX_FRAME_LEN;
+
+/// How long a new connection may take to authenticate: 2 s. Handshakes run one at a time
+/// on the accepting thread, so this bounds what a silent peer costs the next client.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long [`Manager::shutdown`] waits for the server to exit before killing it.
+pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How often the accepting loop looks whether it was asked to stop.
+const ACCEPT_SLICE: Duration = Duration::from_millis(100);
+
+fn random_key() -> Result<Vec<u8>, ManagerError> {
+    let mut key = vec![0u8; 32];
+    getrandom::fill(&mut key)
+        .map_err(|e| ManagerError::Startup(format!("cannot draw a random key: {e}")))?;
+    Ok(key)
+}
+
+// ----------------------------------------------------------------------------------------
+// the accepting loop, shared by local and remote servers
+
+fn accept_loop(listener: &Listener, shared: &Arc<Shared>, mut control: Option<&mut Connection>) {
+    use std::sync::atomic::Ordering;
+    while !shared.stopping.load(Ordering::SeqCst) {
+        let (l_ready, c_ready) = {
+            let mut entries = vec![PollEntry::new(listener.as_fd(), Interest::READ)];
+            if let Some(c) = control.as_deref() {
+                entries.push(PollEntry::new(c.wait_fd(), Interest::READ));
+            }
+            match multiproc_core::wait::poll(&mut entries, Some(Instant::now() + ACCEPT_SLICE)) {
+                Ok(_) => (
+                    entries[0].ready().any(),
+                    entries.get(1).is_some_and(|e| e.ready().any()),
+                ),
+                Err(e) => {
+                    log::error!("manager server: poll failed: {e}");
+                    std::thread::sleep(ACCEPT_SLICE);
+                    (false, false)
+                }
+            }
+        };
+        if c_ready {
+            // The owner sends `()` to stop, or went away (end of file): stop either way.
+            if let Some(c) = control.as_deref_mut() {
+                let _ = c.try_recv::<()>();
+            }
+            break;
+        }
+        if l_ready {
+            match listener.try_accept() {
+                Ok(conn) => {
+                    let s = shared.clone();
+                    let r = std::thread::Builder::new()
+                        .name("manager-client".into())
+                        .spawn(move || s.serve_connection(conn));
+                    if let Err(e) = r {
+                        log::error!("manager server: cannot start a client thread: {e}");
+                    }
+                }
+                Err(AcceptError::Timeout) | Err(AcceptError::Handshake { .. }) => {}
+                Err(e) => log::warn!("manager server: accept failed: {e}"),
+            }
+        }
+    }
+    shared.stopping.store(true, Ordering::SeqCst);
+    shared.disconnect_all();
+}
+
+// ----------------------------------------------------------------------------------------
+// local manager
+
+/// What the server process is started with (trusted: it comes from its parent).
+#[derive(Serialize, Deserialize)]
+struct ServerArgs {
+    control: Connection,
+    address: Option<Address>,
+    authkey: Vec<u8>,
+    max_frame_len: u64,
+    registry: Vec<(String, FnRef)>,
+}
+
+fn resolve_registry(entries: Vec<(String, FnRef)>) -> Result<HashMap<String, Ctor>, String> {
+    let mut map = HashMap::new();
+    for (name, f) in entries {
+        let addr = f.resolve().map_err(|e| format!("type {name:?}: {e}"))?;
+        // SAFETY: the FnRef was made by `ManagerBuilder::register` from
+        // `construct::<T> as Ctor`, a function of exactly the `Ctor` type, and `resolve`
+        // checked that this process runs the same binary image, so `addr` is that
+        // function's address here. The arguments come from the parent process, never
+        // from the wire.
+        let ctor = unsafe { std::mem::transmute::<usize, Ctor>(addr) };
+        map.insert(name, ctor);
+    }
+    Ok(map)
+}
+
+fn server_main(args: ServerArgs) {
+    let ServerArgs {
+        mut control,
+        address,
+        authkey,
+        max_frame_len,
+        registry,
+    } = args;
+    let registry = match resolve_registry(registry) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = control.send(&Err::<Address, String>(e));
+            return;
+        }
+    };
+    let builder = Listener::builder(&authkey)
+        .max_frame_len(max_frame_len)
+        .handshake_timeout(HANDSHAKE_TIMEOUT);
+    let listener = match &address {
+        Some(a) => builder.bind(a),
+        None => builder.bind_unix_temp(),
+    };
+    let listener = match listener {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = control.send(&Err::<Address, String>(format!("cannot bind: {e}")));
+            return;
+        }
+    };
+    if control
+        .send(&Ok::<Address, String>(listener.address().clone()))
+        .is_err()
+    {
+        return;
+    }
+    let shared = Shared::new(registry);
+    accept_loop(&listener, &shared, Some(&mut control));
+    // Removes the socket file and its private directory.
+    let _ = listener.close();
+}
+
+/// Builds a [`Manager`]: start method, address, key, frame limit, registered types.
+///
+/// ```
+/// use multiproc_manager::Manager;
+/// use multiproc_process::StartMethod;
+/// # multiproc_process::setup!();
+/// let m = Manager::builder().start_method(StartMethod::Spawn).max_frame_len(1 << 20).start()?;
+/// let l = m.list::<u8>()?;
+/// l.append(&1)?;
+/// assert_eq!(l.to_vec()?, [1]);
+/// # Ok::<(), multiproc_manager::ManagerError>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+#[must_use = "a builder does nothing until started"]
+pub struct ManagerBuilder {
+    method: Option<StartMethod>,
+    address: Option<Address>,
+    authkey: Option<Vec<u8>>,
+    max_frame_len: Option<u64>,
+    registry: Vec<(String, FnRef)>,
+}
+
+impl ManagerBuilder {
+    /// How the server process starts (default: [`get_start_method`]).
+    pub fn start_method(mut self, method: StartMethod) -> Self {
+        self.method = Some(method);
+        self
+    }
+
+    /// Where the server listens (default: a Unix socket in a fresh private 0700 directory,
+    /// removed at shutdown). Give a TCP address to reach the server from elsewhere.
+    pub fn address(mut self, address: Address) -> Self {
+        self.address = Some(address);
+        self
+    }
+
+    /// The authentication key (default: 32 random bytes).
+    pub fn authkey(mut self, key: &[u8]) -> Self {
+        self.authkey = Some(key.to_vec());
+        self
+    }
+
+    /// The longest request or reply, in bytes ([`DEFAULT_MAX_FRAME_LEN`] unless set).
+    pub fn max_frame_len(mut self, max: u64) -> Self {
+        self.max_frame_len = Some(max);
+        self
+    }
+
+    /// Registers the user type `T` under `name` (CPython's `BaseManager.register`);
+    /// create objects with [`ManagerClient::create`]. See [`Served`].
+    pub fn register<T: Served>(mut self, name: &str) -> Self {
+        let ctor: Ctor = construct::<T>;
+        self.registry
+            .push((name.to_string(), FnRef::new(ctor as usize)));
+        self
+    }
+
+    /// Starts the server process and waits until it listens.
+    pub fn start(self) -> Result<Manager, ManagerError> {
+        let authkey = match self.authkey {
+            Some(k) => k,
+            None => random_key()?,
+        };
+        let max_frame_len = self.max_frame_len.unwrap_or(DEFAULT_MAX_FRAME_LEN);
+        let (mut ours, theirs) = multiproc_ipc::pipe(true)
+            .map_err(|e| ManagerError::Startup(format!("cannot make the control pipe: {e}")))?;
+        let temp = self.address.is_none();
+        let args = ServerArgs {
+            control: theirs,
+            address: self.address,
+            authkey: authkey.clone(),
+            max_frame_len,
+            registry: self.registry,
+        };
+        let method = self.method.unwrap_or_else(get_start_method);
+        let mut process = get_context(method)
+            .builder()
+            .name("SyncManager")
+            .target(server_main, args);
+        process.start().map_err(ManagerError::Start)?;
+        let pid = process.pid().unwrap_or(0);
+        let reported = ours.recv_timeout::<Result<Address, String>>(Duration::from_secs(60));
+        let address = match reported {
+            Ok(Ok(a)) => a,
+            Ok(Err(e)) => {
+                let _ = process.join_timeout(SHUTDOWN_TIMEOUT);
+                return Err(ManagerError::Startup(e));
+            }
+            Err(e) => {
+                let _ = process.kill();
+                let _ = process.join_timeout(SHUTDOWN_TIMEOUT);
+                return Err(ManagerError::Startup(format!(
+                    "the server process (pid {pid}) did not report its address: {e}"
+                )));
+            }
+        };
+        let cleanup = match (&address, temp) {
+            (Address::Unix(p), true) => Some(p.clone()),
+            _ => None,
+        };
+        let endpoint = Endpoint {
+            address,
+            authkey,
+            pid: Some(pid),
+            max_frame_len,
+        };
+        Ok(Manager {
+            client: ManagerClient::from_endpoint(endpoint),
+            state: Mutex::new(Some(Running {
+                process,
+                control: ours,
+            })),
+            cleanup,
+            pid,
+        })
+    }
+}
+
+#[derive(Debug)]
+struct Running {
+    process: Process<()>,
+    control: Connection,
+}
+
+/// A manager: a server process holding shared objects, and the client that creates them
+/// (CPython's `multiprocessing.Manager()` / `SyncManager`). It dereferences to its
+/// [`ManagerClient`], whose methods create objects and hand back proxies.
+///
+/// The server listens on a Unix socket in a private 0700 directory (or where
+/// [`ManagerBuilder::address`] says) with a random 32-byte key; proxies carry both, so they
+/// work in any child they are sent to. [`shutdown`](Self::shutdown), or dropping the
+/// manager, stops the server, reaps it and removes the socket; every proxy call after that
+/// fails with [`ManagerError::ServerGone`].
+///
+/// ```
+/// use multiproc_manager::Manager;
+/// use multiproc_process::{Process, StartMethod, get_context};
+/// # multiproc_process::setup!();
+///
+/// fn child(d: multiproc_manager::DictProxy<String, u64>) {
+///     d.set(&"from child".into(), &42).unwrap();
+/// }
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let manager = Manager::start()?;
+/// let d = manager.dict::<String, u64>()?;
+/// let mut p = get_context(StartMethod::Spawn).process(child, d.clone());
+/// p.start()?;
+/// p.join()?;
+/// assert_eq!(d.get(&"from child".into())?, Some(42));
+/// manager.shutdown()?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Manager {
+    client: ManagerClient,
+    state: Mutex<Option<Running>>,
+    /// The socket path of a private socket, removed here if the server could not.
+    cleanup: Option<PathBuf>,
+    pid: i32,
+}
+
+impl Manager {
+    /// Starts a manager with the defaults (CPython's `Manager()`).
+    pub fn start() -> Result<Manager, ManagerError> {
+        Self::builder().start()
+    }
+
+    /// A builder for a manager with other settings.
+    pub fn builder() -> ManagerBuilder {
+        ManagerBuilder::default()
+    }
+
+    /// Connects to a server listening at `address` with `authkey` (a [`ManagerServer`], or
+    /// a manager started with a known address and key): CPython's `BaseManager.connect`.
+    /// Nothing is sent until the first call.
+    ///
+    /// ```
+    /// use multiproc_manager::{Manager, ManagerServer};
+    /// let server = ManagerServer::builder(b"key").bind_tcp_loopback()?.spawn()?;
+    /// let client = Manager::connect(server.address().clone(), b"key");
+    /// let q = client.queue::<String>(0)?;
+    /// q.put(&"hi".into())?;
+    /// assert_eq!(q.get()?, "hi");
+    /// server.shutdown();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn connect(address: Address, authkey: &[u8]) -> ManagerClient {
+        ManagerClient::from_endpoint(Endpoint {
+            address,
+            authkey: authkey.to_vec(),
+            pid: None,
+            max_frame_len: DEFAULT_MAX_FRAME_LEN,
+        })
+    }
+
+    /// The client that creates objects (also reachable through `Deref`); it can be cloned
+    /// and sent to children.
+    pub fn client(&self) -> &ManagerClient {
+        &self.client
+    }
+
+    /// The server process's pid.
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// Where the server listens.
+    pub fn address(&self) -> &Address {
+        &self.client.endpoint.address
+    }
+
+    /// Stops the server: asks it to exit, waits up to [`SHUTDOWN_TIMEOUT`], kills it if it
+    /// has not, reaps it and removes its socket. Proxies fail with
+    /// [`ManagerError::ServerGone`] from then on. Calling it again does nothing.
+    pub fn shutdown(&self) -> Result<(), ManagerError> {
+        self.shutdown_timeout(SHUTDOWN_TIMEOUT)
+    }
+
+    /// As [`shutdown`](Self::shutdown), waiting `timeout` before killing the server.
+    pub fn shutdown_timeout(&self, timeout: Duration) -> Result<(), ManagerError> {
+        let running = self.state.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let Some(Running {
+            mut process,
+            mut control,
+        }) = running
+        else {
+            return Ok(());
+        };
+        let _ = control.send(&());
+        let mut result = Ok(());
+        match process.join_timeout(timeout) {
+            Ok(Some(_)) => {}
+            _ => {
+                let _ = process.kill();
+                let _ = process.join_timeout(SHUTDOWN_TIMEOUT);
+                result = Err(ManagerError::ShutdownTimedOut { pid: self.pid });
+            }
+        }
+        drop(control);
+        // A server that was killed could not remove its socket: do it for it.
+        if let Some(path) = &self.cleanup {
+            let _ = std::fs::remove_file(path);
+            if let Some(dir) = path.parent() {
+                let _ = std::fs::remove_dir(dir);
+            }
+        }
+        result
+    }
+}
+
+impl std::ops::Deref for Manager {
+    type Target = ManagerClient;
+    fn deref(&self) -> &ManagerClient {
+        &self.client
+    }
+}
+
+impl Drop for Manager {
+    fn drop(&mut self) {
+        // Only the process that started the server stops it (a forked copy must not).
+        let owner = self.state.lock().map(|s| s.is_some()).unwrap_or(false);
+        if owner {
+            let _ = self.shutdown();
+        }
+    }
+}
+
+// ----------------------------------------------------------------------------------------
+// the client
+
+/// Creates objects in a manager's server and hands back their proxies. Cheap to clone;
+/// it serializes as the server's address and key, so it can be sent to a child, which can
+/// then create objects too. Get one from [`Manager`] (by `Deref` or
+/// [`Manager::client`]) or [`Manager::connect`].
+///
+/// ```
+/// # multiproc_process::setup!();
+/// let manager = multiproc_manager::Manager::start()?;
+/// let ns = manager.namespace()?;
+/// ns.set("x", &1.5f64)?;
+/// assert_eq!(ns.get::<f64>("x")?, 1.5);
+/// assert_eq!(manager.ping()?, manager.pid());
+/// # Ok::<(), multiproc_manager::ManagerError>(())
+/// ```
+pub struct ManagerClient {
+    endpoint: Arc<Endpoint>,
+    chan: Arc<Mutex<Chan>>,
+}
+
+impl std::fmt::Debug for ManagerClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ManagerClient")
+            .field("server", &self.endpoint.describe())
+            .finish()
+    }
+}
+
+impl Clone for ManagerClient {
+    fn clone(&self) -> Self {
+        Self {
+            endpoint: self.endpoint.clone(),
+            chan: self.chan.clone(),
+        }
+    }
+}
+
+impl Serialize for ManagerClient {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.endpoint.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for ManagerClient {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Self::from_endpoint(Endpoint::deserialize(d)?))
+    }
+}
+
+fn lock_chan(m: &Mutex<Chan>) -> MutexGuard<'_, Chan> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl ManagerClient {
+    fn from_endpoint(endpoint: Endpoint) -> Self {
+        Self {
+            endpoint: Arc::new(endpoint),
+            chan: Arc::new(Mutex::new(Chan::default())),
+        }
+    }
+
+    /// Where the server listens.
+    pub fn address(&self) -> &Address {
+        &self.endpoint.address
+    }
+
+    /// Asks the server for its pid (a round trip; CPython's `Manager()._process.pid`).
+    pub fn ping(&self) -> Result<i32, ManagerError> {
+        let mut chan = lock_chan(&self.chan);
+        let bytes = exchange(
+            &self.endpoint,
+            &mut chan,
+            &Request::Ping,
+            false,
+            "ping",
+            || "ping".to_string(),
+        )?;
+        match postcard::from_bytes::<Reply<'_>>(bytes) {
+            Ok(Reply::Int(pid)) => Ok(pid as i32),
+            other => Err(ManagerError::Protocol {
+                server: self.endpoint.describe(),
+                message: format!("unexpected answer to ping: {other:?}"),
+            }),
+        }
+    }
+
+    fn create_core(&self, kind: Kind, init: Init<'_>) -> Result<ProxyCore, ManagerError> {
+        let target = || format!("create {kind}");
+        let mut chan = lock_chan(&self.chan);
+        let req = Request::Create {
+            kind: kind.clone(),
+            init,
+        };
+        let bytes = exchange(&self.endpoint, &mut chan, &req, false, "create", target)?;
+        match postcard::from_bytes::<Reply<'_>>(bytes) {
+            Ok(Reply::Id(id)) => Ok(ProxyCore::new(self.endpoint.clone(), id, kind)),
+            Ok(Reply::Err(e)) => Err(ManagerError::from_wire(
+                e,
+                Target {
+                    kind,
+                    id: 0,
+                    method: "create",
+                },
+                &self.endpoint.describe(),
+            )),
+            other => Err(ManagerError::Protocol {
+                server: self.endpoint.describe(),
+                message: format!("unexpected answer to create: {other:?}"),
+            }),
+        }
+    }
+
+    fn encode<T: Serialize + ?Sized>(&self, what: &str, v: &T) -> Result<Vec<u8>, ManagerError> {
+        multiproc_core::codec::encode(v).map_err(|source| ManagerError::Codec {
+            target: format!("create {what}"),
+            source,
+        })
+    }
+
+    /// A new empty dict (CPython's `Manager().dict()`).
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let d = m.dict::<u32, String>()?;
+    /// d.set(&1, &"one".into())?;
+    /// assert_eq!(d.get(&1)?.as_deref(), Some("one"));
+    /// # Ok::<(), multiproc_manager::ManagerError>(())
+    /// ```
+    pub fn dict<K, V>(&self) -> Result<DictProxy<K, V>, ManagerError>
+    where
+        K: Serialize + DeserializeOwned,
+        V: Serialize + DeserializeOwned,
+    {
+        Ok(DictProxy::new(self.create_core(Kind::Dict, Init::Empty)?))
+    }
+
+    /// A new empty list (CPython's `Manager().list()`).
+    pub fn list<T: Serialize + DeserializeOwned>(&self) -> Result<ListProxy<T>, ManagerError> {
+        Ok(ListProxy::new(self.create_core(Kind::List, Init::Empty)?))
+    }
+
+    /// A new list holding `items`.
+    pub fn list_from<T: Serialize + DeserializeOwned>(
+        &self,
+        items: &[T],
+    ) -> Result<ListProxy<T>, ManagerError> {
+        let enc: Vec<Vec<u8>> = items
+            .iter()
+            .map(|v| self.encode("list", v))
+            .collect::<Result<_, _>>()?;
+        let init = Init::Items(enc.iter().map(Vec::as_slice).collect());
+        Ok(ListProxy::new(self.create_core(Kind::List, init)?))
+    }
+
+    /// A new empty namespace (CPython's `Manager().Namespace()`).
+    pub fn namespace(&self) -> Result<NamespaceProxy, ManagerError> {
+        Ok(NamespaceProxy::new(
+            self.create_core(Kind::Namespace, Init::Empty)?,
+        ))
+    }
+
+    /// A new value holding `initial` (CPython's `Manager().Value(typecode, value)`).
+    pub fn value<T: Serialize + DeserializeOwned>(
+        &self,
+        initial: &T,
+    ) -> Result<ValueProxy<T>, ManagerError> {
+        let b = self.encode("Value", initial)?;
+        Ok(ValueProxy::new(
+            self.create_core(Kind::Value, Init::Bytes(&b))?,
+        ))
+    }
+
+    /// A new fixed-length array holding `items` (CPython's `Manager().Array(typecode, seq)`).
+    pub fn array<T: Serialize + DeserializeOwned>(
+        &self,
+        items: &[T],
+    ) -> Result<ArrayProxy<T>, ManagerError> {
+        let enc: Vec<Vec<u8>> = items
+            .iter()
+            .map(|v| self.encode("Array", v))
+            .collect::<Result<_, _>>()?;
+        let init = Init::Items(enc.iter().map(Vec::as_slice).collect());
+        Ok(ArrayProxy::new(self.create_core(Kind::Array, init)?))
+    }
+
+    /// A new queue holding at most `maxsize` items (0: unbounded; CPython's
+    /// `Manager().Queue(maxsize)`).
+    pub fn queue<T: Serialize + DeserializeOwned>(
+        &self,
+        maxsize: usize,
+    ) -> Result<QueueProxy<T>, ManagerError> {
+        Ok(QueueProxy::new(
+            self.create_core(Kind::Queue, Init::Count(maxsize as u64))?,
+        ))
+    }
+
+    /// A new joinable queue (CPython's `Manager().JoinableQueue(maxsize)`).
+    pub fn joinable_queue<T: Serialize + DeserializeOwned>(
+        &self,
+        maxsize: usize,
+    ) -> Result<JoinableQueueProxy<T>, ManagerError> {
+        Ok(JoinableQueueProxy::new(self.create_core(
+            Kind::JoinableQueue,
+            Init::Count(maxsize as u64),
+        )?))
+    }
+
+    /// A new lock (CPython's `Manager().Lock()`).
+    pub fn lock(&self) -> Result<LockProxy, ManagerError> {
+        Ok(LockProxy::new(self.create_core(Kind::Lock, Init::Empty)?))
+    }
+
+    /// A new re-entrant lock (CPython's `Manager().RLock()`).
+    pub fn rlock(&self) -> Result<RLockProxy, ManagerError> {
+        Ok(RLockProxy::new(self.create_core(Kind::RLock, Init::Empty)?))
+    }
+
+    /// A new semaphore with `value` permits (CPython's `Manager().Semaphore(value)`).
+    pub fn semaphore(&self, value: u64) -> Result<SemaphoreProxy, ManagerError> {
+        Ok(SemaphoreProxy::new(
+            self.create_core(Kind::Semaphore, Init::Count(value))?,
+        ))
+    }
+
+    /// A new bounded semaphore (CPython's `Manager().BoundedSemaphore(value)`).
+    pub fn bounded_semaphore(&self, value: u64) -> Result<BoundedSemaphoreProxy, ManagerError> {
+        Ok(BoundedSemaphoreProxy::new(
+            self.create_core(Kind::BoundedSemaphore, Init::Count(value))?,
+        ))
+    }
+
+    /// A new condition with its own re-entrant lock (CPython's `Manager().Condition()`).
+    pub fn condition(&self) -> Result<ConditionProxy, ManagerError> {
+        Ok(ConditionProxy::new(
+            self.create_core(Kind::Condition, Init::Empty)?,
+        ))
+    }
+
+    /// A new event, not set (CPython's `Manager().Event()`).
+    pub fn event(&self) -> Result<EventProxy, ManagerError> {
+        Ok(EventProxy::new(self.create_core(Kind::Event, Init::Empty)?))
+    }
+
+    /// A new barrier for `parties` waiters (CPython's `Manager().Barrier(parties)`).
+    pub fn barrier(&self, parties: usize) -> Result<BarrierProxy, ManagerError> {
+        Ok(BarrierProxy::new(
+            self.create_core(Kind::Barrier, Init::Count(parties as u64))?,
+        ))
+    }
+
+    /// A new object of the user type registered as `name`, built by
+    /// [`Served::new`]`(args)` in the server. See [`Served`].
+    pub fn create<T: Served>(
+        &self,
+        name: &str,
+        args: &T::Args,
+    ) -> Result<UserProxy<T>, ManagerError> {
+        let b = self.encode(name, args)?;
+        Ok(UserProxy::new(self.create_core(
+            Kind::User(name.to_string()),
+            Init::Bytes(&b),
+        )?))
+    }
+}
+
+// ----------------------------------------------------------------------------------------
+// a server in this process
+
+/// Builds a [`ManagerServer`].
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until bound"]
+pub struct ManagerServerBuilder {
+    authkey: Vec<u8>,
+    max_frame_len: u64,
+    handshake_timeout: Duration,
+    registry: HashMap<String, Ctor>,
+}
+
+impl ManagerServerBuilder {
+    /// The longest request a client may send ([`DEFAULT_MAX_FRAME_LEN`] unless set). A
+    /// longer frame is refused before anything is allocated and closes that connection
+    /// only.
+    pub fn max_frame_len(mut self, max: u64) -> Self {
+        self.max_frame_len = max;
+        self
+    }
+
+    /// How long a new connection may take to authenticate ([`HANDSHAKE_TIMEOUT`] unless
+    /// set).
+    pub fn handshake_timeout(mut self, t: Duration) -> Self {
+        self.handshake_timeout = t;
+        self
+    }
+
+    /// Registers the user type `T` under `name`. See [`Served`].
+    pub fn register<T: Served>(mut self, name: &str) -> Self {
+        self.registry.insert(name.to_string(), construct::<T>);
+        self
+    }
+
+    /// Binds at `address` (a TCP address or a Unix socket path that must not exist).
+    /// A TCP port is bound with `SO_REUSEADDR`, so a server restarted at once on the same
+    /// port binds it again.
+    pub fn bind(self, address: &Address) -> io::Result<ManagerServer> {
+        let listener = Listener::builder(&self.authkey)
+            .max_frame_len(self.max_frame_len)
+            .handshake_timeout(self.handshake_timeout)
+            .bind(address)?;
+        Ok(ManagerServer {
+            listener,
+            shared: Shared::new(self.registry),
+        })
+    }
+
+    /// Binds a TCP port on 127.0.0.1 chosen by the system.
+    pub fn bind_tcp_loopback(self) -> io::Result<ManagerServer> {
+        self.bind(&Address::tcp_loopback())
+    }
+}
+
+/// A manager server running in this process, for clients elsewhere (CPython's
+/// `BaseManager(address, authkey).get_server().serve_forever()`).
+///
+/// Every connection must pass the IPC crate's mutual HMAC-SHA256 challenge on the key before
+/// a single byte of payload is decoded; failed handshakes are dropped and serving goes on.
+/// Requests are data (postcard), frames are limited in length, and each client has its own
+/// thread, so a misbehaving client affects only its own connection.
+///
+/// ```
+/// use multiproc_manager::{Manager, ManagerServer};
+/// let server = ManagerServer::builder(b"secret").bind_tcp_loopback()?.spawn()?;
+/// let c = Manager::connect(server.address().clone(), b"secret");
+/// let d = c.dict::<String, i32>()?;
+/// d.set(&"a".into(), &1)?;
+/// // A wrong key is refused during the handshake.
+/// let bad = Manager::connect(server.address().clone(), b"wrong");
+/// assert!(matches!(bad.dict::<u8, u8>(), Err(multiproc_manager::ManagerError::Connect { .. })));
+/// server.shutdown();
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct ManagerServer {
+    listener: Listener,
+    shared: Arc<Shared>,
+}
+
+impl ManagerServer {
+    /// A builder for a server with key `authkey`.
+    pub fn builder(authkey: &[u8]) -> ManagerServerBuilder {
+        ManagerServerBuilder {
+            authkey: authkey.to_vec(),
+            max_frame_len: DEFAULT_MAX_FRAME_LEN,
+            handshake_timeout: HANDSHAKE_TIMEOUT,
+            registry: HashMap::new(),
+        }
+    }
+
+    /// Where it listens (with the port the system chose).
+    pub fn address(&self) -> &Address {
+        self.listener.address()
+    }
+
+    /// How many connections failed the handshake so far.
+    pub fn failed_handshakes(&self) -> u64 {
+        self.listener.failed_handshakes()
+    }
+
+    /// Serves until the process ends (CPython's `serve_forever`).
+    pub fn serve_forever(self) {
+        accept_loop(&self.listener, &self.shared, None);
+    }
+
+    /// Serves on a background thread until [`ServerHandle::shutdown`] or its drop.
+    pub fn spawn(self) -> io::Result<ServerHandle> {
+        let shared = self.shared.clone();
+        let address = self.listener.address().clone();
+        let thread = std::thread::Builder::new()
+            .name("manager-server".into())
+            .spawn(move || {
+                accept_loop(&self.listener, &self.shared, None);
+                let failed = self.listener.failed_handshakes();
+                let _ = self.listener.close();
+                failed
+            })?;
+        Ok(ServerHandle {
+            shared,
+            address,
+            thread: Some(thread),
+        })
+    }
+}
+
+/// A [`ManagerServer`] serving on a background thread.
+#[derive(Debug)]
+pub struct ServerHandle {
+    shared: Arc<Shared>,
+    address: Address,
+    thread: Option<JoinHandle<u64>>,
+}
+
+impl ServerHandle {
+    /// Where it listens.
+    pub fn address(&self) -> &Address {
+        &self.address
+    }
+
+    /// How many objects the server holds.
+    pub fn objects(&self) -> usize {
+        self.shared.objects()
+    }
+
+    /// Stops accepting, disconnects every client (their calls fail with
+    /// [`ManagerError::ServerGone`]), closes the socket (removing a Unix socket file) and
+    /// returns how many connections failed the handshake over the server's life. Returns
+    /// within about 100 ms plus one handshake in progress.
+    pub fn shutdown(mut self) -> u64 {
+        self.stop()
+    }
+
+    fn stop(&mut self) -> u64 {
+        use std::sync::atomic::Ordering;
+        self.shared.stopping.store(true, Ordering::SeqCst);
+        let failed = self
+            .thread
+            .take()
+            .map(|t| t.join().unwrap_or(0))
+            .unwrap_or(0);
+        self.shared.disconnect_all();
+        failed
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            self.stop();
+        }
+    }
+}

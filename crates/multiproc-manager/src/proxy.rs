@@ -1,0 +1,925 @@
+//! The typed proxies.
+//!
+//! Keys and values are encoded on the client with the workspace codec (postcard); the server
+//! stores the bytes. Two keys are the same key when their *encodings* are equal, so a key
+//! type whose `Serialize` writes equal values differently (a `HashMap` key holding a
+//! `HashSet`, say) does not behave as a key; use types with one encoding per value
+//! (integers, strings, tuples, derived structs and enums).
+
+use std::marker::PhantomData;
+use std::time::{Duration, Instant};
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::client::{
+    ProxyCore, boolean, decode_bytes, decode_many, decode_maybe, decode_pairs, int, unit,
+};
+use crate::error::ManagerError;
+use crate::wire::{Micros, Op};
+
+fn micros(deadline: Option<Instant>) -> Micros {
+    deadline.map(|d| {
+        d.saturating_duration_since(Instant::now())
+            .as_micros()
+            .min(u128::from(u64::MAX)) as u64
+    })
+}
+
+fn now_plus(t: Duration) -> Instant {
+    Instant::now()
+        .checked_add(t)
+        .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365))
+}
+
+/// Defines a proxy struct with the common impls: Debug, Clone (a clone makes its own
+/// connection), Serialize/Deserialize (as its token), `id()`.
+macro_rules! proxy_struct {
+    ($(#[$m:meta])* $name:ident $(<$($t:ident),+>)?) => {
+        $(#[$m])*
+        #[derive(Serialize, Deserialize)]
+        #[serde(bound = "")]
+        pub struct $name $(<$($t),+>)? {
+            core: ProxyCore,
+            #[serde(skip)]
+            _t: PhantomData<fn() -> ($($($t,)+)?)>,
+        }
+
+        impl $(<$($t),+>)? std::fmt::Debug for $name $(<$($t),+>)? {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                std::fmt::Debug::fmt(&self.core, f)
+            }
+        }
+
+        impl $(<$($t),+>)? Clone for $name $(<$($t),+>)? {
+            /// A clone refers to the same object and makes its own connection.
+            fn clone(&self) -> Self {
+                Self::new(self.core.clone())
+            }
+        }
+
+        impl $(<$($t),+>)? $name $(<$($t),+>)? {
+            pub(crate) fn new(core: ProxyCore) -> Self {
+                Self { core, _t: PhantomData }
+            }
+
+            /// The object's id in its server.
+            pub fn id(&self) -> u64 {
+                self.core.id()
+            }
+        }
+    };
+}
+
+// ----------------------------------------------------------------------------------------
+// dict
+
+proxy_struct! {
+    /// A dict in the manager's server (CPython's `DictProxy`). Keys compare by their
+    /// encoding (see the [module documentation](crate::proxy)); iteration order is not
+    /// specified.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let d = m.dict::<String, Vec<u32>>()?;
+    /// d.set(&"a".into(), &vec![1, 2])?;
+    /// assert!(d.contains_key(&"a".into())?);
+    /// assert_eq!(d.len()?, 1);
+    /// assert_eq!(d.pop(&"a".into())?, Some(vec![1, 2]));
+    /// assert_eq!(d.get(&"a".into())?, None);
+    /// # Ok::<(), multiproc_manager::ManagerError>(())
+    /// ```
+    DictProxy<K, V>
+}
+
+impl<K: Serialize + DeserializeOwned, V: Serialize + DeserializeOwned> DictProxy<K, V> {
+    /// `d.get(key)`: the value, or `None`.
+    pub fn get(&self, key: &K) -> Result<Option<V>, ManagerError> {
+        match self.getitem(key) {
+            Ok(v) => Ok(Some(v)),
+            Err(ManagerError::KeyNotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `d[key]`: the value, or [`ManagerError::KeyNotFound`].
+    pub fn getitem(&self, key: &K) -> Result<V, ManagerError> {
+        let k = self.core.encode("get", key)?;
+        self.core.call(Op::Get(&k), false, decode_bytes)
+    }
+
+    /// `d[key] = value`.
+    pub fn set(&self, key: &K, value: &V) -> Result<(), ManagerError> {
+        let k = self.core.encode("set", key)?;
+        let v = self.core.encode("set", value)?;
+        self.core.call(Op::Set(&k, &v), false, unit)
+    }
+
+    /// `del d[key]`, or [`ManagerError::KeyNotFound`].
+    pub fn del(&self, key: &K) -> Result<(), ManagerError> {
+        let k = self.core.encode("del", key)?;
+        self.core.call(Op::Del(&k), false, unit)
+    }
+
+    /// `d.pop(key, None)`: removes and returns the value if there was one.
+    pub fn pop(&self, key: &K) -> Result<Option<V>, ManagerError> {
+        let k = self.core.encode("pop", key)?;
+        self.core.call(Op::Pop(&k), false, decode_maybe)
+    }
+
+    /// `key in d`.
+    pub fn contains_key(&self, key: &K) -> Result<bool, ManagerError> {
+        let k = self.core.encode("contains", key)?;
+        self.core.call(Op::Contains(&k), false, boolean)
+    }
+
+    /// `d.setdefault(key, default)`: the value there, after storing `default` if there
+    /// was none.
+    pub fn setdefault(&self, key: &K, default: &V) -> Result<V, ManagerError> {
+        let k = self.core.encode("setdefault", key)?;
+        let v = self.core.encode("setdefault", default)?;
+        self.core.call(Op::SetDefault(&k, &v), false, decode_bytes)
+    }
+
+    /// `len(d)`.
+    pub fn len(&self) -> Result<usize, ManagerError> {
+        self.core.call(Op::Len, false, int).map(|n| n as usize)
+    }
+
+    /// `len(d) == 0`.
+    pub fn is_empty(&self) -> Result<bool, ManagerError> {
+        Ok(self.len()? == 0)
+    }
+
+    /// `list(d.keys())`.
+    pub fn keys(&self) -> Result<Vec<K>, ManagerError> {
+        self.core.call(Op::Keys, false, decode_many)
+    }
+
+    /// `list(d.values())`.
+    pub fn values(&self) -> Result<Vec<V>, ManagerError> {
+        self.core.call(Op::Values, false, decode_many)
+    }
+
+    /// `list(d.items())`.
+    pub fn items(&self) -> Result<Vec<(K, V)>, ManagerError> {
+        self.core.call(Op::Items, false, decode_pairs)
+    }
+
+    /// `d.update(pairs)`, in one request.
+    pub fn update<'a>(
+        &self,
+        pairs: impl IntoIterator<Item = (&'a K, &'a V)>,
+    ) -> Result<(), ManagerError>
+    where
+        K: 'a,
+        V: 'a,
+    {
+        let enc: Vec<(Vec<u8>, Vec<u8>)> = pairs
+            .into_iter()
+            .map(|(k, v)| {
+                Ok((
+                    self.core.encode("update", k)?,
+                    self.core.encode("update", v)?,
+                ))
+            })
+            .collect::<Result<_, ManagerError>>()?;
+        let refs = enc
+            .iter()
+            .map(|(k, v)| (k.as_slice(), v.as_slice()))
+            .collect();
+        self.core.call(Op::Update(refs), false, unit)
+    }
+
+    /// `d.clear()`.
+    pub fn clear(&self) -> Result<(), ManagerError> {
+        self.core.call(Op::Clear, false, unit)
+    }
+}
+
+// ----------------------------------------------------------------------------------------
+// list
+
+proxy_struct! {
+    /// A list in the manager's server (CPython's `ListProxy`). Indexes follow Python:
+    /// negative ones count from the end.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let l = m.list::<i32>()?;
+    /// l.extend(&[1, 2, 3])?;
+    /// l.append(&4)?;
+    /// assert_eq!(l.get(-1)?, 4);
+    /// l.set(0, &10)?;
+    /// assert_eq!(l.pop(None)?, 4);
+    /// assert_eq!(l.to_vec()?, [10, 2, 3]);
+    /// # Ok::<(), multiproc_manager::ManagerError>(())
+    /// ```
+    ListProxy<T>
+}
+
+impl<T: Serialize + DeserializeOwned> ListProxy<T> {
+    /// `l[i]`, or [`ManagerError::IndexOutOfRange`].
+    pub fn get(&self, i: i64) -> Result<T, ManagerError> {
+        self.core.call(Op::Index(i), false, decode_bytes)
+    }
+
+    /// `l[i] = v`.
+    pub fn set(&self, i: i64, v: &T) -> Result<(), ManagerError> {
+        let b = self.core.encode("set_index", v)?;
+        self.core.call(Op::SetIndex(i, &b), false, unit)
+    }
+
+    /// `del l[i]`.
+    pub fn del(&self, i: i64) -> Result<(), ManagerError> {
+        self.core.call(Op::DelIndex(i), false, unit)
+    }
+
+    /// `l.append(v)`.
+    pub fn append(&self, v: &T) -> Result<(), ManagerError> {
+        let b = self.core.encode("append", v)?;
+        self.core.call(Op::Append(&b), false, unit)
+    }
+
+    /// `l.extend(vs)`, in one request.
+    pub fn extend(&self, vs: &[T]) -> Result<(), ManagerError> {
+        let enc: Vec<Vec<u8>> = vs
+            .iter()
+            .map(|v| self.core.encode("extend", v))
+            .collect::<Result<_, _>>()?;
+        self.core.call(
+            Op::Extend(enc.iter().map(Vec::as_slice).collect()),
+            false,
+            unit,
+        )
+    }
+
+    /// `l.insert(i, v)` (an index past either end inserts at that end, as in Python).
+    pub fn insert(&self, i: i64, v: &T) -> Result<(), ManagerError> {
+        let b = self.core.encode("insert", v)?;
+        self.core.call(Op::Insert(i, &b), false, unit)
+    }
+
+    /// `l.pop(i)` (`None`: the last), or [`ManagerError::IndexOutOfRange`].
+    pub fn pop(&self, i: Option<i64>) -> Result<T, ManagerError> {
+        self.core.call(Op::PopIndex(i), false, decode_bytes)
+    }
+
+    /// `len(l)`.
+    pub fn len(&self) -> Result<usize, ManagerError> {
+        self.core.call(Op::Len, false, int).map(|n| n as usize)
+    }
+
+    /// `len(l) == 0`.
+    pub fn is_empty(&self) -> Result<bool, ManagerError> {
+        Ok(self.len()? == 0)
+    }
+
+    /// `list(l)`: a copy of the whole list.
+    pub fn to_vec(&self) -> Result<Vec<T>, ManagerError> {
+        self.core.call(Op::ToVec, false, decode_many)
+    }
+
+    /// `l.clear()`.
+    pub fn clear(&self) -> Result<(), ManagerError> {
+        self.core.call(Op::Clear, false, unit)
+    }
+}
+
+// ----------------------------------------------------------------------------------------
+// namespace
+
+proxy_struct! {
+    /// A namespace in the manager's server (CPython's `Namespace`): named attributes, each
+    /// of any serde type.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let ns = m.namespace()?;
+    /// ns.set("name", &"x".to_string())?;
+    /// ns.set("n", &3u8)?;
+    /// assert_eq!(ns.get::<u8>("n")?, 3);
+    /// assert!(ns.get::<u8>("missing").is_err());
+    /// let mut names = ns.names()?;
+    /// names.sort();
+    /// assert_eq!(names, ["n", "name"]);
+    /// # Ok::<(), multiproc_manager::ManagerError>(())
+    /// ```
+    NamespaceProxy
+}
+
+impl NamespaceProxy {
+    /// `ns.name`, or [`ManagerError::KeyNotFound`] (Python's `AttributeError`).
+    pub fn get<T: DeserializeOwned>(&self, name: &str) -> Result<T, ManagerError> {
+        self.core
+            .call(Op::Get(name.as_bytes()), false, decode_bytes)
+    }
+
+    /// `ns.name = value`.
+    pub fn set<T: Serialize + ?Sized>(&self, name: &str, value: &T) -> Result<(), ManagerError> {
+        let v = self.core.encode("set", value)?;
+        self.core.call(Op::Set(name.as_bytes(), &v), false, unit)
+    }
+
+    /// `del ns.name`.
+    pub fn del(&self, name: &str) -> Result<(), ManagerError> {
+        self.core.call(Op::Del(name.as_bytes()), false, unit)
+    }
+
+    /// `hasattr(ns, name)`.
+    pub fn contains(&self, name: &str) -> Result<bool, ManagerError> {
+        self.core
+            .call(Op::Contains(name.as_bytes()), false, boolean)
+    }
+
+    /// The attribute names.
+    pub fn names(&self) -> Result<Vec<String>, ManagerError> {
+        self.core.call(Op::Keys, false, |r, core| match r {
+            crate::wire::Reply::Many(v) => Ok(v
+                .into_iter()
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .collect()),
+            other => Err(crate::client::unexpected(core, "names", &other)),
+        })
+    }
+}
+
+// ----------------------------------------------------------------------------------------
+// value and array
+
+proxy_struct! {
+    /// One value in the manager's server (CPython's `Manager().Value`). `get` and `set` are
+    /// each atomic; a read-modify-write needs a lock (a [`LockProxy`]).
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let v = m.value(&1.5f64)?;
+    /// v.set(&2.5)?;
+    /// assert_eq!(v.get()?, 2.5);
+    /// # Ok::<(), multiproc_manager::ManagerError>(())
+    /// ```
+    ValueProxy<T>
+}
+
+impl<T: Serialize + DeserializeOwned> ValueProxy<T> {
+    /// `v.value`.
+    pub fn get(&self) -> Result<T, ManagerError> {
+        self.core.call(Op::Load, false, decode_bytes)
+    }
+
+    /// `v.value = x`.
+    pub fn set(&self, x: &T) -> Result<(), ManagerError> {
+        let b = self.core.encode("set", x)?;
+        self.core.call(Op::Store(&b), false, unit)
+    }
+}
+
+proxy_struct! {
+    /// A fixed-length array in the manager's server (CPython's `Manager().Array`).
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let a = m.array(&[0u32; 4])?;
+    /// a.set(2, &7)?;
+    /// assert_eq!(a.to_vec()?, [0, 0, 7, 0]);
+    /// assert_eq!(a.len()?, 4);
+    /// assert!(a.get(4).is_err());
+    /// # Ok::<(), multiproc_manager::ManagerError>(())
+    /// ```
+    ArrayProxy<T>
+}
+
+impl<T: Serialize + DeserializeOwned> ArrayProxy<T> {
+    /// `a[i]`.
+    pub fn get(&self, i: i64) -> Result<T, ManagerError> {
+        self.core.call(Op::Index(i), false, decode_bytes)
+    }
+
+    /// `a[i] = v`.
+    pub fn set(&self, i: i64, v: &T) -> Result<(), ManagerError> {
+        let b = self.core.encode("set_index", v)?;
+        self.core.call(Op::SetIndex(i, &b), false, unit)
+    }
+
+    /// `len(a)`.
+    pub fn len(&self) -> Result<usize, ManagerError> {
+        self.core.call(Op::Len, false, int).map(|n| n as usize)
+    }
+
+    /// `len(a) == 0`.
+    pub fn is_empty(&self) -> Result<bool, ManagerError> {
+        Ok(self.len()? == 0)
+    }
+
+    /// `a[:]`.
+    pub fn to_vec(&self) -> Result<Vec<T>, ManagerError> {
+        self.core.call(Op::ToVec, false, decode_many)
+    }
+}
+
+// ----------------------------------------------------------------------------------------
+// queues
+
+proxy_struct! {
+    /// A queue in the manager's server (CPython's `Manager().Queue()`). `get` and `put`
+    /// block only the server thread of this proxy's connection; while one waits, the proxy
+    /// watches the server and fails with [`ManagerError::ServerGone`] within about a second
+    /// of its death.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// use std::time::Duration;
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let q = m.queue::<u32>(1)?;
+    /// q.put(&1)?;
+    /// assert!(q.put_timeout(&2, Duration::from_millis(10)).unwrap_err().is_timeout());
+    /// assert_eq!(q.get()?, 1);
+    /// assert!(q.try_get().unwrap_err().is_timeout());
+    /// # Ok::<(), multiproc_manager::ManagerError>(())
+    /// ```
+    QueueProxy<T>
+}
+
+proxy_struct! {
+    /// A joinable queue in the manager's server (CPython's `Manager().JoinableQueue()`):
+    /// a [`QueueProxy`]'s methods plus `task_done` and `join`.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let q = m.joinable_queue::<u32>(0)?;
+    /// q.put(&1)?;
+    /// assert_eq!(q.get()?, 1);
+    /// q.task_done()?;
+    /// q.join()?;
+    /// # Ok::<(), multiproc_manager::ManagerError>(())
+    /// ```
+    JoinableQueueProxy<T>
+}
+
+macro_rules! queue_methods {
+    ($name:ident) => {
+        impl<T: Serialize + DeserializeOwned> $name<T> {
+            /// Puts `item`, waiting for room if the queue is bounded and full.
+            pub fn put(&self, item: &T) -> Result<(), ManagerError> {
+                self.put_until(item, None)
+            }
+
+            /// Puts `item` if there is room now, or [`ManagerError::Full`] (`put_nowait`).
+            pub fn try_put(&self, item: &T) -> Result<(), ManagerError> {
+                self.put_until(item, Some(Instant::now()))
+            }
+
+            /// Puts `item`, waiting up to `timeout` for room, or [`ManagerError::Full`].
+            pub fn put_timeout(&self, item: &T, timeout: Duration) -> Result<(), ManagerError> {
+                self.put_until(item, Some(now_plus(timeout)))
+            }
+
+            /// Puts `item`, waiting until `deadline` for room, or [`ManagerError::Full`].
+            pub fn put_deadline(&self, item: &T, deadline: Instant) -> Result<(), ManagerError> {
+                self.put_until(item, Some(deadline))
+            }
+
+            fn put_until(&self, item: &T, d: Option<Instant>) -> Result<(), ManagerError> {
+                let b = self.core.encode("put", item)?;
+                self.core.call(Op::Put(&b, micros(d)), true, unit)
+            }
+
+            /// Takes the next item, waiting for one.
+            pub fn get(&self) -> Result<T, ManagerError> {
+                self.get_until(None)
+            }
+
+            /// Takes the next item if there is one now, or [`ManagerError::Empty`]
+            /// (`get_nowait`).
+            pub fn try_get(&self) -> Result<T, ManagerError> {
+                self.get_until(Some(Instant::now()))
+            }
+
+            /// Takes the next item, waiting up to `timeout`, or [`ManagerError::Empty`].
+            pub fn get_timeout(&self, timeout: Duration) -> Result<T, ManagerError> {
+                self.get_until(Some(now_plus(timeout)))
+            }
+
+            /// Takes the next item, waiting until `deadline`, or [`ManagerError::Empty`].
+            pub fn get_deadline(&self, deadline: Instant) -> Result<T, ManagerError> {
+                self.get_until(Some(deadline))
+            }
+
+            fn get_until(&self, d: Option<Instant>) -> Result<T, ManagerError> {
+                self.core.call(Op::Take(micros(d)), true, decode_bytes)
+            }
+
+            /// `q.qsize()`: exact.
+            pub fn qsize(&self) -> Result<usize, ManagerError> {
+                self.core.call(Op::QSize, false, int).map(|n| n as usize)
+            }
+
+            /// `q.empty()`.
+            pub fn empty(&self) -> Result<bool, ManagerError> {
+                self.core.call(Op::IsEmpty, false, boolean)
+            }
+
+            /// `q.full()`.
+            pub fn full(&self) -> Result<bool, ManagerError> {
+                self.core.call(Op::IsFull, false, boolean)
+            }
+        }
+    };
+}
+
+queue_methods!(QueueProxy);
+queue_methods!(JoinableQueueProxy);
+
+impl<T: Serialize + DeserializeOwned> JoinableQueueProxy<T> {
+    /// Marks one item taken earlier as done.
+    pub fn task_done(&self) -> Result<(), ManagerError> {
+        self.core.call(Op::TaskDone, false, unit)
+    }
+
+    /// Waits until every item put has been marked done.
+    pub fn join(&self) -> Result<(), ManagerError> {
+        self.core.call(Op::Join(None), true, unit)
+    }
+
+    /// As [`join`](Self::join), or [`ManagerError::Timeout`] after `timeout`.
+    pub fn join_timeout(&self, timeout: Duration) -> Result<(), ManagerError> {
+        self.join_deadline(now_plus(timeout))
+    }
+
+    /// As [`join`](Self::join), or [`ManagerError::Timeout`] at `deadline`.
+    pub fn join_deadline(&self, deadline: Instant) -> Result<(), ManagerError> {
+        self.core.call(Op::Join(micros(Some(deadline))), true, unit)
+    }
+}
+
+// ----------------------------------------------------------------------------------------
+// locks and semaphores
+
+/// Holds a [`LockProxy`] or [`RLockProxy`] (or a condition's lock) and releases it when
+/// dropped.
+#[must_use = "the lock is released when the guard is dropped"]
+#[derive(Debug)]
+pub struct ProxyGuard<'a> {
+    core: &'a ProxyCore,
+}
+
+impl Drop for ProxyGuard<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = self.core.call(Op::Release, false, unit) {
+            log::warn!("releasing a manager lock on guard drop failed: {e}");
+        }
+    }
+}
+
+macro_rules! acquire_methods {
+    ($name:ident) => {
+        impl $name {
+            /// Waits until acquired.
+            pub fn acquire(&self) -> Result<(), ManagerError> {
+                self.acquire_until(None).map(|_| ())
+            }
+
+            /// Acquires if free now; `false` if not (`acquire(False)`).
+            pub fn try_acquire(&self) -> Result<bool, ManagerError> {
+                self.acquire_until(Some(Instant::now()))
+            }
+
+            /// Waits up to `timeout`; `false` if not acquired by then.
+            pub fn acquire_timeout(&self, timeout: Duration) -> Result<bool, ManagerError> {
+                self.acquire_until(Some(now_plus(timeout)))
+            }
+
+            /// Waits until `deadline`; `false` if not acquired by then.
+            pub fn acquire_deadline(&self, deadline: Instant) -> Result<bool, ManagerError> {
+                self.acquire_until(Some(deadline))
+            }
+
+            fn acquire_until(&self, d: Option<Instant>) -> Result<bool, ManagerError> {
+                self.core.call(Op::Acquire(micros(d)), true, boolean)
+            }
+
+            /// Releases.
+            pub fn release(&self) -> Result<(), ManagerError> {
+                self.core.call(Op::Release, false, unit)
+            }
+        }
+    };
+}
+
+macro_rules! guard_methods {
+    ($name:ident) => {
+        impl $name {
+            /// Acquires and returns a guard that releases on drop (`with lock:`).
+            pub fn lock(&self) -> Result<ProxyGuard<'_>, ManagerError> {
+                self.acquire()?;
+                Ok(ProxyGuard { core: &self.core })
+            }
+
+            /// As [`lock`](Self::lock), waiting up to `timeout`; `None` if not acquired.
+            pub fn lock_timeout(
+                &self,
+                timeout: Duration,
+            ) -> Result<Option<ProxyGuard<'_>>, ManagerError> {
+                Ok(self
+                    .acquire_timeout(timeout)?
+                    .then(|| ProxyGuard { core: &self.core }))
+            }
+        }
+    };
+}
+
+proxy_struct! {
+    /// A lock in the manager's server (CPython's `Manager().Lock()`). It is held by the
+    /// proxy's *connection*: if the process holding it dies (or the proxy is dropped while
+    /// holding it), the server releases it, so the others are not blocked forever (CPython
+    /// leaves it locked). Any proxy of the lock may release it, as with `threading.Lock`.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let l = m.lock()?;
+    /// {
+    ///     let _g = l.lock()?;
+    ///     assert!(!l.clone().try_acquire()?);
+    /// }
+    /// assert!(l.try_acquire()?);
+    /// l.release()?;
+    /// # Ok::<(), multiproc_manager::ManagerError>(())
+    /// ```
+    LockProxy
+}
+acquire_methods!(LockProxy);
+guard_methods!(LockProxy);
+
+impl LockProxy {
+    /// Whether it is held.
+    pub fn locked(&self) -> Result<bool, ManagerError> {
+        self.core.call(Op::Locked, false, boolean)
+    }
+}
+
+proxy_struct! {
+    /// A re-entrant lock in the manager's server (CPython's `Manager().RLock()`): the proxy
+    /// (its connection) that holds it may acquire it again; it is free after as many
+    /// releases. Released by the server if the holder's connection closes.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let r = m.rlock()?;
+    /// r.acquire()?;
+    /// r.acquire()?;
+    /// r.release()?;
+    /// assert!(!r.clone().try_acquire()?);
+    /// r.release()?;
+    /// assert!(r.release().is_err());
+    /// # Ok::<(), multiproc_manager::ManagerError>(())
+    /// ```
+    RLockProxy
+}
+acquire_methods!(RLockProxy);
+guard_methods!(RLockProxy);
+
+proxy_struct! {
+    /// A semaphore in the manager's server (CPython's `Manager().Semaphore(n)`).
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let s = m.semaphore(2)?;
+    /// s.acquire()?;
+    /// assert!(s.try_acquire()?);
+    /// assert!(!s.try_acquire()?);
+    /// s.release()?;
+    /// assert_eq!(s.get_value()?, 1);
+    /// # Ok::<(), multiproc_manager::ManagerError>(())
+    /// ```
+    SemaphoreProxy
+}
+acquire_methods!(SemaphoreProxy);
+
+impl SemaphoreProxy {
+    /// The number of permits free now.
+    pub fn get_value(&self) -> Result<u64, ManagerError> {
+        self.core.call(Op::SemValue, false, int).map(|n| n as u64)
+    }
+}
+
+proxy_struct! {
+    /// A bounded semaphore in the manager's server (CPython's
+    /// `Manager().BoundedSemaphore(n)`): releasing above the initial value fails with
+    /// [`ManagerError::TooManyReleases`].
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let s = m.bounded_semaphore(1)?;
+    /// assert!(matches!(s.release(), Err(multiproc_manager::ManagerError::TooManyReleases { limit: 1, .. })));
+    /// # Ok::<(), multiproc_manager::ManagerError>(())
+    /// ```
+    BoundedSemaphoreProxy
+}
+acquire_methods!(BoundedSemaphoreProxy);
+
+impl BoundedSemaphoreProxy {
+    /// The number of permits free now.
+    pub fn get_value(&self) -> Result<u64, ManagerError> {
+        self.core.call(Op::SemValue, false, int).map(|n| n as u64)
+    }
+}
+
+// ----------------------------------------------------------------------------------------
+// condition, event, barrier
+
+proxy_struct! {
+    /// A condition variable with its own re-entrant lock in the manager's server (CPython's
+    /// `Manager().Condition()`). `wait` needs the lock held through this proxy.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// use std::time::Duration;
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let c = m.condition()?;
+    /// let _g = c.lock()?;
+    /// assert!(!c.wait_timeout(Duration::from_millis(10))?);
+    /// c.notify_all()?;
+    /// # Ok::<(), multiproc_manager::ManagerError>(())
+    /// ```
+    ConditionProxy
+}
+acquire_methods!(ConditionProxy);
+guard_methods!(ConditionProxy);
+
+impl ConditionProxy {
+    /// Releases the lock, waits for a notification, takes the lock back. Returns `true`.
+    pub fn wait(&self) -> Result<bool, ManagerError> {
+        self.wait_until(None)
+    }
+
+    /// As [`wait`](Self::wait), giving up waiting for a notification after `timeout`
+    /// (the lock is taken back either way); `false` if not notified.
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<bool, ManagerError> {
+        self.wait_until(Some(now_plus(timeout)))
+    }
+
+    /// As [`wait_timeout`](Self::wait_timeout), until `deadline`.
+    pub fn wait_deadline(&self, deadline: Instant) -> Result<bool, ManagerError> {
+        self.wait_until(Some(deadline))
+    }
+
+    fn wait_until(&self, d: Option<Instant>) -> Result<bool, ManagerError> {
+        self.core.call(Op::Wait(micros(d)), true, boolean)
+    }
+
+    /// Waits until `pred()` holds (checked with the lock held), up to `timeout` (`None`:
+    /// no limit); returns the last value of `pred` (CPython's `wait_for`).
+    pub fn wait_for(
+        &self,
+        mut pred: impl FnMut() -> bool,
+        timeout: Option<Duration>,
+    ) -> Result<bool, ManagerError> {
+        let deadline = timeout.map(now_plus);
+        loop {
+            if pred() {
+                return Ok(true);
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(false);
+            }
+            self.wait_until(deadline)?;
+        }
+    }
+
+    /// Wakes up to `n` waiters (the lock must be held through this proxy).
+    pub fn notify(&self, n: usize) -> Result<(), ManagerError> {
+        self.core.call(Op::Notify(n as u64), false, unit)
+    }
+
+    /// Wakes all waiters.
+    pub fn notify_all(&self) -> Result<(), ManagerError> {
+        self.core.call(Op::NotifyAll, false, unit)
+    }
+}
+
+proxy_struct! {
+    /// An event in the manager's server (CPython's `Manager().Event()`).
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// use std::time::Duration;
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let e = m.event()?;
+    /// assert!(!e.wait_timeout(Duration::from_millis(5))?);
+    /// e.set()?;
+    /// assert!(e.is_set()? && e.wait()?);
+    /// # Ok::<(), multiproc_manager::ManagerError>(())
+    /// ```
+    EventProxy
+}
+
+impl EventProxy {
+    /// Whether it is set.
+    pub fn is_set(&self) -> Result<bool, ManagerError> {
+        self.core.call(Op::IsSet, false, boolean)
+    }
+
+    /// Sets it, waking every waiter.
+    pub fn set(&self) -> Result<(), ManagerError> {
+        self.core.call(Op::SetFlag, false, unit)
+    }
+
+    /// Clears it.
+    pub fn clear(&self) -> Result<(), ManagerError> {
+        self.core.call(Op::ClearFlag, false, unit)
+    }
+
+    /// Waits until set; returns `true`.
+    pub fn wait(&self) -> Result<bool, ManagerError> {
+        self.wait_until(None)
+    }
+
+    /// Waits up to `timeout`; whether it is set.
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<bool, ManagerError> {
+        self.wait_until(Some(now_plus(timeout)))
+    }
+
+    /// Waits until `deadline`; whether it is set.
+    pub fn wait_deadline(&self, deadline: Instant) -> Result<bool, ManagerError> {
+        self.wait_until(Some(deadline))
+    }
+
+    fn wait_until(&self, d: Option<Instant>) -> Result<bool, ManagerError> {
+        self.core.call(Op::Wait(micros(d)), true, boolean)
+    }
+}
+
+proxy_struct! {
+    /// A barrier in the manager's server (CPython's `Manager().Barrier(parties)`).
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let b = m.barrier(1)?;
+    /// assert_eq!(b.wait()?, 0);
+    /// assert_eq!(b.parties()?, 1);
+    /// b.abort()?;
+    /// assert!(b.broken()?);
+    /// # Ok::<(), multiproc_manager::ManagerError>(())
+    /// ```
+    BarrierProxy
+}
+
+impl BarrierProxy {
+    /// Waits until `parties` waiters have arrived; returns this one's arrival index.
+    pub fn wait(&self) -> Result<usize, ManagerError> {
+        self.wait_until(None)
+    }
+
+    /// As [`wait`](Self::wait); after `timeout` the barrier breaks and this fails with
+    /// [`ManagerError::BrokenBarrier`] (as Python's does).
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<usize, ManagerError> {
+        self.wait_until(Some(now_plus(timeout)))
+    }
+
+    /// As [`wait_timeout`](Self::wait_timeout), until `deadline`.
+    pub fn wait_deadline(&self, deadline: Instant) -> Result<usize, ManagerError> {
+        self.wait_until(Some(deadline))
+    }
+
+    fn wait_until(&self, d: Option<Instant>) -> Result<usize, ManagerError> {
+        self.core
+            .call(Op::BarrierWait(micros(d)), true, int)
+            .map(|n| n as usize)
+    }
+
+    /// Breaks the barrier: waiters now and later fail until [`reset`](Self::reset).
+    pub fn abort(&self) -> Result<(), ManagerError> {
+        self.core.call(Op::Abort, false, unit)
+    }
+
+    /// Returns the barrier to its first state; current waiters fail.
+    pub fn reset(&self) -> Result<(), ManagerError> {
+        self.core.call(Op::Reset, false, unit)
+    }
+
+    /// The number of parties.
+    pub fn parties(&self) -> Result<usize, ManagerError> {
+        self.core.call(Op::Parties, false, int).map(|n| n as usize)
+    }
+
+    /// How many wait now.
+    pub fn n_waiting(&self) -> Result<usize, ManagerError> {
+        self.core.call(Op::NWaiting, false, int).map(|n| n as usize)
+    }
+
+    /// Whether it is broken.
+    pub fn broken(&self) -> Result<bool, ManagerError> {
+        self.core.call(Op::Broken, false, boolean)
+    }
+}

@@ -279,6 +279,15 @@ pub(crate) fn exchange<'c>(
         server: endpoint.describe(),
         message: format!("cannot encode the request for {}: {e}", target()),
     })?;
+    let len = buf.len() as u64;
+    if len > endpoint.max_frame_len {
+        chan.buf = buf;
+        return Err(ManagerError::TooLarge {
+            target: target(),
+            len,
+            limit: endpoint.max_frame_len,
+        });
+    }
     let conn = chan.conn.as_mut().expect("connected above");
     let sent = conn.send_bytes(&buf);
     chan.buf = buf;

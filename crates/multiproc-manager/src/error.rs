@@ -154,6 +154,17 @@ pub enum ManagerError {
         /// What was wrong.
         message: String,
     },
+    /// A request is longer than the connection's frame limit: refused in the caller,
+    /// before anything is sent (the server would close the connection).
+    #[error("{target}: a request of {len} bytes exceeds the frame limit of {limit} bytes")]
+    TooLarge {
+        /// The call.
+        target: String,
+        /// The request's length.
+        len: u64,
+        /// The limit.
+        limit: u64,
+    },
     /// The server process did not exit within the time given to `shutdown`, and was killed.
     #[error("the manager server (pid {pid}) did not stop in time and was killed")]
     ShutdownTimedOut {

@@ -500,6 +500,25 @@ impl ManagerClient {
         &self.endpoint.address
     }
 
+    /// The same client with frame limit `max` for requests and replies (give a remote
+    /// server's own limit, so that a request over it fails in the caller with
+    /// [`ManagerError::TooLarge`] instead of closing the connection). Proxies created
+    /// afterwards carry it.
+    ///
+    /// ```
+    /// use multiproc_manager::{Manager, ManagerError, ManagerServer};
+    /// let server = ManagerServer::builder(b"k").max_frame_len(512).bind_tcp_loopback()?.spawn()?;
+    /// let c = Manager::connect(server.address().clone(), b"k").with_max_frame_len(512);
+    /// let l = c.list::<Vec<u8>>()?;
+    /// assert!(matches!(l.append(&vec![0; 1000]), Err(ManagerError::TooLarge { .. })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_max_frame_len(self, max: u64) -> Self {
+        let mut endpoint = (*self.endpoint).clone();
+        endpoint.max_frame_len = max;
+        Self::from_endpoint(endpoint)
+    }
+
     /// Asks the server for its pid (a round trip; CPython's `Manager()._process.pid`).
     pub fn ping(&self) -> Result<i32, ManagerError> {
         let mut chan = lock_chan(&self.chan);

@@ -200,10 +200,24 @@ pub(crate) enum Fail {
 }
 
 /// The shared ring: a header and `cap` bytes of data in one segment.
-#[derive(Clone)]
 pub(crate) struct Ring {
     hdr: Shared<Header>,
     cap: u64,
+    /// The consumers' head as this handle last read it, under the producer lock. The head
+    /// only grows, so room computed from it is never more than there is; a put reads the
+    /// real head (a cache line the consumers write on every get) only when this shows too
+    /// little room.
+    head_seen: AtomicU64,
+}
+
+impl Clone for Ring {
+    fn clone(&self) -> Self {
+        Ring {
+            hdr: self.hdr.clone(),
+            cap: self.cap,
+            head_seen: AtomicU64::new(self.head_seen.load(Ordering::Relaxed)),
+        }
+    }
 }
 
 impl fmt::Debug for Ring {
@@ -228,6 +242,7 @@ impl Ring {
         Ok(Ring {
             hdr,
             cap: cap as u64,
+            head_seen: AtomicU64::new(0),
         })
     }
 
@@ -242,7 +257,11 @@ impl Ring {
                 "queue ring of {cap} bytes does not fit its segment"
             ));
         }
-        Ok(Ring { hdr, cap })
+        Ok(Ring {
+            hdr,
+            cap,
+            head_seen: AtomicU64::new(0),
+        })
     }
 
     pub(crate) fn shared(&self) -> &Shared<Header> {
@@ -277,6 +296,19 @@ impl Ring {
     /// Free bytes. Outside the producer lock this is a hint: the two positions are loaded
     /// one after the other, so a stale pair may show too little room (never more than
     /// there is room), and then the head moved since, which wakes the waiter again.
+    /// Whether there is room for `need` bytes, under the producer lock: first from the
+    /// head this handle saw last, then, if that is not enough, from the real head.
+    fn room_for(&self, need: u64, _g: &SideGuard<'_>) -> bool {
+        let tail = self.hdr.prod.pos.load(Ordering::Relaxed);
+        let seen = self.head_seen.load(Ordering::Relaxed);
+        if self.cap.saturating_sub(tail.wrapping_sub(seen)) >= need {
+            return true;
+        }
+        let head = self.hdr.cons.pos.load(Ordering::Acquire);
+        self.head_seen.store(head, Ordering::Relaxed);
+        self.cap.saturating_sub(tail.wrapping_sub(head)) >= need
+    }
+
     fn free(&self) -> u64 {
         let tail = self.hdr.prod.pos.load(Ordering::Acquire);
         let head = self.hdr.cons.pos.load(Ordering::Acquire);
@@ -577,7 +609,7 @@ impl Ring {
         let need = record_len(len);
         loop {
             let g = self.lock(&self.hdr.prod, deadline).ok_or(Fail::Timeout)?;
-            if !self.count_full() && self.free() >= need {
+            if !self.count_full() && self.room_for(need, &g) {
                 let prod = &self.hdr.prod;
                 let tail = prod.pos.load(Ordering::Relaxed);
                 self.copy_in(tail, &(u64::from(WHOLE) | (len << 8)).to_ne_bytes());
@@ -871,12 +903,15 @@ impl Drop for SideGuard<'_> {
 /// sees the new position (acquire) then also sees the count, so a message is never taken
 /// (and `task_done` for it never called) before it is counted as put.
 fn apply(side: &Side) {
+    // Release stores: whoever acquires the new `pos` sees the count and the bytes before
+    // it; waiters are woken by `notify`'s read-modify-write after these, which orders them
+    // for the futex protocol.
     side.count
-        .store(side.j_count.load(Ordering::Relaxed), Ordering::SeqCst);
+        .store(side.j_count.load(Ordering::Relaxed), Ordering::Release);
     side.mid
         .store(side.j_mid.load(Ordering::Relaxed), Ordering::Relaxed);
     side.pos
-        .store(side.j_pos.load(Ordering::Relaxed), Ordering::SeqCst);
+        .store(side.j_pos.load(Ordering::Relaxed), Ordering::Release);
     side.journal.store(0, Ordering::Release);
 }
 

@@ -60,9 +60,19 @@ impl std::fmt::Debug for Shared {
 
 impl Shared {
     pub(crate) fn new(registry: HashMap<String, Ctor>) -> Arc<Self> {
+        // Ids start at a random point, so that a stale proxy of an earlier server at the
+        // same address finds no object (NoSuchObject) rather than someone else's.
+        let mut seed = [0u8; 8];
+        let start = match getrandom::fill(&mut seed) {
+            Ok(()) => u64::from_le_bytes(seed) >> 2,
+            Err(_) => std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64 >> 2)
+                .unwrap_or(1),
+        };
         Arc::new(Self {
             objects: RwLock::new(HashMap::new()),
-            next_id: AtomicU64::new(1),
+            next_id: AtomicU64::new(start.max(1)),
             registry,
             stopping: AtomicBool::new(false),
             clients: Mutex::new(HashMap::new()),

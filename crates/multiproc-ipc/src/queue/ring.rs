@@ -19,6 +19,11 @@ const MAGIC: u64 = 0x6d70_7175_6575_6531; // "mpqueue1"
 /// every process, each long enough (a few µs) to make a spinning peer give up and sleep.
 const POPULATE_LIMIT: usize = 16 << 20;
 
+/// How many times the usual spin limit a waiter spins on while the side it waits for holds
+/// its lock (a message is being copied and will be committed): about 200 µs by default,
+/// enough for a copy of a megabyte, bounded so that a holder that died costs little.
+const BUSY_SPIN_FACTOR: u32 = 32;
+
 /// Record kinds (the low byte of a record's first word).
 const WHOLE: u32 = 1;
 const FIRST: u32 = 2;
@@ -576,11 +581,20 @@ impl Ring {
             if ready() {
                 return Ok(());
             }
-            for _ in 0..spin_limit() {
+            // Spin for the usual limit, and on for up to BUSY_SPIN_FACTOR times that while
+            // the other side's lock is held: someone is copying a message in or out right
+            // now (a large one takes longer than the usual spin), and will commit soon.
+            let limit = spin_limit();
+            let busy_limit = limit.saturating_mul(BUSY_SPIN_FACTOR);
+            let mut rounds = 0u32;
+            while rounds < limit
+                || (rounds < busy_limit && on.lock.load(Ordering::Relaxed) != 0)
+            {
                 if on.seq.load(Ordering::Relaxed) != s {
                     continue 'outer;
                 }
                 std::hint::spin_loop();
+                rounds += 1;
             }
             let now = Instant::now();
             if deadline.is_some_and(|d| now >= d) {

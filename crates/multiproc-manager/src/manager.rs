@@ -124,6 +124,9 @@ fn resolve_registry(entries: Vec<(String, FnRef)>) -> Result<HashMap<String, Cto
 }
 
 fn server_main(args: ServerArgs) {
+    // As CPython's manager server, ignore Ctrl-C aimed at the parent's process group: the
+    // owner stops the server. Threads started below inherit the blocked mask.
+    let _ = multiproc_core::os::set_signal_blocked(libc::SIGINT, true);
     let ServerArgs {
         mut control,
         address,
@@ -891,5 +894,190 @@ impl Drop for ServerHandle {
         if self.thread.is_some() {
             self.stop();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The server's methods, through an in-process server and threads as clients.
+
+    use std::time::Duration;
+
+    use super::*;
+
+    fn server() -> (ServerHandle, ManagerClient) {
+        let h = ManagerServer::builder(b"unit")
+            .bind_tcp_loopback()
+            .unwrap()
+            .spawn()
+            .unwrap();
+        let c = Manager::connect(h.address().clone(), b"unit");
+        (h, c)
+    }
+
+    #[test]
+    fn dict_methods() {
+        let (h, c) = server();
+        let d = c.dict::<String, i32>().unwrap();
+        d.update([(&"a".to_string(), &1), (&"b".to_string(), &2)])
+            .unwrap();
+        assert_eq!(d.setdefault(&"a".into(), &9).unwrap(), 1);
+        assert_eq!(d.setdefault(&"c".into(), &3).unwrap(), 3);
+        let mut items = d.items().unwrap();
+        items.sort();
+        assert_eq!(items, [("a".into(), 1), ("b".into(), 2), ("c".into(), 3)]);
+        let mut values = d.values().unwrap();
+        values.sort();
+        assert_eq!(values, [1, 2, 3]);
+        d.del(&"a".into()).unwrap();
+        assert!(matches!(
+            d.del(&"a".into()),
+            Err(ManagerError::KeyNotFound { .. })
+        ));
+        assert_eq!(d.pop(&"zz".into()).unwrap(), None);
+        d.clear().unwrap();
+        assert!(d.is_empty().unwrap());
+        h.shutdown();
+    }
+
+    #[test]
+    fn list_methods_follow_python_indexing() {
+        let (h, c) = server();
+        let l = c.list_from(&[1, 2, 3]).unwrap();
+        l.insert(-100, &0).unwrap();
+        l.insert(100, &4).unwrap();
+        assert_eq!(l.to_vec().unwrap(), [0, 1, 2, 3, 4]);
+        assert_eq!(l.get(-5).unwrap(), 0);
+        assert!(l.get(-6).is_err());
+        l.del(-1).unwrap();
+        assert_eq!(l.pop(Some(0)).unwrap(), 0);
+        assert_eq!(l.to_vec().unwrap(), [1, 2, 3]);
+        l.clear().unwrap();
+        assert!(matches!(
+            l.pop(None),
+            Err(ManagerError::IndexOutOfRange {
+                index: -1,
+                len: 0,
+                ..
+            })
+        ));
+        // An array has a fixed length.
+        let a = c.array(&[1u8, 2]).unwrap();
+        assert!(a.is_empty().is_ok_and(|e| !e));
+        h.shutdown();
+    }
+
+    #[test]
+    fn condition_notify_wakes_as_many_as_asked() {
+        let (h, c) = server();
+        let cond = c.condition().unwrap();
+        let woke = c.value(&0u32).unwrap();
+        let waiting = c.semaphore(0).unwrap();
+        let threads: Vec<_> = (0..3)
+            .map(|_| {
+                let (cond, woke, waiting) = (cond.clone(), woke.clone(), waiting.clone());
+                std::thread::spawn(move || {
+                    let _g = cond.lock().unwrap();
+                    waiting.release().unwrap();
+                    let notified = cond.wait_timeout(Duration::from_secs(30)).unwrap();
+                    woke.set(&(woke.get().unwrap() + 1)).unwrap();
+                    notified
+                })
+            })
+            .collect();
+        for _ in 0..3 {
+            waiting.acquire().unwrap();
+        }
+        // All three are inside wait (they released the lock to get there).
+        {
+            let _g = cond.lock().unwrap();
+            cond.notify(1).unwrap();
+        }
+        {
+            let _g = cond.lock().unwrap();
+            cond.notify_all().unwrap();
+        }
+        for t in threads {
+            assert!(t.join().unwrap());
+        }
+        assert_eq!(woke.get().unwrap(), 3);
+        // Notify without the lock is refused.
+        assert!(matches!(cond.notify(1), Err(ManagerError::NotOwner { .. })));
+        h.shutdown();
+    }
+
+    #[test]
+    fn barrier_reset_breaks_current_waiters() {
+        let (h, c) = server();
+        let b = c.barrier(2).unwrap();
+        let b2 = b.clone();
+        let t = std::thread::spawn(move || b2.wait_timeout(Duration::from_secs(30)));
+        let probe = b.clone();
+        while probe.n_waiting().unwrap() == 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        b.reset().unwrap();
+        assert!(matches!(
+            t.join().unwrap(),
+            Err(ManagerError::BrokenBarrier { .. })
+        ));
+        // After the reset it works again.
+        let b3 = b.clone();
+        let t = std::thread::spawn(move || b3.wait().unwrap());
+        let mine = b.wait().unwrap();
+        let theirs = t.join().unwrap();
+        assert_eq!(mine + theirs, 1);
+        h.shutdown();
+    }
+
+    #[test]
+    fn rlock_release_by_another_proxy_is_refused() {
+        let (h, c) = server();
+        let r = c.rlock().unwrap();
+        r.acquire().unwrap();
+        assert!(matches!(
+            r.clone().release(),
+            Err(ManagerError::NotOwner { .. })
+        ));
+        r.release().unwrap();
+        // A plain lock may be released by anyone, as threading.Lock.
+        let l = c.lock().unwrap();
+        l.acquire().unwrap();
+        l.clone().release().unwrap();
+        assert!(!l.locked().unwrap());
+        let e = c.event().unwrap();
+        e.set().unwrap();
+        e.clear().unwrap();
+        assert!(!e.is_set().unwrap());
+        let ns = c.namespace().unwrap();
+        ns.set("x", &1u8).unwrap();
+        assert!(ns.contains("x").unwrap());
+        ns.del("x").unwrap();
+        assert!(!ns.contains("x").unwrap());
+        h.shutdown();
+    }
+
+    #[test]
+    fn undecodable_requests_get_a_protocol_error() {
+        let (h, _c) = server();
+        let mut conn = multiproc_ipc::Client::connect(h.address(), b"unit").unwrap();
+        conn.send_bytes(&[0xff, 0xff]).unwrap();
+        let reply = conn.recv_bytes().unwrap();
+        match postcard::from_bytes::<Reply<'_>>(&reply).unwrap() {
+            Reply::Err(crate::wire::WireError::Protocol(m)) => assert!(m.contains("decode")),
+            other => panic!("{other:?}"),
+        }
+        // A call on an id that does not exist.
+        let req = Request::Call {
+            obj: 12345,
+            op: crate::wire::Op::Len,
+        };
+        conn.send(&req).unwrap();
+        let reply = conn.recv_bytes().unwrap();
+        assert!(matches!(
+            postcard::from_bytes::<Reply<'_>>(&reply).unwrap(),
+            Reply::Err(crate::wire::WireError::NoSuchObject)
+        ));
+        h.shutdown();
     }
 }

@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use common::{eventually, is_dead, kill_when_ready, watchdog, zombies};
+use common::{eventually, is_dead, kill_when_ready, open_fds, watchdog, zombies};
 use multiproc_manager::{
     ArrayProxy, BarrierProxy, BoundedSemaphoreProxy, ConditionProxy, DictProxy, EventProxy,
     JoinableQueueProxy, ListProxy, LockProxy, Manager, ManagerError, NamespaceProxy, QueueProxy,
@@ -489,6 +489,27 @@ fn shutdown_stops_and_reaps(m: StartMethod) {
     assert!(is_dead(pid) && !zombies().contains(&pid));
 }
 
+fn nothing_left_open(m: StartMethod) {
+    let _w = watchdog(LONG, "nothing_left_open");
+    // Warm up what stays open for the process's life (the fork server, for one).
+    drop(manager(m));
+    let before = open_fds();
+    let mgr = manager(m);
+    let d = mgr.dict::<u8, u8>().unwrap();
+    let q = mgr.queue::<u8>(0).unwrap();
+    d.set(&1, &1).unwrap();
+    q.put(&1).unwrap();
+    run_all(m, fill_one, vec![d.clone()]);
+    assert_eq!(d.get(&2).unwrap(), Some(2));
+    drop((d, q));
+    assert_cleaned_up(mgr);
+    assert_eq!(open_fds(), before);
+}
+
+fn fill_one(d: DictProxy<u8, u8>) {
+    d.set(&2, &2).unwrap();
+}
+
 fn timeouts_and_errors(m: StartMethod) {
     let _w = watchdog(LONG, "timeouts_and_errors");
     let mgr = manager(m);
@@ -569,4 +590,5 @@ for_each_method!(
     server_killed_gives_typed_errors,
     shutdown_stops_and_reaps,
     timeouts_and_errors,
+    nothing_left_open,
 );

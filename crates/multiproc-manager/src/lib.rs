@@ -59,6 +59,16 @@
 //!   (queue `get`, `acquire`, waits) also checks every [`LIVENESS_SLICE`] (1 s) that a local
 //!   server's process is alive. Server-side waits are sliced too (200 ms) and end when their
 //!   client goes away; locks held by a connection that closes are released.
+//! - **One connection per proxy.** A proxy's calls run one at a time over its own
+//!   connection (and server thread); give each thread its own clone for concurrent calls,
+//!   above all blocking ones. A clone, or a proxy read back from a container, connects on
+//!   first use (one handshake, some 100 µs).
+//! - **Under fork** a child inherits its parent's sockets as they are; a proxy notices the
+//!   changed pid and connects afresh, but the inherited copy of the parent's socket stays
+//!   open in the child, so the server notices the *parent's* death (and releases its locks)
+//!   only once such children have exited too. Spawn and forkserver pass only what is given.
+//! - **A live but stopped server** (`SIGSTOP`) makes non-blocking calls wait: only death,
+//!   shutdown or a closed connection end them with an error.
 //! - **Objects live until the server stops**: there is no reference counting of proxies
 //!   (CPython's `incref`/`decref`); a long-lived server that creates many objects grows.
 //! - **Remote servers.** [`ManagerServer`] serves in this process on TCP or a Unix socket;

@@ -94,6 +94,7 @@
 mod client;
 mod error;
 mod manager;
+mod ordered;
 pub mod proxy;
 mod server;
 mod user;

@@ -593,6 +593,25 @@ impl ManagerClient {
         Ok(DictProxy::new(self.create_core(Kind::Dict, Init::Empty)?))
     }
 
+    /// A new dict holding `pairs`, in that order (CPython's `Manager().dict(mapping)`).
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let d = m.dict_from(&[("b".to_string(), 2), ("a".to_string(), 1)])?;
+    /// assert_eq!(d.keys()?, ["b", "a"]);
+    /// # Ok::<(), multiproc_manager::ManagerError>(())
+    /// ```
+    pub fn dict_from<K, V>(&self, pairs: &[(K, V)]) -> Result<DictProxy<K, V>, ManagerError>
+    where
+        K: Serialize + DeserializeOwned,
+        V: Serialize + DeserializeOwned,
+    {
+        let d = self.dict()?;
+        d.update(pairs.iter().map(|(k, v)| (k, v)))?;
+        Ok(d)
+    }
+
     /// A new empty list (CPython's `Manager().list()`).
     pub fn list<T: Serialize + DeserializeOwned>(&self) -> Result<ListProxy<T>, ManagerError> {
         Ok(ListProxy::new(self.create_core(Kind::List, Init::Empty)?))
@@ -923,12 +942,9 @@ mod tests {
             .unwrap();
         assert_eq!(d.setdefault(&"a".into(), &9).unwrap(), 1);
         assert_eq!(d.setdefault(&"c".into(), &3).unwrap(), 3);
-        let mut items = d.items().unwrap();
-        items.sort();
+        let items = d.items().unwrap();
         assert_eq!(items, [("a".into(), 1), ("b".into(), 2), ("c".into(), 3)]);
-        let mut values = d.values().unwrap();
-        values.sort();
-        assert_eq!(values, [1, 2, 3]);
+        assert_eq!(d.values().unwrap(), [1, 2, 3]);
         d.del(&"a".into()).unwrap();
         assert!(matches!(
             d.del(&"a".into()),

@@ -76,8 +76,8 @@ macro_rules! proxy_struct {
 
 proxy_struct! {
     /// A dict in the manager's server (CPython's `DictProxy`). Keys compare by their
-    /// encoding (see the [module documentation](crate::proxy)); iteration order is not
-    /// specified.
+    /// encoding (see the [module documentation](crate::proxy)); `keys`, `values` and
+    /// `items` come in insertion order, as in Python.
     ///
     /// ```
     /// # multiproc_process::setup!();

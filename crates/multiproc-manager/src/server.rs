@@ -25,6 +25,7 @@ use multiproc_core::wait::{Interest, PollEntry, Waitable};
 use multiproc_ipc::Connection;
 use serde::Serialize;
 
+use crate::ordered::OrderedMap;
 use crate::user::Ctor;
 use crate::wire::{Init, Kind, Micros, Op, Reply, Request, WireError};
 
@@ -630,7 +631,7 @@ struct Entry {
 }
 
 enum Object {
-    Map(Mutex<HashMap<Vec<u8>, Vec<u8>>>),
+    Map(Mutex<OrderedMap>),
     Seq(Mutex<Vec<Vec<u8>>>),
     Value(Mutex<Vec<u8>>),
     Queue(Mutex<QueueState>, Condvar),
@@ -668,23 +669,14 @@ struct BarrierState {
     broken_phases: Vec<u64>,
 }
 
-fn map_call(m: &Mutex<HashMap<Vec<u8>, Vec<u8>>>, op: Op<'_>, out: &mut Vec<u8>) -> Option<()> {
+fn map_call(m: &Mutex<OrderedMap>, op: Op<'_>, out: &mut Vec<u8>) -> Option<()> {
     match op {
         Op::Get(k) => match lock(m).get(k) {
             Some(v) => put(out, &Reply::Bytes(v)),
             None => err(out, WireError::KeyNotFound),
         },
         Op::Set(k, v) => {
-            let mut g = lock(m);
-            match g.get_mut(k) {
-                Some(old) => {
-                    old.clear();
-                    old.extend_from_slice(v);
-                }
-                None => {
-                    g.insert(k.to_vec(), v.to_vec());
-                }
-            }
+            lock(m).set(k, v);
             put(out, &Reply::Unit)
         }
         Op::Del(k) => match lock(m).remove(k) {
@@ -698,29 +690,24 @@ fn map_call(m: &Mutex<HashMap<Vec<u8>, Vec<u8>>>, op: Op<'_>, out: &mut Vec<u8>)
         Op::Contains(k) => put(out, &Reply::Bool(lock(m).contains_key(k))),
         Op::SetDefault(k, v) => {
             let mut g = lock(m);
-            let v = g.entry(k.to_vec()).or_insert_with(|| v.to_vec());
-            put(out, &Reply::Bytes(v))
+            put(out, &Reply::Bytes(g.setdefault(k, v)))
         }
         Op::Keys => {
             let g = lock(m);
-            put(out, &Reply::Many(g.keys().map(Vec::as_slice).collect()))
+            put(out, &Reply::Many(g.iter().map(|(k, _)| k).collect()))
         }
         Op::Values => {
             let g = lock(m);
-            put(out, &Reply::Many(g.values().map(Vec::as_slice).collect()))
+            put(out, &Reply::Many(g.iter().map(|(_, v)| v).collect()))
         }
         Op::Items => {
             let g = lock(m);
-            let pairs = g
-                .iter()
-                .map(|(k, v)| (k.as_slice(), v.as_slice()))
-                .collect();
-            put(out, &Reply::Pairs(pairs))
+            put(out, &Reply::Pairs(g.iter().collect()))
         }
         Op::Update(pairs) => {
             let mut g = lock(m);
             for (k, v) in pairs {
-                g.insert(k.to_vec(), v.to_vec());
+                g.set(k, v);
             }
             put(out, &Reply::Unit)
         }

@@ -1,5 +1,6 @@
 //! Builds `native/trivial.c` into a static binary for the `posix_spawn` baseline and
-//! records the toolchain for the reports.
+//! `native/factor.c` (seed 004's factorization in C, the pool bench's baseline) into a
+//! static library, and records the toolchain for the reports.
 //!
 //! Exposes to the crate:
 //! - `TRIVIAL_STATIC_BIN`: the path of the static binary, or empty when it could not be
@@ -12,6 +13,14 @@ use std::process::Command;
 fn main() {
     println!("cargo:rerun-if-changed=native/trivial.c");
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=native/factor.c");
+
+    // -O2, as a C programmer would build the loop.
+    cc::Build::new()
+        .file("native/factor.c")
+        .opt_level(2)
+        .compile("multiproc_bench_native");
+    println!("cargo:rustc-link-lib=m");
 
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let bin = out_dir.join("trivial-static");

@@ -5,9 +5,10 @@
 //!   per-task overhead = time / 1,000,000 (CPython: about 0.35 µs here);
 //! - `pool/apply_async_round_trip`: one `apply_async(...).get()` of a trivial task
 //!   (CPython: about 0.9 ms here);
-//! - `pool/factorize/{sequential,workers_1,workers_2,workers_4}`: seed 004's prime
-//!   factorization of 1,000,000,000..1,000,020,000 by trial division, as a plain loop and
-//!   through `starmap` over one range per worker, as the seed does.
+//! - `pool/factorize/{c_sequential,sequential,workers_1,workers_2,workers_4}`: seed 004's
+//!   prime factorization of 1,000,000,000..1,000,020,000 by trial division: the same loop
+//!   in C (`native/factor.c`, gcc -O2), as a plain Rust loop, and through `starmap` over
+//!   one range per worker, as the seed does.
 //!
 //! ```text
 //! cargo bench -p bench-harness --bench pool
@@ -52,6 +53,18 @@ fn process_range(start: u64, end: u64) {
     }
 }
 
+#[link(name = "multiproc_bench_native", kind = "static")]
+unsafe extern "C" {
+    /// `native/factor.c`: factorizes `start..end`, returns a checksum of the factors.
+    fn mp_bench_factor_range(start: u64, end: u64) -> u64;
+}
+
+/// The C loop over `start..end`.
+fn c_process_range(start: u64, end: u64) -> u64 {
+    // SAFETY: a pure function of two integers, with no pointers crossing.
+    unsafe { mp_bench_factor_range(start, end) }
+}
+
 fn ranges(parts: u64) -> Vec<(u64, u64)> {
     let step = (FACTOR_TO - FACTOR_FROM) / parts;
     (0..parts)
@@ -93,6 +106,9 @@ fn factorize(c: &mut Criterion) {
     let mut group = c.benchmark_group("pool/factorize");
     group.sample_size(10);
     group.throughput(Throughput::Elements(FACTOR_TO - FACTOR_FROM));
+    group.bench_function("c_sequential", |b| {
+        b.iter(|| black_box(c_process_range(black_box(FACTOR_FROM), FACTOR_TO)))
+    });
     group.bench_function("sequential", |b| {
         b.iter(|| process_range(FACTOR_FROM, FACTOR_TO))
     });

@@ -7,6 +7,8 @@
 //!   [`start::StartJoin`], so that every start method and every baseline runs through the
 //!   same timing code;
 //! - [`stats`]: medians and percentiles;
+//! - [`chart`]: line and bar charts drawn with plotters into SVG and PNG (with an embedded
+//!   font, so no system font library is needed);
 //! - [`cpython`]: the CPython baseline (`python/process_start.py`);
 //! - [`machine`]: the provenance every report records (machine, toolchain, revision,
 //!   command, date);
@@ -18,6 +20,7 @@
 //! A binary that uses these must carry `multiproc_process::setup!();` in its crate root, as
 //! the spawn and forkserver start methods re-execute it.
 
+pub mod chart;
 pub mod cpython;
 pub mod ipc;
 pub mod ipc_study;

@@ -335,7 +335,96 @@ fn max_frame_len_closes_only_that_connection() {
     server.shutdown();
 }
 
-for_each_method!(eight_clients);
+/// A local manager listening on TCP with a known key, reached by processes that only
+/// know the address and key (CPython's `BaseManager(address, authkey).start()` and
+/// `connect()`).
+fn local_manager_on_tcp(m: StartMethod) {
+    let _w = watchdog(LONG, "local_manager_on_tcp");
+    let mgr = Manager::builder()
+        .start_method(m)
+        .address(Address::tcp_loopback())
+        .authkey(KEY)
+        .start()
+        .unwrap();
+    let address = mgr.address().clone();
+    assert!(matches!(address, Address::Tcp(a) if a.port() != 0));
+    let mut ps: Vec<Process<u64>> = (0..2)
+        .map(|i| get_context(m).process(client_work, (address.clone(), KEY.to_vec(), i)))
+        .collect();
+    for p in &mut ps {
+        p.start().unwrap();
+    }
+    let sums: Vec<u64> = ps.iter_mut().map(|p| p.result().unwrap()).collect();
+    assert_eq!(sums, [4950, 104_950]);
+    let pid = mgr.pid();
+    mgr.shutdown().unwrap();
+    assert!(common::is_dead(pid) && !common::zombies().contains(&pid));
+    // Binding where something already listens fails with a typed error, and the server
+    // process is reaped.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let err = Manager::builder()
+        .start_method(m)
+        .address(Address::Tcp(taken.local_addr().unwrap()))
+        .start()
+        .unwrap_err();
+    assert!(
+        matches!(&err, ManagerError::Startup(msg) if msg.contains("bind")),
+        "{err}"
+    );
+    assert!(common::zombies().is_empty());
+}
+
+struct Greeter(String);
+
+#[derive(serde::Serialize, serde::Deserialize)]
+enum GreeterCall {
+    Greet(String),
+}
+
+impl multiproc_manager::Served for Greeter {
+    type Args = String;
+    type Call = GreeterCall;
+    type Reply = String;
+
+    fn new(greeting: String) -> Result<Self, String> {
+        Ok(Greeter(greeting))
+    }
+
+    fn call(&mut self, call: GreeterCall) -> Result<String, String> {
+        let GreeterCall::Greet(name) = call;
+        Ok(format!("{}, {name}", self.0))
+    }
+}
+
+fn greet((c, name): (multiproc_manager::UserProxy<Greeter>, String)) -> String {
+    c.call(&GreeterCall::Greet(name)).unwrap()
+}
+
+fn registered_type_on_remote_server(m: StartMethod) {
+    let _w = watchdog(LONG, "registered_type_on_remote_server");
+    let server = ManagerServer::builder(KEY)
+        .register::<Greeter>("Greeter")
+        .bind_tcp_loopback()
+        .unwrap()
+        .spawn()
+        .unwrap();
+    let c = Manager::connect(server.address().clone(), KEY);
+    let g = c.create::<Greeter>("Greeter", &"Hello".into()).unwrap();
+    let mut p = get_context(m).process(greet, (g.clone(), "child".to_string()));
+    p.start().unwrap();
+    assert_eq!(p.result().unwrap(), "Hello, child");
+    assert_eq!(
+        g.call(&GreeterCall::Greet("parent".into())).unwrap(),
+        "Hello, parent"
+    );
+    server.shutdown();
+}
+
+for_each_method!(
+    eight_clients,
+    local_manager_on_tcp,
+    registered_type_on_remote_server
+);
 
 #[test]
 fn remote_wrong_key_rejected_before_decoding() {

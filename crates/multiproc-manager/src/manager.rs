@@ -248,25 +248,20 @@ impl ManagerBuilder {
             .target(server_main, args);
         process.start().map_err(ManagerError::Start)?;
         let pid = process.pid().unwrap_or(0);
-        let reported = ours.recv_timeout::<Result<Address, String>>(Duration::from_secs(60));
-        let address = match reported {
-            Ok(Ok(a)) => a,
-            Ok(Err(e)) => {
-                let _ = process.join_timeout(SHUTDOWN_TIMEOUT);
-                return Err(ManagerError::Startup(e));
-            }
+        let address = match wait_for_address(&mut ours, &mut process) {
+            Ok(a) => a,
             Err(e) => {
                 let _ = process.kill();
                 let _ = process.join_timeout(SHUTDOWN_TIMEOUT);
-                return Err(ManagerError::Startup(format!(
-                    "the server process (pid {pid}) did not report its address: {e}"
-                )));
+                return Err(e);
             }
         };
-        let cleanup = match (&address, temp) {
-            (Address::Unix(p), true) => Some(p.clone()),
-            _ => None,
-        };
+        // The socket file is ours to remove if the server could not (it was killed); the
+        // private directory too when the server made one.
+        let cleanup = address.unix_path().map(|p| Cleanup {
+            socket: p.to_path_buf(),
+            dir: temp.then(|| p.parent().map(|d| d.to_path_buf())).flatten(),
+        });
         let endpoint = Endpoint {
             address,
             authkey,
@@ -283,6 +278,51 @@ impl ManagerBuilder {
             pid,
         })
     }
+}
+
+/// How long [`ManagerBuilder::start`] waits for the server to report its address.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Waits for the server's report, watching the process so that a server that dies before
+/// reporting is an error at once (under fork this parent may hold the other end of the
+/// pipe too, so end of file cannot be relied on).
+fn wait_for_address(
+    ours: &mut Connection,
+    process: &mut Process<()>,
+) -> Result<Address, ManagerError> {
+    let pid = process.pid().unwrap_or(0);
+    let deadline = Instant::now() + STARTUP_TIMEOUT;
+    loop {
+        let ready = ours
+            .poll(Some(Duration::from_millis(50)))
+            .map_err(|e| ManagerError::Startup(format!("control pipe: {e}")))?;
+        if ready {
+            return match ours.recv::<Result<Address, String>>() {
+                Ok(Ok(a)) => Ok(a),
+                Ok(Err(e)) => Err(ManagerError::Startup(e)),
+                Err(e) => Err(ManagerError::Startup(format!(
+                    "the server process (pid {pid}) did not report its address: {e}"
+                ))),
+            };
+        }
+        if !process.is_alive() {
+            return Err(ManagerError::Startup(format!(
+                "the server process (pid {pid}) exited before listening ({:?})",
+                process.exit_status()
+            )));
+        }
+        if Instant::now() >= deadline {
+            return Err(ManagerError::Startup(format!(
+                "the server process (pid {pid}) did not report its address within {STARTUP_TIMEOUT:?}"
+            )));
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Cleanup {
+    socket: PathBuf,
+    dir: Option<PathBuf>,
 }
 
 #[derive(Debug)]
@@ -324,8 +364,8 @@ struct Running {
 pub struct Manager {
     client: ManagerClient,
     state: Mutex<Option<Running>>,
-    /// The socket path of a private socket, removed here if the server could not.
-    cleanup: Option<PathBuf>,
+    /// The Unix socket (and private directory), removed here if the server could not.
+    cleanup: Option<Cleanup>,
     pid: i32,
 }
 
@@ -408,9 +448,9 @@ impl Manager {
         }
         drop(control);
         // A server that was killed could not remove its socket: do it for it.
-        if let Some(path) = &self.cleanup {
-            let _ = std::fs::remove_file(path);
-            if let Some(dir) = path.parent() {
+        if let Some(c) = &self.cleanup {
+            let _ = std::fs::remove_file(&c.socket);
+            if let Some(dir) = &c.dir {
                 let _ = std::fs::remove_dir(dir);
             }
         }

@@ -308,11 +308,17 @@ pub(crate) fn exchange<'c>(
         return Err(fail(chan, e));
     }
     if blocking {
+        // Receive in slices (each with the connection's spin phase first, so a reply that
+        // comes at once is not a sleep and a wake-up), checking between them that a local
+        // server is still alive.
         loop {
-            let conn = chan.conn.as_ref().expect("connected above");
-            match conn.poll(Some(LIVENESS_SLICE)) {
-                Ok(true) => break,
-                Ok(false) => {
+            let conn = chan.conn.as_mut().expect("connected above");
+            match conn.recv_bytes_timeout(LIVENESS_SLICE) {
+                Ok(v) => {
+                    chan.reply = v;
+                    return Ok(&chan.reply);
+                }
+                Err(e) if e.is_timeout() => {
                     if let Some(pid) = endpoint.pid {
                         if !multiproc_core::os::process_alive(pid) {
                             let reason = "its process has exited".to_string();

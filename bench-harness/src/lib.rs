@@ -14,6 +14,8 @@
 //!   command, date);
 //! - [`process_start`]: the study itself and its CSV and Markdown reports;
 //! - [`sync`] and [`sync_study`]: the synchronization mechanisms and their study;
+//! - [`scaling`]: throughput, speedup and efficiency against the number of pool workers
+//!   (seed 004's prime factorization and a shared-array bandwidth kernel);
 //! - [`ipc`] and [`ipc_study`]: the message-passing mechanisms behind one trait,
 //!   [`ipc::Link`], and their study.
 //!
@@ -26,6 +28,7 @@ pub mod ipc;
 pub mod ipc_study;
 pub mod machine;
 pub mod process_start;
+pub mod scaling;
 pub mod start;
 pub mod stats;
 pub mod sync;

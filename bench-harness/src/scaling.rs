@@ -1,0 +1,688 @@
+//! The scaling study: throughput, speedup and parallel efficiency against the number of
+//! worker processes of a [`multiproc_pool::Pool`], for
+//!
+//! - [`Workload::Primes`]: seed 004's CPU-bound work, the prime factors by trial division
+//!   of every integer from 1,000,000,000 (20,000 of them; fewer with `--quick`), as `map`
+//!   tasks of equal ranges;
+//! - [`Workload::Bandwidth`]: a memory-bound kernel, the sum of a shared
+//!   [`multiproc_shm::RawArray`] of `u64` much larger than the caches, which reaches every
+//!   worker by descriptor through the pool's initializer; tasks sum index ranges.
+//!
+//! One pool per worker count is started before anything is timed (start-up is the process
+//! start study's business), and the counts take turns repetition by repetition, so that a
+//! slow spell of the machine falls on all of them alike. Every repetition's result is
+//! checked against the first, so a lost or doubled task cannot go unnoticed.
+//!
+//! The worker counts default to every count from 1 to twice [`multiproc_process::cpu_count`]
+//! on small machines, and to powers of two plus the core count and twice it on larger ones
+//! ([`default_workers`]).
+
+use std::fmt::{self, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use multiproc_pool::{Pool, PoolError};
+use multiproc_shm::RawArray;
+
+use crate::chart::{Axis, Chart, Format, LineChart, Series};
+use crate::machine::Provenance;
+use crate::process_start::{Goal, TargetCheck};
+use crate::stats::Summary;
+
+/// The first integer seed 004 factorizes.
+pub const PRIME_FROM: u64 = 1_000_000_000;
+
+/// How to run the study.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Worker counts to measure, ascending; should start at 1 (speedups are against it).
+    pub workers: Vec<usize>,
+    /// Timed repetitions per worker count and workload.
+    pub reps: usize,
+    /// How many integers, from [`PRIME_FROM`], to factorize per repetition.
+    pub prime_count: u64,
+    /// Elements (`u64`) of the shared array.
+    pub array_len: usize,
+    /// Passes over the array per repetition.
+    pub passes: usize,
+    /// The workloads to run.
+    pub workloads: Vec<Workload>,
+}
+
+/// The worker counts of the study on a machine with `cores` usable CPUs: 1 to `2 * cores`
+/// when that is at most 16 counts, otherwise the powers of two up to `2 * cores` together
+/// with `cores` and `2 * cores`.
+///
+/// ```
+/// use bench_harness::scaling::default_workers;
+/// assert_eq!(default_workers(2), [1, 2, 3, 4]);
+/// assert_eq!(default_workers(64), [1, 2, 4, 8, 16, 32, 64, 128]);
+/// assert_eq!(default_workers(12), [1, 2, 4, 8, 12, 16, 24]);
+/// ```
+pub fn default_workers(cores: usize) -> Vec<usize> {
+    let top = 2 * cores.max(1);
+    if top <= 16 {
+        return (1..=top).collect();
+    }
+    let mut v: Vec<usize> = std::iter::successors(Some(1usize), |n| Some(n * 2))
+        .take_while(|&n| n <= top)
+        .collect();
+    v.extend([cores, top]);
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+impl Config {
+    /// The full study (`quick == false`) or a short one, over [`default_workers`] of this
+    /// machine.
+    pub fn new(quick: bool) -> Config {
+        Config {
+            workers: default_workers(multiproc_process::cpu_count()),
+            reps: if quick { 3 } else { 7 },
+            prime_count: if quick { 2_000 } else { 20_000 },
+            array_len: if quick { 8 << 20 } else { 16 << 20 },
+            passes: if quick { 4 } else { 8 },
+            workloads: Workload::ALL.to_vec(),
+        }
+    }
+
+    /// Tasks per `map`: enough for the largest worker count to be kept busy to the end.
+    fn tasks(&self) -> usize {
+        let most = self.workers.iter().copied().max().unwrap_or(1);
+        (8 * most).max(64)
+    }
+}
+
+/// What is computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Workload {
+    /// Trial-division prime factorization (CPU-bound).
+    Primes,
+    /// Summing a shared array (memory-bandwidth-bound).
+    Bandwidth,
+}
+
+impl Workload {
+    /// Both workloads.
+    pub const ALL: [Workload; 2] = [Workload::Primes, Workload::Bandwidth];
+
+    /// The name in CSV and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::Primes => "primes",
+            Workload::Bandwidth => "bandwidth",
+        }
+    }
+
+    /// The unit of work its throughput counts.
+    pub fn unit(self) -> &'static str {
+        match self {
+            Workload::Primes => "integers",
+            Workload::Bandwidth => "GB",
+        }
+    }
+}
+
+impl fmt::Display for Workload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The prime factors of `n` by trial division up to the square root of the original `n`,
+/// as seed 004's `prime_factors`.
+///
+/// ```
+/// use bench_harness::scaling::prime_factors;
+/// assert_eq!(prime_factors(1_000_000_000), [2; 9].iter().chain(&[5; 9]).copied().collect::<Vec<_>>());
+/// assert_eq!(prime_factors(97), [97]);
+/// ```
+pub fn prime_factors(mut n: u64) -> Vec<u64> {
+    let mut factors = Vec::new();
+    let limit = (n as f64).sqrt() as u64;
+    for i in 2..=limit {
+        while n % i == 0 {
+            factors.push(i);
+            n /= i;
+        }
+    }
+    if n > 2 {
+        factors.push(n);
+    }
+    factors
+}
+
+/// A pool task: factorizes `from..to` and returns how many prime factors it found.
+fn factor_range((from, to): (u64, u64)) -> u64 {
+    (from..to).map(|n| prime_factors(n).len() as u64).sum()
+}
+
+/// The shared array, set in every worker by the pool's initializer.
+static DATA: OnceLock<RawArray<u64>> = OnceLock::new();
+
+fn init(a: RawArray<u64>) {
+    let _ = DATA.set(a);
+}
+
+/// A pool task: the wrapping sum of the shared array's elements `from..to`.
+fn sum_range((from, to): (usize, usize)) -> u64 {
+    let Some(a) = DATA.get() else {
+        return 0;
+    };
+    // SAFETY: nothing writes the array while the study runs: it is filled before the
+    // pools start and only read afterwards.
+    let s = unsafe { a.as_slice() };
+    s.get(from..to)
+        .map_or(0, |s| s.iter().fold(0u64, |acc, &x| acc.wrapping_add(x)))
+}
+
+/// `count` items split into `parts` contiguous ranges of nearly equal size.
+///
+/// ```
+/// use bench_harness::scaling::split;
+/// assert_eq!(split(10, 10, 3), [(10, 14), (14, 17), (17, 20)]);
+/// ```
+pub fn split(start: u64, count: u64, parts: usize) -> Vec<(u64, u64)> {
+    let parts = (parts as u64).clamp(1, count.max(1));
+    (0..parts)
+        .map(|i| (start + count * i / parts, start + count * (i + 1) / parts))
+        .filter(|(a, b)| a < b)
+        .collect()
+}
+
+/// Speedup: the time with one worker over the time with `n`.
+///
+/// ```
+/// assert_eq!(bench_harness::scaling::speedup(10.0, 5.0), 2.0);
+/// ```
+pub fn speedup(t1: f64, tn: f64) -> f64 {
+    t1 / tn
+}
+
+/// Parallel efficiency: speedup over the worker count (1.0 is ideal).
+///
+/// ```
+/// assert_eq!(bench_harness::scaling::efficiency(1.5, 2), 0.75);
+/// ```
+pub fn efficiency(speedup: f64, workers: usize) -> f64 {
+    speedup / workers as f64
+}
+
+/// One workload at one worker count.
+#[derive(Debug, Clone)]
+pub struct Point {
+    /// The workload.
+    pub workload: Workload,
+    /// Worker processes.
+    pub workers: usize,
+    /// Seconds per repetition.
+    pub summary: Summary,
+    /// Work per repetition, in [`Workload::unit`]s.
+    pub work: f64,
+}
+
+impl Point {
+    /// Work per second at the median time.
+    pub fn throughput(&self) -> f64 {
+        self.work / self.summary.median
+    }
+}
+
+/// The outcome of the study.
+#[derive(Debug, Clone)]
+pub struct ScalingStudy {
+    /// Machine, toolchain and command.
+    pub provenance: Provenance,
+    /// The configuration it ran with.
+    pub config: Config,
+    /// The figures, by workload then worker count.
+    pub points: Vec<Point>,
+    /// What could not run, with the reason.
+    pub skipped: Vec<(String, String)>,
+}
+
+/// Why the study could not run at all.
+#[derive(Debug)]
+pub enum ScalingError {
+    /// The shared array could not be made.
+    Array(multiproc_shm::ShmError),
+    /// The configuration has no worker count or a worker count of 0.
+    Workers,
+}
+
+impl fmt::Display for ScalingError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ScalingError::Array(e) => write!(f, "cannot make the shared array: {e}"),
+            ScalingError::Workers => f.write_str("the worker counts must be 1 or more"),
+        }
+    }
+}
+
+impl std::error::Error for ScalingError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ScalingError::Array(e) => Some(e),
+            ScalingError::Workers => None,
+        }
+    }
+}
+
+/// Runs the study. `progress` is called after each timed `map` with a description; the
+/// caller draws it (a progress bar) or ignores it. The total number of calls is
+/// [`ScalingStudy::steps`] of the config.
+pub fn run(config: Config, mut progress: impl FnMut(&str)) -> Result<ScalingStudy, ScalingError> {
+    if config.workers.is_empty() || config.workers.contains(&0) {
+        return Err(ScalingError::Workers);
+    }
+    let values: Vec<u64> = (0..config.array_len as u64)
+        .map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+        .collect();
+    let array = RawArray::from_slice(&values).map_err(ScalingError::Array)?;
+    drop(values);
+    let mut skipped = Vec::new();
+    let mut pools: Vec<(usize, Pool)> = Vec::new();
+    for &n in &config.workers {
+        match Pool::builder()
+            .processes(n)
+            .initializer(init, array.clone())
+            .build()
+        {
+            Ok(p) => pools.push((n, p)),
+            Err(e) => skipped.push((format!("{n} workers"), format!("pool start: {e}"))),
+        }
+    }
+    let tasks = config.tasks();
+    let prime_tasks = split(PRIME_FROM, config.prime_count, tasks);
+    let pieces = split(0, config.array_len as u64, tasks);
+    let sum_tasks: Vec<(usize, usize)> = (0..config.passes)
+        .flat_map(|_| pieces.iter().map(|&(a, b)| (a as usize, b as usize)))
+        .collect();
+    // Warm every worker (page in the array, fault in the code) before timing.
+    for (n, pool) in &pools {
+        let warm = pool
+            .map(
+                sum_range,
+                pieces.iter().map(|&(a, b)| (a as usize, b as usize)),
+            )
+            .and_then(|_| pool.map(factor_range, split(PRIME_FROM, (*n as u64) * 2, *n)));
+        if let Err(e) = warm {
+            skipped.push((format!("{n} workers"), format!("warm-up: {e}")));
+        }
+    }
+    let mut seconds: Vec<Vec<Vec<f64>>> =
+        vec![vec![Vec::new(); pools.len()]; config.workloads.len()];
+    let mut expected: Vec<Option<u64>> = vec![None; config.workloads.len()];
+    let mut failed: Vec<Vec<bool>> = vec![vec![false; pools.len()]; config.workloads.len()];
+    for rep in 0..config.reps {
+        for (pi, (n, pool)) in pools.iter().enumerate() {
+            for (wi, &w) in config.workloads.iter().enumerate() {
+                if failed[wi][pi] {
+                    progress(&format!("{w} {n} workers: skipped"));
+                    continue;
+                }
+                let t0 = Instant::now();
+                let out: Result<u64, PoolError> = match w {
+                    Workload::Primes => pool
+                        .map(factor_range, prime_tasks.iter().copied())
+                        .map(|v| v.iter().sum()),
+                    Workload::Bandwidth => pool
+                        .map(sum_range, sum_tasks.iter().copied())
+                        .map(|v| v.iter().fold(0u64, |a, &x| a.wrapping_add(x))),
+                };
+                let dt = t0.elapsed().as_secs_f64();
+                match out {
+                    Ok(r) if expected[wi].is_none_or(|e| e == r) => {
+                        expected[wi] = Some(r);
+                        seconds[wi][pi].push(dt);
+                    }
+                    Ok(r) => {
+                        failed[wi][pi] = true;
+                        skipped.push((
+                            format!("{w} {n} workers"),
+                            format!("repetition {rep}: result {r}, expected {:?}", expected[wi]),
+                        ));
+                    }
+                    Err(e) => {
+                        failed[wi][pi] = true;
+                        skipped
+                            .push((format!("{w} {n} workers"), format!("repetition {rep}: {e}")));
+                    }
+                }
+                progress(&format!("{w} {n} workers, repetition {}", rep + 1));
+            }
+        }
+    }
+    drop(pools);
+    let mut points = Vec::new();
+    let bytes = (config.array_len * 8 * config.passes) as f64;
+    for (wi, &w) in config.workloads.iter().enumerate() {
+        for (pi, &n) in config.workers.iter().enumerate() {
+            if failed[wi].get(pi).copied().unwrap_or(true) {
+                continue;
+            }
+            let Some(summary) = seconds[wi].get(pi).and_then(|s| Summary::of(s)) else {
+                continue;
+            };
+            let work = match w {
+                Workload::Primes => config.prime_count as f64,
+                Workload::Bandwidth => bytes / 1e9,
+            };
+            points.push(Point {
+                workload: w,
+                workers: n,
+                summary,
+                work,
+            });
+        }
+    }
+    Ok(ScalingStudy {
+        provenance: Provenance::gather(),
+        config,
+        points,
+        skipped,
+    })
+}
+
+impl Config {
+    /// How many times [`run`] calls its progress function.
+    pub fn steps(&self) -> u64 {
+        (self.reps * self.workers.len() * self.workloads.len()) as u64
+    }
+}
+
+impl ScalingStudy {
+    /// The point of `w` at `n` workers.
+    pub fn point(&self, w: Workload, n: usize) -> Option<&Point> {
+        self.points
+            .iter()
+            .find(|p| p.workload == w && p.workers == n)
+    }
+
+    /// The speedup of `w` at `n` workers over 1 worker, from the medians.
+    pub fn speedup(&self, w: Workload, n: usize) -> Option<f64> {
+        Some(speedup(
+            self.point(w, 1)?.summary.median,
+            self.point(w, n)?.summary.median,
+        ))
+    }
+
+    /// The issue's target: at least 1.85x speedup at 2 workers for the primes.
+    pub fn targets(&self) -> Vec<TargetCheck> {
+        vec![TargetCheck {
+            what: "primes: time at 1 worker / time at 2 workers",
+            ratio: self.speedup(Workload::Primes, 2),
+            goal: Goal::AtLeast(1.85),
+        }]
+    }
+
+    /// The results as CSV: one row per workload and worker count.
+    pub fn to_csv(&self) -> String {
+        let mut o = String::from(
+            "workload,workers,reps,median_s,min_s,p90_s,max_s,work_per_rep,unit,\
+             throughput_per_s,speedup,efficiency\n",
+        );
+        for p in &self.points {
+            let s = &p.summary;
+            let sp = self.speedup(p.workload, p.workers);
+            let _ = writeln!(
+                o,
+                "{},{},{},{:.6},{:.6},{:.6},{:.6},{},{},{:.4},{},{}",
+                p.workload,
+                p.workers,
+                s.n,
+                s.median,
+                s.min,
+                s.p90,
+                s.max,
+                p.work,
+                p.workload.unit(),
+                p.throughput(),
+                sp.map_or(String::new(), |x| format!("{x:.4}")),
+                sp.map_or(String::new(), |x| format!(
+                    "{:.4}",
+                    efficiency(x, p.workers)
+                )),
+            );
+        }
+        o
+    }
+
+    /// The report in Markdown: provenance, the target, a table per workload.
+    pub fn to_markdown(&self) -> String {
+        let p = &self.provenance;
+        let c = &self.config;
+        let mut o = String::from("# Scaling with worker processes\n\n");
+        let _ = writeln!(
+            o,
+            "Throughput, speedup and parallel efficiency of `multiproc_pool::Pool::map` \
+             against the number of worker processes. `primes`: the prime factors by trial \
+             division of the {} integers from {PRIME_FROM} (seed 004), in {} tasks. \
+             `bandwidth`: {} passes summing a shared `RawArray<u64>` of {} MiB, in {} tasks \
+             per pass. One pool per worker count, started and warmed before timing; the \
+             counts take turns repetition by repetition.\n",
+            c.prime_count,
+            c.tasks(),
+            c.passes,
+            (c.array_len * 8) >> 20,
+            c.tasks(),
+        );
+        let _ = writeln!(o, "| | |\n|---|---|");
+        let _ = writeln!(o, "| date | {} |", p.date);
+        let _ = writeln!(o, "| command | `{}` |", p.command);
+        let _ = writeln!(o, "| git revision | {} |", p.git_revision);
+        let _ = writeln!(o, "| rustc | {} |", p.rustc);
+        let _ = writeln!(o, "| machine | {} |", p.machine_line());
+        let _ = writeln!(
+            o,
+            "| repetitions | {} per worker count and workload |\n",
+            c.reps
+        );
+        let _ = writeln!(o, "## Targets\n");
+        TargetCheck::write_table(&mut o, &self.targets());
+        let _ = writeln!(o);
+        for w in &c.workloads {
+            let _ = writeln!(o, "## {w}\n");
+            let _ = writeln!(
+                o,
+                "| workers | median time | throughput | speedup | efficiency |\n|--:|--:|--:|--:|--:|"
+            );
+            for pt in self.points.iter().filter(|pt| pt.workload == *w) {
+                let sp = self.speedup(*w, pt.workers);
+                let thr = match w {
+                    Workload::Primes => format!("{:.0} integers/s", pt.throughput()),
+                    Workload::Bandwidth => format!("{:.2} GB/s", pt.throughput()),
+                };
+                let _ = writeln!(
+                    o,
+                    "| {} | {:.3} s | {thr} | {} | {} |",
+                    pt.workers,
+                    pt.summary.median,
+                    sp.map_or("–".into(), |x| format!("{x:.2}x")),
+                    sp.map_or("–".into(), |x| format!(
+                        "{:.0}%",
+                        100.0 * efficiency(x, pt.workers)
+                    )),
+                );
+            }
+            let _ = writeln!(o);
+        }
+        if !self.skipped.is_empty() {
+            let _ = writeln!(o, "## Not measured\n");
+            for (what, why) in &self.skipped {
+                let _ = writeln!(o, "- {what}: {why}");
+            }
+        }
+        o
+    }
+
+    /// Writes `scaling.csv` and `scaling.md` into `dir` (created if needed).
+    pub fn write(&self, dir: &Path) -> std::io::Result<[PathBuf; 2]> {
+        std::fs::create_dir_all(dir)?;
+        let csv = dir.join("scaling.csv");
+        let md = dir.join("scaling.md");
+        std::fs::write(&csv, self.to_csv())?;
+        std::fs::write(&md, self.to_markdown())?;
+        Ok([csv, md])
+    }
+
+    /// The charts: speedup and efficiency of both workloads against the ideal, and each
+    /// workload's throughput. `(file stem, chart)`.
+    pub fn charts(&self) -> Vec<(String, Chart)> {
+        let ns: Vec<f64> = self.config.workers.iter().map(|&n| n as f64).collect();
+        let per = |f: &dyn Fn(&Point) -> Option<f64>, w: Workload| -> Vec<(f64, f64)> {
+            self.points
+                .iter()
+                .filter(|p| p.workload == w)
+                .filter_map(|p| Some((p.workers as f64, f(p)?)))
+                .collect()
+        };
+        let count = Axis::linear("worker processes", Format::Count);
+        let mut speed = vec![];
+        let mut eff = vec![];
+        for &w in &self.config.workloads {
+            speed.push(Series::new(
+                w.name(),
+                per(&|p| self.speedup(p.workload, p.workers), w),
+            ));
+            eff.push(Series::new(
+                w.name(),
+                per(
+                    &|p| {
+                        self.speedup(p.workload, p.workers)
+                            .map(|s| 100.0 * efficiency(s, p.workers))
+                    },
+                    w,
+                ),
+            ));
+        }
+        let cores = self.provenance.cores as f64;
+        speed.push(
+            Series::new(
+                "ideal (linear up to the core count)",
+                ns.iter().map(|&n| (n, n.min(cores))).collect(),
+            )
+            .dashed()
+            .black(),
+        );
+        eff.push(
+            Series::new("ideal", ns.iter().map(|&n| (n, 100.0)).collect())
+                .dashed()
+                .black(),
+        );
+        let mut charts = vec![
+            (
+                "scaling_speedup".to_string(),
+                Chart::Line(LineChart {
+                    title: "Speedup over one worker (Pool::map)".into(),
+                    x: count.clone(),
+                    y: Axis::linear("speedup (×)", Format::Number),
+                    series: speed,
+                }),
+            ),
+            (
+                "scaling_efficiency".to_string(),
+                Chart::Line(LineChart {
+                    title: "Parallel efficiency (speedup / workers)".into(),
+                    x: count.clone(),
+                    y: Axis::linear("efficiency (%)", Format::Number),
+                    series: eff,
+                }),
+            ),
+        ];
+        for &w in &self.config.workloads {
+            let (title, y) = match w {
+                Workload::Primes => (
+                    "Prime factorization throughput (seed 004)",
+                    "integers factorized per second",
+                ),
+                Workload::Bandwidth => (
+                    "Shared-array sum throughput (memory bandwidth)",
+                    "bytes read per second (GB/s)",
+                ),
+            };
+            charts.push((
+                format!("scaling_{}_throughput", w.name()),
+                Chart::Line(LineChart {
+                    title: title.into(),
+                    x: count.clone(),
+                    y: Axis::linear(y, Format::Number),
+                    series: vec![Series::new(w.name(), per(&|p| Some(p.throughput()), w))],
+                }),
+            ));
+        }
+        charts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::watchdog;
+    use std::time::Duration;
+
+    #[test]
+    fn splits_cover_the_range_once() {
+        let s = split(5, 1000, 7);
+        assert_eq!(s.first().unwrap().0, 5);
+        assert_eq!(s.last().unwrap().1, 1005);
+        assert!(s.windows(2).all(|w| w[0].1 == w[1].0));
+        assert_eq!(split(0, 3, 10).len(), 3);
+        assert!(split(0, 0, 4).is_empty());
+    }
+
+    #[test]
+    fn speedup_and_efficiency_on_known_times() {
+        let t = [8.0, 4.2, 3.0, 2.9];
+        let sp: Vec<f64> = t.iter().map(|&x| speedup(t[0], x)).collect();
+        assert_eq!(sp[0], 1.0);
+        assert!((sp[1] - 1.904_761_904).abs() < 1e-6);
+        assert!((efficiency(sp[2], 3) - 8.0 / 9.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn worker_counts_scale_with_the_machine() {
+        assert_eq!(default_workers(1), [1, 2]);
+        assert_eq!(default_workers(8), (1..=16).collect::<Vec<_>>());
+        let big = default_workers(96);
+        assert_eq!(big.first(), Some(&1));
+        assert_eq!(big.last(), Some(&192));
+        assert!(big.contains(&96));
+    }
+
+    #[test]
+    fn a_tiny_study_runs_end_to_end() {
+        let _dog = watchdog(Duration::from_secs(120));
+        let config = Config {
+            workers: vec![1, 2],
+            reps: 2,
+            prime_count: 40,
+            array_len: 1 << 16,
+            passes: 2,
+            workloads: Workload::ALL.to_vec(),
+        };
+        let mut calls = 0;
+        let steps = config.steps();
+        let study = run(config, |_| calls += 1).unwrap();
+        assert_eq!(calls, steps);
+        assert!(study.skipped.is_empty(), "{:?}", study.skipped);
+        assert_eq!(study.points.len(), 4);
+        assert_eq!(study.speedup(Workload::Primes, 1), Some(1.0));
+        assert!(study.targets()[0].ratio.is_some());
+        let csv = study.to_csv();
+        assert_eq!(csv.lines().count(), 5);
+        assert!(csv.contains("primes,2,2,"));
+        let md = study.to_markdown();
+        assert!(md.contains("## bandwidth") && md.contains("| 2 |"));
+        assert_eq!(study.charts().len(), 4);
+    }
+
+    #[test]
+    fn zero_workers_is_refused() {
+        let mut c = Config::new(true);
+        c.workers = vec![0];
+        assert!(matches!(run(c, |_| {}), Err(ScalingError::Workers)));
+    }
+}

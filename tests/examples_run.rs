@@ -278,6 +278,154 @@ fn lock_shared_value() {
         }
     }
     assert_eq!(lines.last(), Some(&"Final value: 12"));
-    let _ = numbers_after(&[], "");
-    let _ = &o.stderr;
+}
+
+#[test]
+fn image_resize_parallel() {
+    let o = run("image_resize_parallel", &[]);
+    let lines = o.lines();
+    // Results in input order, the missing file's error last.
+    for (i, n) in (1..=3).enumerate() {
+        assert!(lines[i].starts_with("Processed: "), "{}", o.stdout);
+        assert!(
+            lines[i].ends_with(&format!("image{n}_processed.png")),
+            "{}",
+            o.stdout
+        );
+        assert!(o.has(&format!("image{n}_processed.png: 800x600")));
+    }
+    assert!(lines[3].starts_with("Error processing ") && lines[3].contains("missing.png"));
+    let dir = lines[0].trim_start_matches("Processed: ");
+    let dir = std::path::Path::new(dir).parent().expect("a directory");
+    assert!(!dir.exists(), "the temporary directory was not removed");
+}
+
+#[test]
+fn matrix_chunks() {
+    let o = run("matrix_chunks", &["300"]);
+    assert!(o.has("Calculation of matrix 300x300 completed"));
+    assert!(o.has("Size of the resulting matrix: (300, 300)"));
+    assert!(o.has("Equal to the sequential computation: true"));
+}
+
+#[test]
+fn error_callback() {
+    let o = run("error_callback", &[]);
+    for i in [0, 1, 3, 4] {
+        assert!(o.has(&format!(
+            "Result {i}: Task {i} completed successfully: {}",
+            i * 2
+        )));
+    }
+    let called = o.starting("An error occurred: ");
+    assert_eq!(called.len(), 1, "{}", o.stdout);
+    assert!(called[0].contains("panicked") && called[0].ends_with("Error in task 2"));
+    let failed = o.starting("Failed to get result ");
+    assert_eq!(failed.len(), 1);
+    assert!(
+        failed[0].starts_with("Failed to get result 2: ") && failed[0].ends_with("Error in task 2")
+    );
+    // Results are printed in submission order.
+    let order: Vec<usize> = [0, 1, 3, 4]
+        .iter()
+        .map(|i| {
+            o.lines()
+                .iter()
+                .position(|l| l.starts_with(&format!("Result {i}:")))
+                .unwrap()
+        })
+        .collect();
+    assert!(order.is_sorted());
+}
+
+#[test]
+fn process_count_benchmark() {
+    let o = run("process_count_benchmark", &["200000"]);
+    let cpus = numbers_after(
+        &o.starting("Number of CPU cores: "),
+        "Number of CPU cores: ",
+    );
+    assert_eq!(cpus.len(), 1);
+    let counts = numbers_after(
+        &o.lines()
+            .iter()
+            .map(|l| l.trim_end_matches(" processes:"))
+            .collect::<Vec<_>>(),
+        "Testing with ",
+    );
+    assert_eq!(counts, [1, 2, 4, cpus[0], cpus[0] * 2]);
+    assert_eq!(o.starting("Execution time: ").len(), 5);
+    assert_eq!(o.starting("Acceleration: ").len(), 4);
+    assert_eq!(o.starting("Same results as sequential: true").len(), 4);
+    assert!(o.has("Baseline time"));
+}
+
+#[test]
+fn worker_info() {
+    let o = run("worker_info", &[]);
+    assert!(o.has(&format!("Running on platform: {}", std::env::consts::OS)));
+    let records = o.starting("Data: ");
+    assert_eq!(records.len(), 10);
+    for (i, r) in records.iter().enumerate() {
+        assert!(
+            r.starts_with(&format!("Data: {i}, Result: {}, PID: ", i * 2)),
+            "{r}"
+        );
+        assert!(r.ends_with(&format!("Platform: {}", std::env::consts::OS)));
+    }
+    assert_eq!(o.starting("Process ").len(), 10);
+}
+
+fn sorted_results(line: &str) -> Vec<i64> {
+    let list = line.trim_start_matches("Results: [").trim_end_matches(']');
+    let mut v: Vec<i64> = list
+        .split(", ")
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().expect("a number"))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn process_manager_shutdown() {
+    let o = run("process_manager_shutdown", &[]);
+    for i in 0..3 {
+        assert!(
+            o.index_of(&format!("Process {i} started"))
+                < o.index_of(&format!("Process {i} terminated"))
+        );
+    }
+    assert!(o.has("Processed 20 tasks"));
+    let results = o.starting("Results: ");
+    assert_eq!(
+        sorted_results(results[0]),
+        (0..20).map(|t| t * 2).collect::<Vec<_>>()
+    );
+    assert!(!o.stdout.contains("Received signal"));
+}
+
+#[test]
+fn process_manager_shutdown_on_sigint() {
+    let o = run("process_manager_shutdown", &["--interrupt-self"]);
+    assert!(
+        o.has("Received signal 2. Terminating processes..."),
+        "{}",
+        o.stdout
+    );
+    let processed = numbers_after(
+        &o.lines()
+            .iter()
+            .map(|l| l.trim_end_matches(" tasks"))
+            .collect::<Vec<_>>(),
+        "Processed ",
+    );
+    assert_eq!(processed.len(), 1);
+    assert!(processed[0] <= 20);
+    // Each result is a doubled task, none twice.
+    let results = sorted_results(o.starting("Results: ")[0]);
+    assert_eq!(results.len() as i64, processed[0]);
+    assert!(
+        results.windows(2).all(|w| w[0] < w[1]) && results.iter().all(|r| r % 2 == 0 && *r < 40)
+    );
 }

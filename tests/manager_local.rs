@@ -421,6 +421,36 @@ fn lock_released_when_holder_is_killed(m: StartMethod) {
     assert_cleaned_up(mgr);
 }
 
+fn own_a_manager((m, server_pid, ready): (StartMethod, Shared<AtomicU32>, Shared<AtomicU32>)) {
+    let mgr = manager(m);
+    let d = mgr.dict::<u8, u8>().unwrap();
+    d.set(&1, &1).unwrap();
+    server_pid.store(mgr.pid() as u32, Ordering::SeqCst);
+    ready.store(1, Ordering::SeqCst);
+    std::thread::sleep(Duration::from_secs(600));
+}
+
+fn server_exits_when_owner_is_killed(m: StartMethod) {
+    let _w = watchdog(LONG, "server_exits_when_owner_is_killed");
+    let server_pid = Shared::<AtomicU32>::new().unwrap();
+    let ready = Shared::<AtomicU32>::new().unwrap();
+    let mut owner = get_context(m).process(own_a_manager, (m, server_pid.clone(), ready.clone()));
+    owner.start().unwrap();
+    assert!(eventually(Duration::from_secs(30), || ready
+        .load(Ordering::SeqCst)
+        == 1));
+    let pid = server_pid.load(Ordering::SeqCst) as i32;
+    assert!(!is_dead(pid));
+    owner.kill().unwrap();
+    owner.join().unwrap();
+    // The server sees its control pipe close and exits (its socket removed with it); it is
+    // reaped by whoever inherits it. The bound only turns a hang into a failure.
+    assert!(
+        eventually(Duration::from_secs(20), || is_dead(pid)),
+        "the server outlived its owner"
+    );
+}
+
 fn blocked_get((q, ready): (QueueProxy<u64>, Shared<AtomicU32>)) -> (bool, String) {
     ready.store(1, Ordering::SeqCst);
     let err = q.get().unwrap_err();
@@ -591,4 +621,5 @@ for_each_method!(
     shutdown_stops_and_reaps,
     timeouts_and_errors,
     nothing_left_open,
+    server_exits_when_owner_is_killed,
 );

@@ -66,7 +66,9 @@
 //! - **Under fork** a child inherits its parent's sockets as they are; a proxy notices the
 //!   changed pid and connects afresh, but the inherited copy of the parent's socket stays
 //!   open in the child, so the server notices the *parent's* death (and releases its locks)
-//!   only once such children have exited too. Spawn and forkserver pass only what is given.
+//!   only once such children have exited too. The same holds for the owner's end of the
+//!   control pipe, whose closing tells the server that its owner died and stops it.
+//!   Spawn and forkserver pass only what is given.
 //! - **A live but stopped server** (`SIGSTOP`) makes non-blocking calls wait: only death,
 //!   shutdown or a closed connection end them with an error.
 //! - **Objects live until the server stops**: there is no reference counting of proxies

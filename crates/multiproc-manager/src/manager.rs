@@ -102,6 +102,9 @@ fn accept_loop(listener: &Listener, shared: &Arc<Shared>, mut control: Option<&m
 #[derive(Serialize, Deserialize)]
 struct ServerArgs {
     control: Connection,
+    /// Under fork: the descriptor number of the owner's end of the control pipe, which the
+    /// server inherited and must close, or it would never see the owner's end close.
+    owner_end: Option<i32>,
     address: Option<Address>,
     authkey: Vec<u8>,
     max_frame_len: u64,
@@ -129,11 +132,21 @@ fn server_main(args: ServerArgs) {
     let _ = multiproc_core::os::set_signal_blocked(libc::SIGINT, true);
     let ServerArgs {
         mut control,
+        owner_end,
         address,
         authkey,
         max_frame_len,
         registry,
     } = args;
+    if let Some(fd) = owner_end {
+        // SAFETY: under fork this process has a copy of the owner's descriptor table, and
+        // `fd` is the owner's end of the control pipe there. Nothing in this process uses
+        // it: the owner's `Connection` for it lives on the owner's stack, which this child
+        // never returns to, so it is never closed twice.
+        unsafe {
+            libc::close(fd);
+        }
+    }
     let registry = match resolve_registry(registry) {
         Ok(r) => r,
         Err(e) => {
@@ -234,14 +247,22 @@ impl ManagerBuilder {
         let (mut ours, theirs) = multiproc_ipc::pipe(true)
             .map_err(|e| ManagerError::Startup(format!("cannot make the control pipe: {e}")))?;
         let temp = self.address.is_none();
+        let method = self.method.unwrap_or_else(get_start_method);
+        let owner_end = match method {
+            StartMethod::Fork => Some(
+                ours.fileno()
+                    .map_err(|e| ManagerError::Startup(format!("control pipe: {e}")))?,
+            ),
+            _ => None,
+        };
         let args = ServerArgs {
             control: theirs,
+            owner_end,
             address: self.address,
             authkey: authkey.clone(),
             max_frame_len,
             registry: self.registry,
         };
-        let method = self.method.unwrap_or_else(get_start_method);
         let mut process = get_context(method)
             .builder()
             .name("SyncManager")

@@ -321,26 +321,47 @@ impl Chart {
 
     /// Draws the chart into `dir/stem.svg` and `dir/stem.png` and returns their paths.
     pub fn write(&self, dir: &Path, stem: &str) -> Result<[PathBuf; 2], ChartError> {
+        let mut v = self.write_formats(dir, stem, true, true)?.into_iter();
+        match (v.next(), v.next()) {
+            (Some(svg), Some(png)) => Ok([svg, png]),
+            _ => unreachable!("both formats were asked for"),
+        }
+    }
+
+    /// Draws the chart into `dir/stem.svg` when `svg` and `dir/stem.png` when `png`, and
+    /// returns the paths written.
+    pub fn write_formats(
+        &self,
+        dir: &Path,
+        stem: &str,
+        svg: bool,
+        png: bool,
+    ) -> Result<Vec<PathBuf>, ChartError> {
+        self.check()?;
         std::fs::create_dir_all(dir).map_err(ChartError::Io)?;
         register_font();
-        let svg = dir.join(format!("{stem}.svg"));
-        let png = dir.join(format!("{stem}.png"));
         let draw_err = |path: &Path, message: String| ChartError::Draw {
             path: path.to_path_buf(),
             message,
         };
-        self.check()?;
-        {
-            let root = SVGBackend::new(&svg, SIZE).into_drawing_area();
-            self.draw(&root).map_err(|m| draw_err(&svg, m))?;
-            root.present().map_err(|e| draw_err(&svg, err(e)))?;
+        let mut written = Vec::new();
+        if svg {
+            let path = dir.join(format!("{stem}.svg"));
+            let root = SVGBackend::new(&path, SIZE).into_drawing_area();
+            self.draw(&root).map_err(|m| draw_err(&path, m))?;
+            root.present().map_err(|e| draw_err(&path, err(e)))?;
+            drop(root);
+            written.push(path);
         }
-        {
-            let root = BitMapBackend::new(&png, SIZE).into_drawing_area();
-            self.draw(&root).map_err(|m| draw_err(&png, m))?;
-            root.present().map_err(|e| draw_err(&png, err(e)))?;
+        if png {
+            let path = dir.join(format!("{stem}.png"));
+            let root = BitMapBackend::new(&path, SIZE).into_drawing_area();
+            self.draw(&root).map_err(|m| draw_err(&path, m))?;
+            root.present().map_err(|e| draw_err(&path, err(e)))?;
+            drop(root);
+            written.push(path);
         }
-        Ok([svg, png])
+        Ok(written)
     }
 
     fn check(&self) -> Result<(), ChartError> {

@@ -14,6 +14,9 @@
 //!   command, date);
 //! - [`process_start`]: the study itself and its CSV and Markdown reports;
 //! - [`sync`] and [`sync_study`]: the synchronization mechanisms and their study;
+//! - [`figures`]: the charts of the process start, sync and IPC studies;
+//! - [`report`]: JSON beside the CSVs, and the combined `report.md` and self-contained
+//!   `report.html` that embed every chart;
 //! - [`scaling`]: throughput, speedup and efficiency against the number of pool workers
 //!   (seed 004's prime factorization and a shared-array bandwidth kernel);
 //! - [`ipc`] and [`ipc_study`]: the message-passing mechanisms behind one trait,
@@ -24,10 +27,12 @@
 
 pub mod chart;
 pub mod cpython;
+pub mod figures;
 pub mod ipc;
 pub mod ipc_study;
 pub mod machine;
 pub mod process_start;
+pub mod report;
 pub mod scaling;
 pub mod start;
 pub mod stats;

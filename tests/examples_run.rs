@@ -429,3 +429,137 @@ fn process_manager_shutdown_on_sigint() {
         results.windows(2).all(|w| w[0] < w[1]) && results.iter().all(|r| r % 2 == 0 && *r < 40)
     );
 }
+
+#[test]
+fn print_numbers() {
+    let o = run("print_numbers", &[]);
+    let expected: Vec<String> = (0..5)
+        .map(|i| format!("Number: {i}"))
+        .chain(["Process completed.".into()])
+        .collect();
+    assert_eq!(o.lines(), expected);
+}
+
+#[test]
+fn pool_square_numbers() {
+    assert_eq!(
+        run("pool_square_numbers", &[]).lines(),
+        ["Squared numbers: [1, 4, 9, 16, 25]"]
+    );
+}
+
+#[test]
+fn queue_drain_until_empty() {
+    let o = run("queue_drain_until_empty", &[]);
+    assert_eq!(numbers_after(&o.lines(), "Produced: "), [0, 1, 2, 3, 4]);
+    assert_eq!(numbers_after(&o.lines(), "Consumed: "), [0, 1, 2, 3, 4]);
+    assert_eq!(o.lines().last(), Some(&"All items have been processed."));
+}
+
+/// Checks that the lines starting with each of `names` form one unbroken block.
+fn assert_blocks(lines: &[&str], names: &[&str], per_block: usize) {
+    for name in names {
+        let at: Vec<usize> = (0..lines.len())
+            .filter(|&i| lines[i].starts_with(name))
+            .collect();
+        assert_eq!(at.len(), per_block, "{lines:?}");
+        assert!(
+            at.windows(2).all(|w| w[1] == w[0] + 1),
+            "{name} interleaved: {lines:?}"
+        );
+    }
+}
+
+#[test]
+fn lock_print_numbers() {
+    let o = run("lock_print_numbers", &[]);
+    let lines = o.lines();
+    assert_blocks(&lines, &["Process-1 ", "Process-2 "], 5);
+    for p in ["Process-1", "Process-2"] {
+        assert_eq!(
+            numbers_after(&lines, &format!("{p} Number: ")),
+            [0, 1, 2, 3, 4]
+        );
+    }
+    assert_eq!(lines.last(), Some(&"Both processes completed."));
+}
+
+#[test]
+fn worker_names_and_pids() {
+    let o = run("worker_names_and_pids", &[]);
+    let lines = o.lines();
+    let mut pids = std::collections::BTreeSet::new();
+    for n in [5, 10, 15, 20, 25] {
+        let by_pid = o.starting(&format!("{n} doubled to {} by process id: ", n * 2));
+        assert_eq!(by_pid.len(), 1, "{}", o.stdout);
+        pids.insert(by_pid[0].rsplit(' ').next().unwrap().to_string());
+    }
+    assert_eq!(pids.len(), 5, "five processes, five pids");
+    let mut by_name: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| l.contains(" by: "))
+        .collect();
+    by_name.sort();
+    let mut expected = vec![
+        "5 doubled to 10 by: Process-7",
+        "10 doubled to 20 by: Process-8",
+        "15 doubled to 30 by: Process-9",
+        "20 doubled to 40 by: Process-10",
+        "25 doubled to 50 by: Process-11",
+        "2 doubled to 4 by: Test",
+    ];
+    expected.sort();
+    assert_eq!(by_name, expected);
+}
+
+#[test]
+fn lock_printer() {
+    let o = run("lock_printer", &[]);
+    let mut lines = o.lines();
+    lines.sort();
+    assert_eq!(lines, ["10", "foxtrot", "tango"]);
+}
+
+#[test]
+fn logging() {
+    let o = run("logging", &[]);
+    let mut lines = o.lines();
+    lines.sort();
+    assert_eq!(lines, ["10", "foxtrot", "tango"]);
+    assert!(
+        o.stderr
+            .lines()
+            .any(|l| l == "[INFO/MainProcess] starting 3 printers"),
+        "{}",
+        o.stderr
+    );
+    for i in 1..=3 {
+        let line = format!("[INFO/Process-{i}] process exiting with exitcode 0");
+        assert!(o.stderr.lines().any(|l| l == line), "{}", o.stderr);
+    }
+}
+
+#[test]
+fn pool_doubler() {
+    assert_eq!(run("pool_doubler", &[]).lines(), ["[10, 20, 40]", "50"]);
+}
+
+#[test]
+fn queue_sentinel() {
+    let o = run("queue_sentinel", &[]);
+    let mut expected = vec!["Creating data and putting it on the queue".to_string()];
+    for d in [5, 10, 13, -1] {
+        expected.push(format!("data found to be processed: {d}"));
+        expected.push(format!("{}", d * 2));
+    }
+    // The creator's line may come anywhere before the end; the consumer's are in order.
+    let lines = o.lines();
+    let consumer: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| !l.starts_with("Creating"))
+        .collect();
+    assert_eq!(consumer, expected[1..]);
+    assert_eq!(o.starting("Creating data").len(), 1);
+}

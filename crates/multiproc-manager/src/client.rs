@@ -23,8 +23,8 @@ use multiproc_ipc::{Address, Connection, IpcError};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{ManagerError, Target};
-use crate::wire::{Kind, Op, Reply, Request};
+use crate::error::{CallTarget, ManagerError};
+use crate::wire::{Op, ProxyKind, Reply, Request};
 
 /// How long a blocked call waits for its reply before it looks whether a local server is
 /// still alive.
@@ -114,7 +114,7 @@ pub(crate) struct Chan {
 pub(crate) struct ProxyCore {
     endpoint: Arc<Endpoint>,
     id: u64,
-    kind: Kind,
+    kind: ProxyKind,
     chan: Mutex<Chan>,
 }
 
@@ -139,7 +139,7 @@ impl Clone for ProxyCore {
 struct Token<E> {
     endpoint: E,
     id: u64,
-    kind: Kind,
+    kind: ProxyKind,
 }
 
 impl Serialize for ProxyCore {
@@ -165,7 +165,7 @@ fn lock_chan(m: &Mutex<Chan>) -> MutexGuard<'_, Chan> {
 }
 
 impl ProxyCore {
-    pub(crate) fn new(endpoint: Arc<Endpoint>, id: u64, kind: Kind) -> Self {
+    pub(crate) fn new(endpoint: Arc<Endpoint>, id: u64, kind: ProxyKind) -> Self {
         Self {
             endpoint,
             id,
@@ -178,7 +178,7 @@ impl ProxyCore {
         self.id
     }
 
-    pub(crate) fn kind(&self) -> &Kind {
+    pub(crate) fn kind(&self) -> &ProxyKind {
         &self.kind
     }
 
@@ -186,8 +186,8 @@ impl ProxyCore {
         self.endpoint.describe()
     }
 
-    pub(crate) fn target(&self, method: &'static str) -> Target {
-        Target {
+    pub(crate) fn target(&self, method: &'static str) -> CallTarget {
+        CallTarget {
             kind: self.kind.clone(),
             id: self.id,
             method,

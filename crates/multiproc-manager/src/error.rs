@@ -4,20 +4,20 @@ use multiproc_core::codec::CodecError;
 use multiproc_ipc::listener::ConnectError;
 use multiproc_process::ProcessError;
 
-use crate::wire::{Kind, WireError};
+use crate::wire::{ProxyKind, WireError};
 
 /// Which object and method a failed call was made on: `"Dict 3 get"`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
+pub struct CallTarget {
     /// The object's kind.
-    pub kind: Kind,
+    pub kind: ProxyKind,
     /// The object's id in the server.
     pub id: u64,
     /// The method called.
     pub method: &'static str,
 }
 
-impl std::fmt::Display for Target {
+impl std::fmt::Display for CallTarget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} {}.{}", self.kind, self.id, self.method)
     }
@@ -80,13 +80,13 @@ pub enum ManagerError {
     #[error("{target}: key not found")]
     KeyNotFound {
         /// The call.
-        target: Target,
+        target: CallTarget,
     },
     /// A list or array index out of range (Python's `IndexError`).
     #[error("{target}: index {index} out of range for length {len}")]
     IndexOutOfRange {
         /// The call.
-        target: Target,
+        target: CallTarget,
         /// The index asked for.
         index: i64,
         /// The length then.
@@ -96,38 +96,38 @@ pub enum ManagerError {
     #[error("{target}: queue empty")]
     Empty {
         /// The call.
-        target: Target,
+        target: CallTarget,
     },
     /// A non-blocking or timed `put` found the queue full (Python's `queue.Full`).
     #[error("{target}: queue full")]
     Full {
         /// The call.
-        target: Target,
+        target: CallTarget,
     },
     /// A timed wait ran out (join, barrier wait, condition wait without the lock back).
     #[error("{target}: timed out")]
     Timeout {
         /// The call.
-        target: Target,
+        target: CallTarget,
     },
     /// Releasing an `RLock` or `Condition` this connection does not hold, or waiting on /
     /// notifying a condition without holding it.
     #[error("{target}: the lock is not held by this proxy")]
     NotOwner {
         /// The call.
-        target: Target,
+        target: CallTarget,
     },
     /// Releasing a lock that is not locked.
     #[error("{target}: release of an unlocked lock")]
     NotLocked {
         /// The call.
-        target: Target,
+        target: CallTarget,
     },
     /// A `BoundedSemaphore` released above its initial value.
     #[error("{target}: released too many times (bound {limit})")]
     TooManyReleases {
         /// The call.
-        target: Target,
+        target: CallTarget,
         /// The initial value.
         limit: u64,
     },
@@ -135,14 +135,14 @@ pub enum ManagerError {
     #[error("{target}: the barrier is broken")]
     BrokenBarrier {
         /// The call.
-        target: Target,
+        target: CallTarget,
     },
     /// A user type's method failed (its `Err` text), or the server refused the call for
     /// another reason (no such object, no such method, unknown type, bad argument).
     #[error("{target}: {message}")]
     Remote {
         /// The call.
-        target: Target,
+        target: CallTarget,
         /// What the server said.
         message: String,
     },
@@ -188,7 +188,7 @@ impl ManagerError {
         )
     }
 
-    pub(crate) fn from_wire(e: WireError, target: Target, server: &str) -> Self {
+    pub(crate) fn from_wire(e: WireError, target: CallTarget, server: &str) -> Self {
         match e {
             WireError::KeyNotFound => ManagerError::KeyNotFound { target },
             WireError::IndexOutOfRange { index, len } => {

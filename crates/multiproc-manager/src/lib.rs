@@ -103,7 +103,7 @@ mod user;
 mod wire;
 
 pub use client::LIVENESS_SLICE;
-pub use error::{ManagerError, Target};
+pub use error::{CallTarget, ManagerError};
 pub use manager::{
     DEFAULT_MAX_FRAME_LEN, HANDSHAKE_TIMEOUT, Manager, ManagerBuilder, ManagerClient,
     ManagerServer, ManagerServerBuilder, SHUTDOWN_TIMEOUT, ServerHandle,
@@ -115,4 +115,4 @@ pub use proxy::{
 };
 pub use server::SLICE as SERVER_WAIT_SLICE;
 pub use user::{Served, UserProxy};
-pub use wire::Kind;
+pub use wire::ProxyKind;

@@ -18,11 +18,11 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::client::{Chan, Endpoint, ProxyCore, exchange};
-use crate::error::{ManagerError, Target};
+use crate::error::{CallTarget, ManagerError};
 use crate::proxy::*;
 use crate::server::Shared;
 use crate::user::{Ctor, Served, UserProxy, construct};
-use crate::wire::{Init, Kind, Reply, Request};
+use crate::wire::{Init, ProxyKind, Reply, Request};
 
 /// The longest message a server or client takes unless set: 64 MiB (the IPC crate's
 /// default). A longer frame closes that one connection, before anything is allocated.
@@ -603,7 +603,7 @@ impl ManagerClient {
         }
     }
 
-    fn create_core(&self, kind: Kind, init: Init<'_>) -> Result<ProxyCore, ManagerError> {
+    fn create_core(&self, kind: ProxyKind, init: Init<'_>) -> Result<ProxyCore, ManagerError> {
         let target = || format!("create {kind}");
         let mut chan = lock_chan(&self.chan);
         let req = Request::Create {
@@ -615,7 +615,7 @@ impl ManagerClient {
             Ok(Reply::Id(id)) => Ok(ProxyCore::new(self.endpoint.clone(), id, kind)),
             Ok(Reply::Err(e)) => Err(ManagerError::from_wire(
                 e,
-                Target {
+                CallTarget {
                     kind,
                     id: 0,
                     method: "create",
@@ -651,7 +651,9 @@ impl ManagerClient {
         K: Serialize + DeserializeOwned,
         V: Serialize + DeserializeOwned,
     {
-        Ok(DictProxy::new(self.create_core(Kind::Dict, Init::Empty)?))
+        Ok(DictProxy::new(
+            self.create_core(ProxyKind::Dict, Init::Empty)?,
+        ))
     }
 
     /// A new dict holding `pairs`, in that order (CPython's `Manager().dict(mapping)`).
@@ -675,7 +677,9 @@ impl ManagerClient {
 
     /// A new empty list (CPython's `Manager().list()`).
     pub fn list<T: Serialize + DeserializeOwned>(&self) -> Result<ListProxy<T>, ManagerError> {
-        Ok(ListProxy::new(self.create_core(Kind::List, Init::Empty)?))
+        Ok(ListProxy::new(
+            self.create_core(ProxyKind::List, Init::Empty)?,
+        ))
     }
 
     /// A new list holding `items`.
@@ -688,13 +692,13 @@ impl ManagerClient {
             .map(|v| self.encode("list", v))
             .collect::<Result<_, _>>()?;
         let init = Init::Items(enc.iter().map(Vec::as_slice).collect());
-        Ok(ListProxy::new(self.create_core(Kind::List, init)?))
+        Ok(ListProxy::new(self.create_core(ProxyKind::List, init)?))
     }
 
     /// A new empty namespace (CPython's `Manager().Namespace()`).
     pub fn namespace(&self) -> Result<NamespaceProxy, ManagerError> {
         Ok(NamespaceProxy::new(
-            self.create_core(Kind::Namespace, Init::Empty)?,
+            self.create_core(ProxyKind::Namespace, Init::Empty)?,
         ))
     }
 
@@ -705,7 +709,7 @@ impl ManagerClient {
     ) -> Result<ValueProxy<T>, ManagerError> {
         let b = self.encode("Value", initial)?;
         Ok(ValueProxy::new(
-            self.create_core(Kind::Value, Init::Bytes(&b))?,
+            self.create_core(ProxyKind::Value, Init::Bytes(&b))?,
         ))
     }
 
@@ -719,7 +723,7 @@ impl ManagerClient {
             .map(|v| self.encode("Array", v))
             .collect::<Result<_, _>>()?;
         let init = Init::Items(enc.iter().map(Vec::as_slice).collect());
-        Ok(ArrayProxy::new(self.create_core(Kind::Array, init)?))
+        Ok(ArrayProxy::new(self.create_core(ProxyKind::Array, init)?))
     }
 
     /// A new queue holding at most `maxsize` items (0: unbounded; CPython's
@@ -728,9 +732,10 @@ impl ManagerClient {
         &self,
         maxsize: usize,
     ) -> Result<QueueProxy<T>, ManagerError> {
-        Ok(QueueProxy::new(
-            self.create_core(Kind::Queue, Init::Count(maxsize as u64))?,
-        ))
+        Ok(QueueProxy::new(self.create_core(
+            ProxyKind::Queue,
+            Init::Count(maxsize as u64),
+        )?))
     }
 
     /// A new joinable queue (CPython's `Manager().JoinableQueue(maxsize)`).
@@ -739,52 +744,60 @@ impl ManagerClient {
         maxsize: usize,
     ) -> Result<JoinableQueueProxy<T>, ManagerError> {
         Ok(JoinableQueueProxy::new(self.create_core(
-            Kind::JoinableQueue,
+            ProxyKind::JoinableQueue,
             Init::Count(maxsize as u64),
         )?))
     }
 
     /// A new lock (CPython's `Manager().Lock()`).
     pub fn lock(&self) -> Result<LockProxy, ManagerError> {
-        Ok(LockProxy::new(self.create_core(Kind::Lock, Init::Empty)?))
+        Ok(LockProxy::new(
+            self.create_core(ProxyKind::Lock, Init::Empty)?,
+        ))
     }
 
     /// A new re-entrant lock (CPython's `Manager().RLock()`).
     pub fn rlock(&self) -> Result<RLockProxy, ManagerError> {
-        Ok(RLockProxy::new(self.create_core(Kind::RLock, Init::Empty)?))
+        Ok(RLockProxy::new(
+            self.create_core(ProxyKind::RLock, Init::Empty)?,
+        ))
     }
 
     /// A new semaphore with `value` permits (CPython's `Manager().Semaphore(value)`).
     pub fn semaphore(&self, value: u64) -> Result<SemaphoreProxy, ManagerError> {
         Ok(SemaphoreProxy::new(
-            self.create_core(Kind::Semaphore, Init::Count(value))?,
+            self.create_core(ProxyKind::Semaphore, Init::Count(value))?,
         ))
     }
 
     /// A new bounded semaphore (CPython's `Manager().BoundedSemaphore(value)`).
     pub fn bounded_semaphore(&self, value: u64) -> Result<BoundedSemaphoreProxy, ManagerError> {
-        Ok(BoundedSemaphoreProxy::new(
-            self.create_core(Kind::BoundedSemaphore, Init::Count(value))?,
-        ))
+        Ok(BoundedSemaphoreProxy::new(self.create_core(
+            ProxyKind::BoundedSemaphore,
+            Init::Count(value),
+        )?))
     }
 
     /// A new condition with its own re-entrant lock (CPython's `Manager().Condition()`).
     pub fn condition(&self) -> Result<ConditionProxy, ManagerError> {
         Ok(ConditionProxy::new(
-            self.create_core(Kind::Condition, Init::Empty)?,
+            self.create_core(ProxyKind::Condition, Init::Empty)?,
         ))
     }
 
     /// A new event, not set (CPython's `Manager().Event()`).
     pub fn event(&self) -> Result<EventProxy, ManagerError> {
-        Ok(EventProxy::new(self.create_core(Kind::Event, Init::Empty)?))
+        Ok(EventProxy::new(
+            self.create_core(ProxyKind::Event, Init::Empty)?,
+        ))
     }
 
     /// A new barrier for `parties` waiters (CPython's `Manager().Barrier(parties)`).
     pub fn barrier(&self, parties: usize) -> Result<BarrierProxy, ManagerError> {
-        Ok(BarrierProxy::new(
-            self.create_core(Kind::Barrier, Init::Count(parties as u64))?,
-        ))
+        Ok(BarrierProxy::new(self.create_core(
+            ProxyKind::Barrier,
+            Init::Count(parties as u64),
+        )?))
     }
 
     /// A new object of the user type registered as `name`, built by
@@ -796,7 +809,7 @@ impl ManagerClient {
     ) -> Result<UserProxy<T>, ManagerError> {
         let b = self.encode(name, args)?;
         Ok(UserProxy::new(self.create_core(
-            Kind::User(name.to_string()),
+            ProxyKind::User(name.to_string()),
             Init::Bytes(&b),
         )?))
     }

@@ -27,7 +27,7 @@ use serde::Serialize;
 
 use crate::ordered::OrderedMap;
 use crate::user::Ctor;
-use crate::wire::{Init, Kind, Micros, Op, Reply, Request, WireError};
+use crate::wire::{Init, Micros, Op, ProxyKind, Reply, Request, WireError};
 
 /// The longest a blocked server thread sleeps before it looks whether its client is still
 /// there.
@@ -217,16 +217,16 @@ impl Session<'_> {
         }
     }
 
-    fn create(&mut self, kind: Kind, init: Init<'_>) -> Result<u64, WireError> {
+    fn create(&mut self, kind: ProxyKind, init: Init<'_>) -> Result<u64, WireError> {
         let bad = |what: &str| WireError::Invalid(format!("cannot create a {kind:?} from {what}"));
         let obj = match (&kind, init) {
-            (Kind::Dict | Kind::Namespace, Init::Empty) => Object::Map(Mutex::default()),
-            (Kind::List, Init::Empty) => Object::Seq(Mutex::default()),
-            (Kind::List | Kind::Array, Init::Items(items)) => {
+            (ProxyKind::Dict | ProxyKind::Namespace, Init::Empty) => Object::Map(Mutex::default()),
+            (ProxyKind::List, Init::Empty) => Object::Seq(Mutex::default()),
+            (ProxyKind::List | ProxyKind::Array, Init::Items(items)) => {
                 Object::Seq(Mutex::new(items.into_iter().map(<[u8]>::to_vec).collect()))
             }
-            (Kind::Value, Init::Bytes(b)) => Object::Value(Mutex::new(b.to_vec())),
-            (Kind::Queue | Kind::JoinableQueue, Init::Count(max)) => Object::Queue(
+            (ProxyKind::Value, Init::Bytes(b)) => Object::Value(Mutex::new(b.to_vec())),
+            (ProxyKind::Queue | ProxyKind::JoinableQueue, Init::Count(max)) => Object::Queue(
                 Mutex::new(QueueState {
                     items: VecDeque::new(),
                     maxsize: max as usize,
@@ -234,14 +234,14 @@ impl Session<'_> {
                 }),
                 Condvar::new(),
             ),
-            (Kind::Lock | Kind::RLock | Kind::Condition, Init::Empty) => {
+            (ProxyKind::Lock | ProxyKind::RLock | ProxyKind::Condition, Init::Empty) => {
                 Object::Lock(Mutex::default(), Condvar::new())
             }
-            (Kind::Semaphore | Kind::BoundedSemaphore, Init::Count(n)) => {
+            (ProxyKind::Semaphore | ProxyKind::BoundedSemaphore, Init::Count(n)) => {
                 Object::Semaphore(Mutex::new(n), Condvar::new())
             }
-            (Kind::Event, Init::Empty) => Object::Event(Mutex::new(false), Condvar::new()),
-            (Kind::Barrier, Init::Count(parties)) => {
+            (ProxyKind::Event, Init::Empty) => Object::Event(Mutex::new(false), Condvar::new()),
+            (ProxyKind::Barrier, Init::Count(parties)) => {
                 if parties == 0 {
                     return Err(WireError::Invalid(
                         "a barrier needs at least one party".into(),
@@ -255,7 +255,7 @@ impl Session<'_> {
                     Condvar::new(),
                 )
             }
-            (Kind::User(name), Init::Bytes(args)) => {
+            (ProxyKind::User(name), Init::Bytes(args)) => {
                 let ctor = self
                     .shared
                     .registry
@@ -274,7 +274,7 @@ impl Session<'_> {
             (_, Init::Items(_)) => return Err(bad("items")),
         };
         let limit = match (&kind, &obj) {
-            (Kind::BoundedSemaphore, Object::Semaphore(n, _)) => *lock(n),
+            (ProxyKind::BoundedSemaphore, Object::Semaphore(n, _)) => *lock(n),
             _ => 0,
         };
         let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
@@ -300,7 +300,9 @@ impl Session<'_> {
         };
         match &e.obj {
             Object::Map(m) => map_call(m, op, out).ok_or_else(no_method)?,
-            Object::Seq(s) => seq_call(s, e.kind == Kind::Array, op, out).ok_or_else(no_method)?,
+            Object::Seq(s) => {
+                seq_call(s, e.kind == ProxyKind::Array, op, out).ok_or_else(no_method)?
+            }
             Object::Value(v) => match op {
                 Op::Load => put(out, &Reply::Bytes(&lock(v))),
                 Op::Store(b) => {
@@ -312,7 +314,7 @@ impl Session<'_> {
                 _ => return Err(no_method()),
             },
             Object::Queue(q, cv) => {
-                let joinable = e.kind == Kind::JoinableQueue;
+                let joinable = e.kind == ProxyKind::JoinableQueue;
                 match op {
                     Op::Put(item, t) => {
                         w.deadline = deadline(t);
@@ -372,7 +374,7 @@ impl Session<'_> {
                 }
             }
             Object::Lock(l, cv) => {
-                let reentrant = matches!(e.kind, Kind::RLock | Kind::Condition);
+                let reentrant = matches!(e.kind, ProxyKind::RLock | ProxyKind::Condition);
                 match op {
                     Op::Acquire(t) => {
                         w.deadline = deadline(t);
@@ -414,7 +416,7 @@ impl Session<'_> {
                         put(out, &Reply::Unit)
                     }
                     Op::Locked => put(out, &Reply::Bool(lock(l).owner.is_some())),
-                    Op::Wait(t) if e.kind == Kind::Condition => {
+                    Op::Wait(t) if e.kind == ProxyKind::Condition => {
                         w.deadline = deadline(t);
                         let mut g = lock(l);
                         if g.owner != Some(self.conn_id) {
@@ -456,7 +458,7 @@ impl Session<'_> {
                         g.count = saved;
                         put(out, &Reply::Bool(notified))
                     }
-                    Op::Notify(_) | Op::NotifyAll if e.kind == Kind::Condition => {
+                    Op::Notify(_) | Op::NotifyAll if e.kind == ProxyKind::Condition => {
                         let n = if let Op::Notify(n) = op { n } else { u64::MAX };
                         let mut g = lock(l);
                         if g.owner != Some(self.conn_id) {
@@ -492,7 +494,7 @@ impl Session<'_> {
                 }
                 Op::Release => {
                     let mut g = lock(s);
-                    if e.kind == Kind::BoundedSemaphore && *g >= e.limit {
+                    if e.kind == ProxyKind::BoundedSemaphore && *g >= e.limit {
                         return Err(WireError::TooManyReleases { limit: e.limit });
                     }
                     *g += 1;
@@ -624,7 +626,7 @@ impl Waiter<'_> {
 
 /// One object in the table.
 struct Entry {
-    kind: Kind,
+    kind: ProxyKind,
     obj: Object,
     /// A bounded semaphore's initial value.
     limit: u64,

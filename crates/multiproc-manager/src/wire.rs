@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 /// Which kind of object an id names.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Kind {
+pub enum ProxyKind {
     /// `dict`: [`DictProxy`](crate::DictProxy).
     Dict,
     /// `list`: [`ListProxy`](crate::ListProxy).
@@ -47,10 +47,10 @@ pub enum Kind {
     User(String),
 }
 
-impl std::fmt::Display for Kind {
+impl std::fmt::Display for ProxyKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Kind::User(name) => write!(f, "{name}"),
+            ProxyKind::User(name) => write!(f, "{name}"),
             other => write!(f, "{other:?}"),
         }
     }
@@ -74,7 +74,7 @@ pub(crate) enum Init<'a> {
 pub(crate) enum Request<'a> {
     /// Creates an object; replies `Id`.
     Create {
-        kind: Kind,
+        kind: ProxyKind,
         #[serde(borrow)]
         init: Init<'a>,
     },

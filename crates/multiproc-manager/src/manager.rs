@@ -1009,6 +1009,28 @@ mod tests {
     }
 
     #[test]
+    fn handles_are_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<Manager>();
+        check::<ManagerClient>();
+        check::<ServerHandle>();
+        check::<DictProxy<String, Vec<u8>>>();
+        check::<ListProxy<u8>>();
+        check::<NamespaceProxy>();
+        check::<ValueProxy<u8>>();
+        check::<ArrayProxy<u8>>();
+        check::<QueueProxy<u8>>();
+        check::<JoinableQueueProxy<u8>>();
+        check::<LockProxy>();
+        check::<RLockProxy>();
+        check::<SemaphoreProxy>();
+        check::<BoundedSemaphoreProxy>();
+        check::<ConditionProxy>();
+        check::<EventProxy>();
+        check::<BarrierProxy>();
+    }
+
+    #[test]
     fn dict_methods() {
         let (h, c) = server();
         let d = c.dict::<String, i32>().unwrap();

@@ -563,3 +563,103 @@ fn queue_sentinel() {
     assert_eq!(consumer, expected[1..]);
     assert_eq!(o.starting("Creating data").len(), 1);
 }
+
+#[test]
+fn five_workers() {
+    let o = run("five_workers", &[]);
+    for i in 0..5 {
+        assert!(
+            o.index_of(&format!("Worker {i} started"))
+                < o.index_of(&format!("Worker {i} finished"))
+        );
+    }
+    assert_eq!(o.lines().len(), 11);
+    assert_eq!(o.lines().last(), Some(&"All workers completed"));
+}
+
+#[test]
+fn queue_squares_cubes() {
+    let o = run("queue_squares_cubes", &[]);
+    let results = o.starting("Results: ");
+    assert_eq!(results.len(), 1);
+    let list: Vec<i64> = results[0]
+        .trim_start_matches("Results: [")
+        .trim_end_matches(']')
+        .split(", ")
+        .map(|s| s.parse().expect("a number"))
+        .collect();
+    // Each producer's values stay in its own order; the two interleave freely.
+    let squares: Vec<i64> = list
+        .iter()
+        .copied()
+        .filter(|v| [4, 9, 16, 25].contains(v))
+        .collect();
+    let cubes: Vec<i64> = list
+        .iter()
+        .copied()
+        .filter(|v| [8, 27, 64, 125].contains(v))
+        .collect();
+    assert_eq!(squares, [4, 9, 16, 25]);
+    assert_eq!(cubes, [8, 27, 64, 125]);
+    assert_eq!(
+        sorted_results(results[0]),
+        [1, 1, 4, 8, 9, 16, 25, 27, 64, 125]
+    );
+}
+
+#[test]
+fn value_array() {
+    assert_eq!(
+        run("value_array", &[]).lines(),
+        ["Shared number: 4", "Shared array: [16.0, 32.0, 48.0]"]
+    );
+}
+
+#[test]
+fn apply_async_callbacks() {
+    assert_eq!(
+        run("apply_async_callbacks", &[]).lines(),
+        ["Squares: [0, 1, 4, 9, 16, 25, 36, 49, 64, 81]", "100"]
+    );
+}
+
+#[test]
+fn single_worker() {
+    assert_eq!(run("single_worker", &[]).lines(), ["进程 1 正在工作。"]);
+}
+
+#[test]
+fn pool_close_join() {
+    assert_eq!(
+        run("pool_close_join", &[]).lines(),
+        [
+            "[1, 4, 9, 16]",
+            "Task submitted, running in the background...",
+            "42"
+        ]
+    );
+}
+
+#[test]
+fn pipe_worker() {
+    assert_eq!(run("pipe_worker", &[]).lines(), ["工作进程发送的数据"]);
+}
+
+#[test]
+fn queue_worker() {
+    assert_eq!(run("queue_worker", &[]).lines(), ["工作进程发送的数据"]);
+}
+
+#[test]
+fn value_array_negate() {
+    assert_eq!(
+        run("value_array_negate", &[]).lines(),
+        ["100", "[-1.0, -2.0, -3.0]"]
+    );
+}
+
+#[test]
+fn lock_printer_range() {
+    let o = run("lock_printer_range", &[]);
+    assert_eq!(numbers_after(&o.lines(), ""), (0..10).collect::<Vec<_>>());
+}

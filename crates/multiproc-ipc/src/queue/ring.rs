@@ -587,9 +587,7 @@ impl Ring {
             let limit = spin_limit();
             let busy_limit = limit.saturating_mul(BUSY_SPIN_FACTOR);
             let mut rounds = 0u32;
-            while rounds < limit
-                || (rounds < busy_limit && on.lock.load(Ordering::Relaxed) != 0)
-            {
+            while rounds < limit || (rounds < busy_limit && on.lock.load(Ordering::Relaxed) != 0) {
                 if on.seq.load(Ordering::Relaxed) != s {
                     continue 'outer;
                 }

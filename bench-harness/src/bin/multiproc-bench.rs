@@ -1,259 +1,569 @@
 //! `multiproc-bench`: runs multiproc's benchmark studies and writes their reports.
 //!
 //! ```text
-//! cargo run --release -p bench-harness --bin multiproc-bench -- [--quick] [--out DIR]
+//! cargo run --release -p bench-harness --bin multiproc-bench -- [COMMAND] [--quick] [--out DIR] ...
 //! ```
 //!
-//! It runs three studies (`--only` picks some) and writes their reports into `DIR`
-//! (`reports` by default):
+//! It runs four studies (a subcommand or `--only` picks some) and writes into `DIR`
+//! (`reports` by default) each study's Markdown, CSV and JSON, its charts under
+//! `charts/` (SVG and PNG), and one `report.md` and self-contained `report.html` that
+//! embed every chart with the provenance and every target:
 //!
 //! - `process_start`: start+join of a trivial child under fork, spawn and forkserver,
-//!   beside raw `fork`/`posix_spawn` baselines and CPython (`process_start.csv`, `.md`);
+//!   beside raw `fork`/`posix_spawn` baselines and CPython;
 //! - `sync`: `Lock` acquire+release and locked increments beside a robust pthread mutex,
 //!   set-to-wake latency across processes with the spin phase on and off, contended
-//!   increments, a sweep of the spin limit, and CPython (`sync.csv`, `sync.md`);
+//!   increments, a sweep of the spin limit, and CPython;
 //! - `ipc`: round trip and one-way throughput of `Pipe`, `Queue`, `SimpleQueue` and
 //!   ipc-channel for 8 B to 1 MiB messages, spin on and off, beside a raw pipe, a spinning
-//!   shared-memory mailbox and CPython (`ipc.csv`, `ipc.md`).
+//!   shared-memory mailbox and CPython;
+//! - `scaling`: throughput, speedup and parallel efficiency of `Pool::map` against the
+//!   number of worker processes (1 to twice the core count by default), for seed 004's
+//!   prime factorization and a shared-array bandwidth kernel.
 
 multiproc_process::setup!();
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use bench_harness::chart::Chart;
+use bench_harness::machine::Provenance;
 use bench_harness::process_start::{self, Config, TargetCheck};
+use bench_harness::report::{self, Formats, StudyReport};
 use bench_harness::start::Mechanism;
-use bench_harness::{ipc_study, sync_study};
+use bench_harness::{figures, ipc_study, scaling, sync_study};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
 
-const USAGE: &str = "\
-usage: multiproc-bench [--quick] [--out DIR] [--iterations N] [--only LIST]
-                       [--python PATH | --no-python]
-
-  --quick          fewer runs (process start: 200 per mechanism instead of 1000;
-                   sync: about 4 times fewer samples; ipc: about 3 times fewer)
-  --out DIR        where to write the reports (default: reports)
-  --iterations N   timed start+join runs per mechanism (overrides --quick's count)
-  --only LIST      comma-separated studies and/or start mechanisms: the studies
-                   process_start, sync and ipc; the mechanisms raw_fork_exit_wait,
-                   posix_spawn_static, fork, spawn, forkserver (which select the
-                   process_start study with only those). Default: every study.
-  --python PATH    the Python interpreter for the CPython baseline (default: python3)
-  --no-python      skip the CPython baseline
-  -h, --help       this text";
-
-#[derive(Debug)]
-struct Args {
-    quick: bool,
-    out: PathBuf,
-    iterations: Option<usize>,
-    python: Option<String>,
-    no_python: bool,
-    /// Whether to run the process start study.
-    process_start: bool,
-    /// Whether to run the sync study.
-    sync: bool,
-    /// Whether to run the IPC study.
-    ipc: bool,
-    only: Option<Vec<Mechanism>>,
+/// Runs multiproc's benchmark studies and writes their reports, charts and raw data.
+#[derive(Debug, Parser)]
+#[command(name = "multiproc-bench", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    opts: Opts,
 }
 
-fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
-    let mut args = Args {
-        quick: false,
-        out: PathBuf::from("reports"),
-        iterations: None,
-        python: None,
-        no_python: false,
-        process_start: true,
-        sync: true,
-        ipc: true,
-        only: None,
+/// One study instead of every one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+enum Command {
+    /// Every study, or those `--only` names (the default).
+    All,
+    /// Process start+join under each start method, beside raw baselines and CPython.
+    ProcessStart,
+    /// Locks, events and counters across processes, beside pthread and CPython.
+    Sync,
+    /// Round trip and throughput of the IPC mechanisms against message size.
+    Ipc,
+    /// Throughput, speedup and efficiency against the number of pool workers.
+    Scaling,
+}
+
+#[derive(Debug, Clone, Args)]
+struct Opts {
+    /// Fewer runs: the whole study in under 3 minutes on 2 cores.
+    #[arg(long, global = true)]
+    quick: bool,
+    /// Where to write the reports.
+    #[arg(long, global = true, value_name = "DIR", default_value = "reports")]
+    out: PathBuf,
+    /// Timed start+join runs per mechanism in the process start study (overrides
+    /// --quick's count).
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    iterations: Option<u64>,
+    /// Comma-separated studies (process_start, sync, ipc, scaling) and/or start
+    /// mechanisms (raw_fork_exit_wait, posix_spawn_static, fork, spawn, forkserver: these
+    /// select the process start study with only those mechanisms).
+    #[arg(long, global = true, value_name = "LIST", value_delimiter = ',')]
+    only: Vec<String>,
+    /// The Python interpreter for the CPython baselines.
+    #[arg(long, global = true, value_name = "PATH", conflicts_with = "no_python")]
+    python: Option<String>,
+    /// Skip the CPython baselines.
+    #[arg(long, global = true)]
+    no_python: bool,
+    /// Worker counts of the scaling study, comma-separated (default: 1 to twice the
+    /// core count; powers of two beyond 16 counts).
+    #[arg(long, global = true, value_name = "LIST", value_delimiter = ',', value_parser = clap::value_parser!(u64).range(1..))]
+    workers: Vec<u64>,
+    /// Message sizes of the IPC study in bytes, comma-separated; K and M suffixes
+    /// (1024-based) allowed (default: 8,1K,64K,1M).
+    #[arg(long, global = true, value_name = "LIST", value_delimiter = ',', value_parser = parse_size)]
+    sizes: Vec<usize>,
+    /// Repetitions: runs per case of the IPC study, and timed maps per worker count of
+    /// the scaling study.
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    repetitions: Option<u64>,
+    /// Integers the scaling study factorizes per repetition (from 1,000,000,000).
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    prime_count: Option<u64>,
+    /// Output formats, comma-separated, besides each study's Markdown and CSV.
+    #[arg(
+        long,
+        global = true,
+        value_name = "LIST",
+        value_delimiter = ',',
+        default_value = "md,json,svg,png,html"
+    )]
+    formats: Vec<OutFormat>,
+    /// No progress bars.
+    #[arg(long, global = true)]
+    no_progress: bool,
+    /// Passed by `cargo bench` to every target; ignored.
+    #[arg(long, global = true, hide = true)]
+    bench: bool,
+}
+
+/// An output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum OutFormat {
+    /// `report.md`.
+    Md,
+    /// Raw data as JSON beside each CSV.
+    Json,
+    /// SVG charts.
+    Svg,
+    /// PNG charts.
+    Png,
+    /// The self-contained `report.html`.
+    Html,
+}
+
+/// A size in bytes: `64`, `1K`, `64k`, `1M`.
+fn parse_size(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let (num, mult) = match t.chars().last() {
+        Some('k' | 'K') => (&t[..t.len() - 1], 1024),
+        Some('m' | 'M') => (&t[..t.len() - 1], 1 << 20),
+        _ => (t, 1),
     };
-    while let Some(a) = it.next() {
-        let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
-        match a.as_str() {
-            "--quick" => args.quick = true,
-            "--out" => args.out = value("--out")?.into(),
-            "--iterations" => {
-                let v = value("--iterations")?;
-                let n = v
-                    .parse()
-                    .map_err(|_| format!("--iterations: {v:?} is not a count"))?;
-                if n == 0 {
-                    return Err("--iterations must be at least 1".into());
+    match num.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n * mult),
+        _ => Err(format!("{s:?} is not a size in bytes (e.g. 8, 1K, 1M)")),
+    }
+}
+
+/// The studies to run.
+#[derive(Debug, Clone, PartialEq, Default)]
+struct Selection {
+    process_start: bool,
+    sync: bool,
+    ipc: bool,
+    scaling: bool,
+    /// Start mechanisms named by `--only`.
+    mechanisms: Option<Vec<Mechanism>>,
+}
+
+impl Cli {
+    fn selection(&self) -> Result<Selection, String> {
+        let mut sel = Selection::default();
+        match self.command {
+            Some(Command::ProcessStart) => sel.process_start = true,
+            Some(Command::Sync) => sel.sync = true,
+            Some(Command::Ipc) => sel.ipc = true,
+            Some(Command::Scaling) => sel.scaling = true,
+            Some(Command::All) | None => {}
+        }
+        let mut mechanisms = Vec::new();
+        for name in self.opts.only.iter().filter(|n| !n.is_empty()) {
+            match name.as_str() {
+                "process_start" => sel.process_start = true,
+                "sync" => sel.sync = true,
+                "ipc" => sel.ipc = true,
+                "scaling" => sel.scaling = true,
+                _ => {
+                    let m = Mechanism::ALL
+                        .into_iter()
+                        .find(|m| m.name() == name)
+                        .ok_or_else(|| format!("--only: unknown study or mechanism {name:?}"))?;
+                    mechanisms.push(m);
                 }
-                args.iterations = Some(n);
             }
-            "--python" => args.python = Some(value("--python")?),
-            "--no-python" => args.no_python = true,
-            "--only" => {
-                let list = value("--only")?;
-                let mut only = Vec::new();
-                let (mut start, mut sync, mut ipc) = (false, false, false);
-                for name in list.split(',').filter(|n| !n.is_empty()) {
-                    match name {
-                        "process_start" => start = true,
-                        "sync" => sync = true,
-                        "ipc" => ipc = true,
-                        _ => {
-                            let m = Mechanism::ALL
-                                .into_iter()
-                                .find(|m| m.name() == name)
-                                .ok_or_else(|| {
-                                    format!("--only: unknown study or mechanism {name:?}")
-                                })?;
-                            only.push(m);
-                        }
-                    }
-                }
-                args.process_start = start || !only.is_empty();
-                args.sync = sync;
-                args.ipc = ipc;
-                args.only = (!only.is_empty()).then_some(only);
-            }
-            "-h" | "--help" => return Ok(None),
-            // `cargo bench` passes --bench to every target it runs; ignore it.
-            "--bench" => {}
-            other => return Err(format!("unknown argument {other:?}")),
+        }
+        if !mechanisms.is_empty() {
+            sel.process_start = true;
+            sel.mechanisms = Some(mechanisms);
+        }
+        if !(sel.process_start || sel.sync || sel.ipc || sel.scaling) {
+            sel.process_start = true;
+            sel.sync = true;
+            sel.ipc = true;
+            sel.scaling = true;
+        }
+        Ok(sel)
+    }
+
+    fn formats(&self) -> Formats {
+        let has = |f| self.opts.formats.contains(&f);
+        Formats {
+            md: has(OutFormat::Md),
+            json: has(OutFormat::Json),
+            svg: has(OutFormat::Svg),
+            png: has(OutFormat::Png),
+            html: has(OutFormat::Html),
         }
     }
-    Ok(Some(args))
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args(std::env::args().skip(1)) {
-        Ok(Some(a)) => a,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
+    let cli = Cli::parse();
+    let sel = match cli.selection() {
+        Ok(s) => s,
         Err(e) => {
-            eprintln!("multiproc-bench: {e}\n\n{USAGE}");
+            eprintln!("multiproc-bench: {e}");
             return ExitCode::from(2);
         }
     };
-    let mut failed = false;
-    if args.process_start {
-        let mut config = Config::new(args.quick);
-        if let Some(n) = args.iterations {
-            config.iterations = n;
+    match run(&cli, &sel) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("multiproc-bench: {e}");
+            ExitCode::FAILURE
         }
-        if let Some(p) = &args.python {
-            config.python = p.clone();
-        }
-        if let Some(only) = args.only {
-            config.mechanisms = only;
-        }
-        config.cpython = !args.no_python;
-        let study = process_start::run(config);
-        failed |= !report(&args.out, study.write(&args.out), &study.targets());
-    }
-    if args.sync {
-        let mut config = sync_study::Config::new(args.quick);
-        if let Some(p) = &args.python {
-            config.python = p.clone();
-        }
-        config.cpython = !args.no_python;
-        let study = sync_study::run(config);
-        failed |= !report(&args.out, study.write(&args.out), &study.targets());
-    }
-    if args.ipc {
-        let mut config = ipc_study::Config::new(args.quick);
-        if let Some(p) = &args.python {
-            config.python = p.clone();
-        }
-        config.cpython = !args.no_python;
-        let study = ipc_study::run(config);
-        failed |= !report(&args.out, study.write(&args.out), &study.targets());
-    }
-    if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
     }
 }
 
-/// Prints where a study's reports went and how it fared against its targets; false when
-/// the reports could not be written.
-fn report(out: &Path, written: std::io::Result<[PathBuf; 2]>, targets: &[TargetCheck]) -> bool {
-    match written {
-        Ok(paths) => {
-            for p in paths {
-                println!("wrote {}", p.display());
-            }
-            for t in targets {
-                let verdict = match t.met() {
-                    Some(true) => "met",
-                    Some(false) => "MISSED",
-                    None => "not measured",
-                };
-                let ratio = t.ratio.map_or("-".into(), |r| format!("{r:.2}x"));
-                println!("target {:<44} {ratio:>9}  {verdict}", t.what);
-            }
-            true
-        }
-        Err(e) => {
-            eprintln!(
-                "multiproc-bench: cannot write the reports into {}: {e}",
-                out.display()
-            );
-            false
-        }
+/// A bar over the studies, hidden with `--no-progress` or when standard error is not a
+/// terminal (indicatif's own rule).
+fn studies_bar(cli: &Cli, n: u64) -> ProgressBar {
+    if cli.opts.no_progress {
+        return ProgressBar::hidden();
     }
+    let pb = ProgressBar::new(n);
+    pb.set_style(
+        ProgressStyle::with_template("[{elapsed_precise}] studies {pos}/{len} {wide_msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    pb
+}
+
+fn run(cli: &Cli, sel: &Selection) -> Result<(), String> {
+    let o = &cli.opts;
+    let out = o.out.as_path();
+    let formats = cli.formats();
+    let mut studies = Vec::new();
+    let n = [sel.process_start, sel.sync, sel.ipc, sel.scaling]
+        .iter()
+        .filter(|&&b| b)
+        .count() as u64;
+    let bar = studies_bar(cli, n);
+    let python = o.python.clone().unwrap_or_else(|| "python3".into());
+    if sel.process_start {
+        bar.set_message("process start");
+        let mut config = Config::new(o.quick);
+        if let Some(n) = o.iterations {
+            config.iterations = n as usize;
+        }
+        config.python = python.clone();
+        if let Some(only) = &sel.mechanisms {
+            config.mechanisms = only.clone();
+        }
+        config.cpython = !o.no_python;
+        let study = process_start::run(config);
+        let written = study.write(out).map_err(|e| cant_write(out, e))?;
+        let charts = figures::process_start_charts(&study);
+        studies.push(finish(
+            out,
+            formats,
+            Finished {
+                name: "process_start",
+                title: "Process start+join",
+                written,
+                markdown: study.to_markdown(),
+                csv: study.to_csv(),
+                targets: study.targets(),
+                charts,
+                provenance: &study.provenance,
+            },
+        )?);
+        bar.inc(1);
+    }
+    if sel.sync {
+        bar.set_message("sync");
+        let mut config = sync_study::Config::new(o.quick);
+        config.python = python.clone();
+        config.cpython = !o.no_python;
+        let study = sync_study::run(config);
+        let written = study.write(out).map_err(|e| cant_write(out, e))?;
+        let charts = figures::sync_charts(&study);
+        studies.push(finish(
+            out,
+            formats,
+            Finished {
+                name: "sync",
+                title: "Synchronization across processes",
+                written,
+                markdown: study.to_markdown(),
+                csv: study.to_csv(),
+                targets: study.targets(),
+                charts,
+                provenance: &study.provenance,
+            },
+        )?);
+        bar.inc(1);
+    }
+    if sel.ipc {
+        bar.set_message("ipc");
+        let mut config = ipc_study::Config::new(o.quick);
+        config.python = python.clone();
+        config.cpython = !o.no_python;
+        if !o.sizes.is_empty() {
+            config.sizes = o.sizes.clone();
+        }
+        if let Some(r) = o.repetitions {
+            config.runs = r as usize;
+        }
+        let study = ipc_study::run(config);
+        let written = study.write(out).map_err(|e| cant_write(out, e))?;
+        let charts = figures::ipc_charts(&study);
+        studies.push(finish(
+            out,
+            formats,
+            Finished {
+                name: "ipc",
+                title: "Moving messages between processes",
+                written,
+                markdown: study.to_markdown(),
+                csv: study.to_csv(),
+                targets: study.targets(),
+                charts,
+                provenance: &study.provenance,
+            },
+        )?);
+        bar.inc(1);
+    }
+    if sel.scaling {
+        bar.set_message("scaling");
+        let mut config = scaling::Config::new(o.quick);
+        if !o.workers.is_empty() {
+            config.workers = o.workers.iter().map(|&w| w as usize).collect();
+            config.workers.sort_unstable();
+            config.workers.dedup();
+        }
+        if let Some(r) = o.repetitions {
+            config.reps = r as usize;
+        }
+        if let Some(c) = o.prime_count {
+            config.prime_count = c;
+        }
+        let steps = if o.no_progress {
+            ProgressBar::hidden()
+        } else {
+            let pb = ProgressBar::new(config.steps());
+            pb.set_style(
+                ProgressStyle::with_template("  scaling [{bar:30}] {pos}/{len} {wide_msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            pb
+        };
+        let study = scaling::run(config, |what| {
+            steps.set_message(what.to_string());
+            steps.inc(1);
+        })
+        .map_err(|e| format!("scaling study: {e}"))?;
+        steps.finish_and_clear();
+        for p in &study.points {
+            let line = format!(
+                "scaling: {:<9} {:>3} workers median {:8.3} s, speedup {}\n",
+                p.workload.name(),
+                p.workers,
+                p.summary.median,
+                study
+                    .speedup(p.workload, p.workers)
+                    .map_or("-".into(), |s| format!("{s:.2}x"))
+            );
+            bar.suspend(|| eprint!("{line}"));
+        }
+        let written = study.write(out).map_err(|e| cant_write(out, e))?;
+        let charts = study.charts();
+        studies.push(finish(
+            out,
+            formats,
+            Finished {
+                name: "scaling",
+                title: "Scaling with worker processes",
+                written,
+                markdown: study.to_markdown(),
+                csv: study.to_csv(),
+                targets: study.targets(),
+                charts,
+                provenance: &study.provenance,
+            },
+        )?);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let python_line = if o.no_python {
+        "not run (--no-python)".to_string()
+    } else {
+        python_version(&python)
+    };
+    let written = report::write_report(out, &Provenance::gather(), &python_line, &studies, formats)
+        .map_err(|e| cant_write(out, e))?;
+    for p in written {
+        println!("wrote {}", p.display());
+    }
+    Ok(())
+}
+
+/// `python --version`, or why there is none.
+fn python_version(python: &str) -> String {
+    match std::process::Command::new(python).arg("--version").output() {
+        Ok(o) if o.status.success() => {
+            let text = if o.stdout.is_empty() {
+                o.stderr
+            } else {
+                o.stdout
+            };
+            String::from_utf8_lossy(&text).trim().to_string()
+        }
+        Ok(o) => format!(
+            "`{python} --version` failed ({}): no CPython baseline",
+            o.status
+        ),
+        Err(_) => format!("`{python}` is not installed: no CPython baseline"),
+    }
+}
+
+fn cant_write(out: &Path, e: std::io::Error) -> String {
+    format!("cannot write the reports into {}: {e}", out.display())
+}
+
+/// What a finished study hands to [`finish`].
+struct Finished<'a> {
+    name: &'static str,
+    title: &'static str,
+    written: [PathBuf; 2],
+    markdown: String,
+    csv: String,
+    targets: Vec<TargetCheck>,
+    charts: Vec<(String, Chart)>,
+    provenance: &'a Provenance,
+}
+
+/// Writes a study's JSON and charts, prints what was written and how the study fared
+/// against its targets, and returns its part of the combined report.
+fn finish(out: &Path, formats: Formats, f: Finished<'_>) -> Result<StudyReport, String> {
+    for p in &f.written {
+        println!("wrote {}", p.display());
+    }
+    if formats.json {
+        let p = report::write_json(out, f.name, f.provenance, &f.csv)
+            .map_err(|e| cant_write(out, e))?;
+        println!("wrote {}", p.display());
+    }
+    let (charts, chart_errors) = report::write_charts(out, &f.charts, formats);
+    for (stem, _) in &charts {
+        println!("wrote {}/charts/{stem}.{{svg,png}}", out.display());
+    }
+    for e in &chart_errors {
+        eprintln!("multiproc-bench: {e}");
+    }
+    for t in &f.targets {
+        let verdict = match t.met() {
+            Some(true) => "met",
+            Some(false) => "MISSED",
+            None => "not measured",
+        };
+        let ratio = t.ratio.map_or("-".into(), |r| format!("{r:.2}x"));
+        println!("target {:<44} {ratio:>9}  {verdict}", t.what);
+    }
+    Ok(StudyReport {
+        name: f.name.into(),
+        title: f.title.into(),
+        markdown: f.markdown,
+        targets: f.targets,
+        charts,
+        chart_errors,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn parse(args: &[&str]) -> Result<Option<Args>, String> {
-        parse_args(args.iter().map(|s| s.to_string()))
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("multiproc-bench").chain(args.iter().copied()))
     }
 
     #[test]
     fn defaults_and_flags() {
-        let a = parse(&[]).unwrap().unwrap();
-        assert!(!a.quick && a.out.as_path() == Path::new("reports") && a.iterations.is_none());
-        let a = parse(&["--quick", "--out", "r2", "--iterations", "7"])
-            .unwrap()
-            .unwrap();
-        assert!(a.quick && a.out.as_path() == Path::new("r2") && a.iterations == Some(7));
-        assert!(parse(&["--help"]).unwrap().is_none());
-        let a = parse(&["--only", "fork,raw_fork_exit_wait", "--no-python"])
-            .unwrap()
-            .unwrap();
+        let a = parse(&[]).unwrap();
+        assert!(!a.opts.quick && a.opts.out == Path::new("reports") && a.opts.iterations.is_none());
+        let s = a.selection().unwrap();
+        assert!(s.process_start && s.sync && s.ipc && s.scaling);
+        assert_eq!(a.formats(), Formats::ALL);
+        let a = parse(&["--quick", "--out", "r2", "--iterations", "7"]).unwrap();
+        assert!(a.opts.quick && a.opts.out == Path::new("r2") && a.opts.iterations == Some(7));
+        let a = parse(&["--only", "fork,raw_fork_exit_wait", "--no-python"]).unwrap();
+        let s = a.selection().unwrap();
         assert_eq!(
-            a.only,
+            s.mechanisms,
             Some(vec![
                 Mechanism::Library(multiproc_process::StartMethod::Fork),
                 Mechanism::RawFork
             ])
         );
-        assert!(a.no_python);
+        assert!(a.opts.no_python);
         assert!(
-            a.process_start && !a.sync,
+            s.process_start && !s.sync && !s.scaling,
             "mechanisms select the start study"
         );
-        let a = parse(&["--only", "sync"]).unwrap().unwrap();
-        assert!(a.sync && !a.process_start && a.only.is_none());
-        let a = parse(&["--only", "sync,process_start"]).unwrap().unwrap();
-        assert!(a.sync && a.process_start && !a.ipc && a.only.is_none());
-        let a = parse(&["--only", "ipc"]).unwrap().unwrap();
-        assert!(a.ipc && !a.sync && !a.process_start);
-        let a = parse(&[]).unwrap().unwrap();
-        assert!(a.sync && a.process_start && a.ipc);
+        let s = parse(&["--only", "sync"]).unwrap().selection().unwrap();
+        assert!(s.sync && !s.process_start && !s.ipc && s.mechanisms.is_none());
+        let s = parse(&["--only", "sync,process_start"])
+            .unwrap()
+            .selection()
+            .unwrap();
+        assert!(s.sync && s.process_start && !s.ipc && !s.scaling);
+        let s = parse(&["ipc", "--quick"]).unwrap().selection().unwrap();
+        assert!(s.ipc && !s.sync && !s.process_start && !s.scaling);
+        let a = parse(&["scaling", "--workers", "1,2,8", "--repetitions", "2"]).unwrap();
+        assert_eq!(a.opts.workers, [1, 2, 8]);
+        assert!(a.selection().unwrap().scaling);
+        let a = parse(&["--sizes", "8,1K,64k,1M", "--formats", "svg,json"]).unwrap();
+        assert_eq!(a.opts.sizes, [8, 1024, 65536, 1 << 20]);
+        let f = a.formats();
+        assert!(f.svg && f.json && !f.png && !f.md && !f.html);
+        assert!(
+            parse(&["--bench"]).is_ok(),
+            "cargo bench's flag is accepted"
+        );
     }
 
     #[test]
     fn bad_arguments_are_errors() {
-        assert!(parse(&["--out"]).unwrap_err().contains("needs a value"));
+        assert!(parse(&["--out"]).is_err());
         assert!(parse(&["--iterations", "x"]).is_err());
         assert!(parse(&["--iterations", "0"]).is_err());
-        assert!(parse(&["--frobnicate"]).unwrap_err().contains("unknown"));
-        assert!(
-            parse(&["--only", "fork,vfork"])
-                .unwrap_err()
-                .contains("vfork")
-        );
+        assert!(parse(&["--workers", "0"]).is_err());
+        assert!(parse(&["--sizes", "3Q"]).is_err());
+        assert!(parse(&["--frobnicate"]).is_err());
+        assert!(parse(&["--python", "p", "--no-python"]).is_err());
+        let e = parse(&["--only", "fork,vfork"])
+            .unwrap()
+            .selection()
+            .unwrap_err();
+        assert!(e.contains("vfork"));
+    }
+
+    #[test]
+    fn help_lists_every_flag() {
+        let help = parse(&["--help"]).unwrap_err().to_string();
+        for flag in [
+            "--quick",
+            "--out",
+            "--only",
+            "--python",
+            "--no-python",
+            "--iterations",
+            "--workers",
+            "--sizes",
+            "--formats",
+            "scaling",
+        ] {
+            assert!(help.contains(flag), "{flag} missing from\n{help}");
+        }
     }
 }

@@ -367,11 +367,15 @@ fn local_manager_on_tcp(m: StartMethod) {
         .address(Address::Tcp(taken.local_addr().unwrap()))
         .start()
         .unwrap_err();
-    assert!(
-        matches!(&err, ManagerError::Startup(msg) if msg.contains("bind")),
-        "{err}"
-    );
-    assert!(common::zombies().is_empty());
+    let ManagerError::Startup {
+        pid: Some(pid),
+        reason,
+    } = &err
+    else {
+        panic!("expected a startup error naming the server, got {err}");
+    };
+    assert!(reason.contains("bind"), "{err}");
+    assert!(common::is_dead(*pid) && !common::zombies().contains(pid));
 }
 
 struct Greeter(String);

@@ -63,9 +63,15 @@ pub enum ManagerError {
     /// Starting the server process failed.
     #[error("cannot start the manager server: {0}")]
     Start(#[source] ProcessError),
-    /// The server process started but could not bind or report its address.
-    #[error("the manager server did not come up: {0}")]
-    Startup(String),
+    /// The server could not be set up, or its process started but could not bind or
+    /// report its address (the process is reaped before this is returned).
+    #[error("the manager server{} did not come up: {reason}", pid.map(|p| format!(" (pid {p})")).unwrap_or_default())]
+    Startup {
+        /// The server process, if it was started.
+        pid: Option<i32>,
+        /// What went wrong.
+        reason: String,
+    },
     /// A key or value could not be encoded, or a reply could not be decoded as the
     /// proxy's type (a proxy whose type parameters differ from the values stored).
     #[error("{target}: {source}")]

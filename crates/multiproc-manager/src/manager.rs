@@ -40,8 +40,10 @@ const ACCEPT_SLICE: Duration = Duration::from_millis(100);
 
 fn random_key() -> Result<Vec<u8>, ManagerError> {
     let mut key = vec![0u8; 32];
-    getrandom::fill(&mut key)
-        .map_err(|e| ManagerError::Startup(format!("cannot draw a random key: {e}")))?;
+    getrandom::fill(&mut key).map_err(|e| ManagerError::Startup {
+        pid: None,
+        reason: format!("cannot draw a random key: {e}"),
+    })?;
     Ok(key)
 }
 
@@ -244,15 +246,17 @@ impl ManagerBuilder {
             None => random_key()?,
         };
         let max_frame_len = self.max_frame_len.unwrap_or(DEFAULT_MAX_FRAME_LEN);
-        let (mut ours, theirs) = multiproc_ipc::pipe(true)
-            .map_err(|e| ManagerError::Startup(format!("cannot make the control pipe: {e}")))?;
+        let (mut ours, theirs) = multiproc_ipc::pipe(true).map_err(|e| ManagerError::Startup {
+            pid: None,
+            reason: format!("cannot make the control pipe: {e}"),
+        })?;
         let temp = self.address.is_none();
         let method = self.method.unwrap_or_else(get_start_method);
         let owner_end = match method {
-            StartMethod::Fork => Some(
-                ours.fileno()
-                    .map_err(|e| ManagerError::Startup(format!("control pipe: {e}")))?,
-            ),
+            StartMethod::Fork => Some(ours.fileno().map_err(|e| ManagerError::Startup {
+                pid: None,
+                reason: format!("control pipe: {e}"),
+            })?),
             _ => None,
         };
         let args = ServerArgs {
@@ -311,30 +315,29 @@ fn wait_for_address(
     ours: &mut Connection,
     process: &mut Process<()>,
 ) -> Result<Address, ManagerError> {
-    let pid = process.pid().unwrap_or(0);
+    let pid = process.pid();
+    let fail = |reason: String| ManagerError::Startup { pid, reason };
     let deadline = Instant::now() + STARTUP_TIMEOUT;
     loop {
         let ready = ours
             .poll(Some(Duration::from_millis(50)))
-            .map_err(|e| ManagerError::Startup(format!("control pipe: {e}")))?;
+            .map_err(|e| fail(format!("control pipe: {e}")))?;
         if ready {
             return match ours.recv::<Result<Address, String>>() {
                 Ok(Ok(a)) => Ok(a),
-                Ok(Err(e)) => Err(ManagerError::Startup(e)),
-                Err(e) => Err(ManagerError::Startup(format!(
-                    "the server process (pid {pid}) did not report its address: {e}"
-                ))),
+                Ok(Err(e)) => Err(fail(e)),
+                Err(e) => Err(fail(format!("it did not report its address: {e}"))),
             };
         }
         if !process.is_alive() {
-            return Err(ManagerError::Startup(format!(
-                "the server process (pid {pid}) exited before listening ({:?})",
+            return Err(fail(format!(
+                "it exited before listening ({:?})",
                 process.exit_status()
             )));
         }
         if Instant::now() >= deadline {
-            return Err(ManagerError::Startup(format!(
-                "the server process (pid {pid}) did not report its address within {STARTUP_TIMEOUT:?}"
+            return Err(fail(format!(
+                "it did not report its address within {STARTUP_TIMEOUT:?}"
             )));
         }
     }

@@ -663,3 +663,58 @@ fn lock_printer_range() {
     let o = run("lock_printer_range", &[]);
     assert_eq!(numbers_after(&o.lines(), ""), (0..10).collect::<Vec<_>>());
 }
+
+#[test]
+fn semaphore() {
+    let o = run("semaphore", &[]);
+    let lines = o.lines();
+    // Replay the entries and exits: never more than two inside.
+    let mut inside = 0;
+    for l in &lines {
+        if l.contains(" entered (") {
+            inside += 1;
+            assert!(inside <= 2, "{}", o.stdout);
+        } else if l.ends_with(" leaving") {
+            inside -= 1;
+        }
+    }
+    assert_eq!(o.starting("Worker ").len(), 10);
+    assert_eq!(lines.last(), Some(&"At most 2 inside at once"));
+}
+
+#[test]
+fn condition() {
+    let o = run("condition", &[]);
+    let notify = o.index_of("Notifying all workers");
+    for i in 0..3 {
+        assert!(o.index_of(&format!("Worker {i} was notified")) > notify);
+    }
+    assert_eq!(o.lines().last(), Some(&"All workers done"));
+}
+
+#[test]
+fn event() {
+    let o = run("event", &[]);
+    let set = o.index_of("Setting the event");
+    for i in 0..3 {
+        assert!(o.index_of(&format!("Worker {i} saw the event")) > set);
+    }
+    assert_eq!(o.lines().last(), Some(&"Event is set: false"));
+}
+
+#[test]
+fn prime_factors_starmap() {
+    let o = run("prime_factors_starmap", &[]);
+    let is_prime = |n: u64| n > 1 && (2..).take_while(|i| i * i <= n).all(|i| n % i != 0);
+    let start = 1_000_000_000u64;
+    let primes = (start..start + 936).filter(|&n| is_prime(n)).count();
+    assert!(
+        o.has(&format!(
+            "Factorized 936 integers from {start}; {primes} are prime"
+        )),
+        "{}",
+        o.stdout
+    );
+    assert!(o.has("1000000000 = [2, 2, 2, 2, 2, 2, 2, 2, 2, 5, 5, 5, 5, 5, 5, 5, 5, 5]"));
+    assert_eq!(o.starting("程序运行时间: ").len(), 1);
+}

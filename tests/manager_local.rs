@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use common::{eventually, is_dead, kill_when_ready, open_fds, watchdog, zombies};
+use common::{eventually, is_dead, kill_when_ready, open_fds, run_inner, watchdog, zombies};
 use multiproc_manager::{
     ArrayProxy, BarrierProxy, BoundedSemaphoreProxy, ConditionProxy, DictProxy, EventProxy,
     JoinableQueueProxy, ListProxy, LockProxy, Manager, ManagerError, NamespaceProxy, QueueProxy,
@@ -519,8 +519,29 @@ fn shutdown_stops_and_reaps(m: StartMethod) {
     assert!(is_dead(pid) && !zombies().contains(&pid));
 }
 
+/// Descriptors are counted for the whole process, so the count runs in a fresh copy of
+/// this test binary, where no other test opens anything meanwhile.
 fn nothing_left_open(m: StartMethod) {
     let _w = watchdog(LONG, "nothing_left_open");
+    let out = run_inner(
+        "inner_nothing_left_open",
+        &[("MULTIPROC_TEST_METHOD", m.name())],
+    );
+    assert!(
+        out.status.success(),
+        "{m}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+#[ignore = "run by nothing_left_open in a subprocess"]
+fn inner_nothing_left_open() {
+    let _w = watchdog(LONG, "inner_nothing_left_open");
+    let m: StartMethod = std::env::var("MULTIPROC_TEST_METHOD")
+        .unwrap()
+        .parse()
+        .unwrap();
     // Warm up what stays open for the process's life (the fork server, for one).
     drop(manager(m));
     let before = open_fds();
@@ -534,6 +555,7 @@ fn nothing_left_open(m: StartMethod) {
     drop((d, q));
     assert_cleaned_up(mgr);
     assert_eq!(open_fds(), before);
+    assert!(zombies().is_empty());
 }
 
 fn fill_one(d: DictProxy<u8, u8>) {

@@ -132,6 +132,8 @@ impl Format {
                     trim(v)
                 }
             }
+            // Ticks between whole counts get no label.
+            Format::Count if (v - v.round()).abs() > 1e-9 => String::new(),
             Format::Count => format!("{}", v.round()),
         }
     }
@@ -439,7 +441,7 @@ macro_rules! line_body {
             .y_label_formatter(&|v| yf.label(*v))
             .label_style((FAMILY, 16))
             .axis_desc_style((FAMILY, 18))
-            .light_line_style(RGBColor(235, 235, 235))
+            .light_line_style(RGBColor(246, 246, 246))
             .draw()
             .map_err(err)?;
         for (i, s) in c.series.iter().enumerate() {
@@ -515,7 +517,7 @@ macro_rules! bar_body {
             .y_labels(n)
             .label_style((FAMILY, 16))
             .axis_desc_style((FAMILY, 18))
-            .light_line_style(RGBColor(235, 235, 235))
+            .light_line_style(RGBColor(246, 246, 246))
             .draw()
             .map_err(err)?;
         let x0 = $x0;
@@ -575,6 +577,7 @@ mod tests {
         assert_eq!(Format::Number.label(1_500_000.0), "1.5M");
         assert_eq!(Format::Number.label(123.456), "123");
         assert_eq!(Format::Count.label(4.0), "4");
+        assert_eq!(Format::Count.label(1.5), "");
     }
 
     #[test]

@@ -1067,6 +1067,15 @@ mod tests {
         l.del(-1).unwrap();
         assert_eq!(l.pop(Some(0)).unwrap(), 0);
         assert_eq!(l.to_vec().unwrap(), [1, 2, 3]);
+        l.extend(&[2, 2]).unwrap();
+        assert_eq!(l.count(&2).unwrap(), 3);
+        assert_eq!(l.index(&3).unwrap(), Some(2));
+        assert_eq!(l.index(&9).unwrap(), None);
+        assert!(l.contains(&1).unwrap());
+        assert!(l.remove(&2).unwrap());
+        assert!(!l.remove(&9).unwrap());
+        l.reverse().unwrap();
+        assert_eq!(l.to_vec().unwrap(), [2, 2, 3, 1]);
         l.clear().unwrap();
         assert!(matches!(
             l.pop(None),

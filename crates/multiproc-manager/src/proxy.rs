@@ -282,6 +282,39 @@ impl<T: Serialize + DeserializeOwned> ListProxy<T> {
         self.core.call(Op::ToVec, false, decode_many)
     }
 
+    /// `l.count(v)` (elements compare by their encoding).
+    pub fn count(&self, v: &T) -> Result<usize, ManagerError> {
+        let b = self.core.encode("count", v)?;
+        self.core
+            .call(Op::Count(&b), false, int)
+            .map(|n| n as usize)
+    }
+
+    /// `l.index(v)`: the first position of `v`, or `None` (Python raises `ValueError`).
+    pub fn index(&self, v: &T) -> Result<Option<usize>, ManagerError> {
+        let b = self.core.encode("index", v)?;
+        self.core
+            .call(Op::Find(&b), false, int)
+            .map(|i| usize::try_from(i).ok())
+    }
+
+    /// `v in l`.
+    pub fn contains(&self, v: &T) -> Result<bool, ManagerError> {
+        Ok(self.index(v)?.is_some())
+    }
+
+    /// `l.remove(v)`: removes the first `v`; whether there was one (Python raises
+    /// `ValueError` when not).
+    pub fn remove(&self, v: &T) -> Result<bool, ManagerError> {
+        let b = self.core.encode("remove", v)?;
+        self.core.call(Op::RemoveValue(&b), false, boolean)
+    }
+
+    /// `l.reverse()`.
+    pub fn reverse(&self) -> Result<(), ManagerError> {
+        self.core.call(Op::Reverse, false, unit)
+    }
+
     /// `l.clear()`.
     pub fn clear(&self) -> Result<(), ManagerError> {
         self.core.call(Op::Clear, false, unit)

@@ -754,7 +754,26 @@ fn seq_call(s: &Mutex<Vec<Vec<u8>>>, fixed: bool, op: Op<'_>, out: &mut Vec<u8>)
         },
         Op::Len => put(out, &Reply::Int(g.len() as i64)),
         Op::ToVec => put(out, &Reply::Many(g.iter().map(Vec::as_slice).collect())),
+        Op::Count(v) => put(
+            out,
+            &Reply::Int(g.iter().filter(|x| x[..] == *v).count() as i64),
+        ),
+        Op::Find(v) => match g.iter().position(|x| x[..] == *v) {
+            Some(i) => put(out, &Reply::Int(i as i64)),
+            None => put(out, &Reply::Int(-1)),
+        },
         _ if fixed => return None,
+        Op::RemoveValue(v) => match g.iter().position(|x| x[..] == *v) {
+            Some(i) => {
+                g.remove(i);
+                put(out, &Reply::Bool(true))
+            }
+            None => put(out, &Reply::Bool(false)),
+        },
+        Op::Reverse => {
+            g.reverse();
+            put(out, &Reply::Unit)
+        }
         Op::DelIndex(i) => match index(i, g.len()) {
             Ok(j) => {
                 g.remove(j);

@@ -718,3 +718,39 @@ fn prime_factors_starmap() {
     assert!(o.has("1000000000 = [2, 2, 2, 2, 2, 2, 2, 2, 2, 5, 5, 5, 5, 5, 5, 5, 5, 5]"));
     assert_eq!(o.starting("程序运行时间: ").len(), 1);
 }
+
+#[test]
+fn manager_dict() {
+    let o = run("manager_dict", &[]);
+    let lines = o.lines();
+    let at = o.index_of("Contents of the shared dictionary:");
+    let mut items: Vec<&str> = lines[at + 1..].to_vec();
+    items.sort();
+    let mut expected: Vec<String> = (0..3)
+        .flat_map(|p| (0..3).map(move |i| format!("process_{p}_item_{i}: Value from process {p}")))
+        .collect();
+    expected.sort();
+    assert_eq!(items, expected);
+    for p in 0..3 {
+        let added: Vec<&str> = o.starting(&format!("Process {p} added "));
+        let expected: Vec<String> = (0..3)
+            .map(|i| format!("Process {p} added process_{p}_item_{i}"))
+            .collect();
+        assert_eq!(added, expected);
+        assert!(
+            lines[..at]
+                .iter()
+                .filter(|l| l.starts_with(&format!("Process {p} added")))
+                .count()
+                == 3
+        );
+    }
+}
+
+#[test]
+fn manager_list_dict() {
+    assert_eq!(
+        run("manager_list_dict", &[]).lines(),
+        ["[1, 100, 3]", r#"{"a": "Initial", "b": "Updated"}"#]
+    );
+}

@@ -105,6 +105,8 @@ impl ProcessManager {
         }
         if interrupt_self {
             signal_hook::low_level::raise(SIGINT)?;
+            // Let the handler's thread see it, so that the run is the same every time.
+            self.shutdown_event.wait_timeout(Duration::from_secs(10));
         }
 
         // Collecting results, until all are in, nothing comes for 5 s, or a signal came.

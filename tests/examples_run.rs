@@ -162,6 +162,81 @@ fn numbers_after(lines: &[&str], prefix: &str) -> Vec<i64> {
         .collect()
 }
 
+/// The examples whose output a test below checks. Any other example is still run, by
+/// [`every_other_example_runs`], and must exit with 0.
+const CHECKED: &[&str] = &[
+    "start_methods",
+    "timed_workers",
+    "process_subclass",
+    "pool_squares_and_factorials",
+    "apply_async_results",
+    "queue_producer_consumer",
+    "pipe_sender_receiver",
+    "lock_shared_value",
+    "image_resize_parallel",
+    "matrix_chunks",
+    "error_callback",
+    "process_count_benchmark",
+    "worker_info",
+    "process_manager_shutdown",
+    "print_numbers",
+    "pool_square_numbers",
+    "queue_drain_until_empty",
+    "lock_print_numbers",
+    "worker_names_and_pids",
+    "lock_printer",
+    "logging",
+    "pool_doubler",
+    "queue_sentinel",
+    "five_workers",
+    "queue_squares_cubes",
+    "value_array",
+    "apply_async_callbacks",
+    "single_worker",
+    "pool_close_join",
+    "pipe_worker",
+    "queue_worker",
+    "value_array_negate",
+    "lock_printer_range",
+    "semaphore",
+    "condition",
+    "event",
+    "prime_factors_starmap",
+    "manager_dict",
+    "manager_list_dict",
+];
+
+#[test]
+fn every_checked_example_exists() {
+    for name in CHECKED {
+        assert!(
+            examples().contains_key(*name),
+            "no example {name}: renamed or removed?"
+        );
+    }
+}
+
+#[test]
+fn every_other_example_runs() {
+    for name in examples().keys().filter(|n| !CHECKED.contains(&n.as_str())) {
+        run(name, &[]);
+    }
+}
+
+#[test]
+fn start_methods() {
+    let o = run("start_methods", &[]);
+    for method in ["fork", "spawn", "forkserver"] {
+        assert_eq!(
+            o.starting(&format!("{method}: child ")).len(),
+            1,
+            "{}",
+            o.stdout
+        );
+    }
+    assert_eq!(o.starting("main process ").len(), 1);
+}
+
 #[test]
 fn timed_workers() {
     let o = run("timed_workers", &[]);

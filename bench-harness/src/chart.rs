@@ -162,6 +162,12 @@ pub struct Axis {
     pub log: bool,
     /// How the ticks are written.
     pub format: Format,
+    /// Names of the whole positions 0, 1, 2, ... when the values are indices of
+    /// categories (evenly spaced settings such as spin limits); other ticks get none.
+    pub categories: Option<Vec<String>>,
+    /// Where the ticks go on a log axis (the message sizes, say), instead of plotters'
+    /// decimal choice.
+    pub ticks: Option<Vec<f64>>,
 }
 
 impl Axis {
@@ -171,6 +177,42 @@ impl Axis {
             label: label.into(),
             log: false,
             format,
+            categories: None,
+            ticks: None,
+        }
+    }
+
+    /// A linear axis whose whole positions 0, 1, 2, ... are named by `names`.
+    pub fn categories(label: &str, names: Vec<String>) -> Axis {
+        Axis {
+            label: label.into(),
+            log: false,
+            format: Format::Count,
+            categories: Some(names),
+            ticks: None,
+        }
+    }
+
+    /// The same axis with ticks at `ticks` (on a log axis).
+    pub fn with_ticks(mut self, ticks: Vec<f64>) -> Axis {
+        self.ticks = Some(ticks);
+        self
+    }
+
+    /// The tick label of `v`.
+    ///
+    /// ```
+    /// use bench_harness::chart::Axis;
+    /// let a = Axis::categories("limit", vec!["0".into(), "256".into()]);
+    /// assert_eq!((a.tick(1.0).as_str(), a.tick(0.5).as_str()), ("256", ""));
+    /// ```
+    pub fn tick(&self, v: f64) -> String {
+        match &self.categories {
+            Some(names) if (v - v.round()).abs() < 1e-9 && v >= 0.0 => {
+                names.get(v.round() as usize).cloned().unwrap_or_default()
+            }
+            Some(_) => String::new(),
+            None => self.format.label(v),
         }
     }
 
@@ -180,6 +222,8 @@ impl Axis {
             label: label.into(),
             log: true,
             format,
+            categories: None,
+            ticks: None,
         }
     }
 }
@@ -432,13 +476,13 @@ macro_rules! line_body {
             .y_label_area_size(85)
             .build_cartesian_2d($xr, $yr)
             .map_err(err)?;
-        let (xf, yf) = (c.x.format, c.y.format);
+        let (xa, ya) = (&c.x, &c.y);
         chart
             .configure_mesh()
             .x_desc(c.x.label.as_str())
             .y_desc(c.y.label.as_str())
-            .x_label_formatter(&|v| xf.label(*v))
-            .y_label_formatter(&|v| yf.label(*v))
+            .x_label_formatter(&|v| xa.tick(*v))
+            .y_label_formatter(&|v| ya.tick(*v))
             .label_style((FAMILY, 16))
             .axis_desc_style((FAMILY, 18))
             .light_line_style(RGBColor(246, 246, 246))
@@ -485,6 +529,22 @@ fn draw_line<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &LineChart) -
     let (x0, x1) = range(xs, c.x.log, false).ok_or("no x values")?;
     let (y0, y1) = range(ys, c.y.log, true).ok_or("no y values")?;
     match (c.x.log, c.y.log) {
+        (true, true) if c.x.ticks.is_some() => line_body!(
+            &plot,
+            c,
+            (x0..x1)
+                .log_scale()
+                .with_key_points(c.x.ticks.clone().unwrap_or_default()),
+            (y0..y1).log_scale()
+        ),
+        (true, false) if c.x.ticks.is_some() => line_body!(
+            &plot,
+            c,
+            (x0..x1)
+                .log_scale()
+                .with_key_points(c.x.ticks.clone().unwrap_or_default()),
+            y0..y1
+        ),
         (true, true) => line_body!(&plot, c, (x0..x1).log_scale(), (y0..y1).log_scale()),
         (true, false) => line_body!(&plot, c, (x0..x1).log_scale(), y0..y1),
         (false, true) => line_body!(&plot, c, x0..x1, (y0..y1).log_scale()),
@@ -501,7 +561,7 @@ macro_rules! bar_body {
             .margin(15)
             .x_label_area_size(55)
             .y_label_area_size(300)
-            .build_cartesian_2d($xr, (0..n).into_segmented())
+            .build_cartesian_2d($xr, (0..n.saturating_sub(1)).into_segmented())
             .map_err(err)?;
         let xf = c.value.format;
         let names: Vec<&str> = c.bars.iter().rev().map(|b| b.0.as_str()).collect();
@@ -562,6 +622,10 @@ mod tests {
     use super::*;
 
     fn tmp(name: &str) -> PathBuf {
+        // BENCH_HARNESS_CHART_DIR keeps the test charts there, to look at them.
+        if let Some(d) = std::env::var_os("BENCH_HARNESS_CHART_DIR") {
+            return PathBuf::from(d);
+        }
         let d =
             std::env::temp_dir().join(format!("bench-harness-chart-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
@@ -596,7 +660,7 @@ mod tests {
         let dir = tmp("write");
         let line = Chart::Line(LineChart {
             title: "t".into(),
-            x: Axis::log("size", Format::Bytes),
+            x: Axis::log("size", Format::Bytes).with_ticks(vec![8.0, 1024.0, 1048576.0]),
             y: Axis::log("time (µs)", Format::Number),
             series: vec![
                 Series::new("a", vec![(8.0, 1.0), (1024.0, 3.0), (1048576.0, 300.0)]),
@@ -606,7 +670,11 @@ mod tests {
         let bar = Chart::Bar(BarChart {
             title: "bars".into(),
             value: Axis::log("time (µs)", Format::Number),
-            bars: vec![("fork".into(), 400.0), ("CPython fork".into(), 2000.0)],
+            bars: vec![
+                ("fork".into(), 400.0),
+                ("spawn".into(), 1500.0),
+                ("CPython fork".into(), 2000.0),
+            ],
         });
         for (chart, stem) in [(line, "line"), (bar, "bar")] {
             let files = chart.write(&dir, stem).unwrap();
@@ -619,12 +687,15 @@ mod tests {
         assert_eq!(&png[1..4], b"PNG");
         let svg = std::fs::read_to_string(dir.join("line.svg")).unwrap();
         assert!(svg.contains("<svg") && svg.contains("size"));
-        let _ = std::fs::remove_dir_all(&dir);
+        if std::env::var_os("BENCH_HARNESS_CHART_DIR").is_none() {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
     }
 
     #[test]
     fn an_empty_chart_is_an_error() {
-        let dir = tmp("empty");
+        let dir =
+            std::env::temp_dir().join(format!("bench-harness-chart-empty-{}", std::process::id()));
         let c = Chart::Line(LineChart {
             title: "nothing".into(),
             x: Axis::log("x", Format::Number),

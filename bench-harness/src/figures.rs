@@ -60,14 +60,21 @@ pub fn sync_charts(s: &SyncStudy) -> Vec<(String, Chart)> {
         let line = |name: &str, f: &dyn Fn(&crate::sync_study::SweepRow) -> f64| {
             Series::new(
                 name,
-                s.sweep.iter().map(|r| (f64::from(r.limit), f(r))).collect(),
+                s.sweep
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| (i as f64, f(r)))
+                    .collect(),
             )
         };
         charts.push((
             "sync_spin_sweep".into(),
             Chart::Line(LineChart {
                 title: "Spin limit sweep (medians)".into(),
-                x: Axis::linear("spin limit (rounds before parking)", Format::Number),
+                x: Axis::categories(
+                    "spin limit (rounds before parking; evenly spaced settings)",
+                    s.sweep.iter().map(|r| r.limit.to_string()).collect(),
+                ),
                 y: Axis::log("time (ns, log scale)", Format::Number),
                 series: vec![
                     line("event handoff, own cores", &|r| r.handoff_apart.median),
@@ -139,7 +146,8 @@ pub fn ipc_charts(s: &IpcStudy) -> Vec<(String, Chart)> {
         }
         v
     };
-    let size_axis = Axis::log("message size (bytes, log scale)", Format::Bytes);
+    let size_axis = Axis::log("message size (bytes, log scale)", Format::Bytes)
+        .with_ticks(sizes.iter().map(|&s| s as f64).collect());
     let us = |_: usize, ns: f64| ns / 1e3;
     vec![
         (

@@ -182,7 +182,7 @@ fn sum_range((from, to): (usize, usize)) -> u64 {
 ///
 /// ```
 /// use bench_harness::scaling::split;
-/// assert_eq!(split(10, 10, 3), [(10, 14), (14, 17), (17, 20)]);
+/// assert_eq!(split(10, 10, 3), [(10, 13), (13, 16), (16, 20)]);
 /// ```
 pub fn split(start: u64, count: u64, parts: usize) -> Vec<(u64, u64)> {
     let parts = (parts as u64).clamp(1, count.max(1));
@@ -272,7 +272,7 @@ impl std::error::Error for ScalingError {
 
 /// Runs the study. `progress` is called after each timed `map` with a description; the
 /// caller draws it (a progress bar) or ignores it. The total number of calls is
-/// [`ScalingStudy::steps`] of the config.
+/// [`Config::steps`].
 pub fn run(config: Config, mut progress: impl FnMut(&str)) -> Result<ScalingStudy, ScalingError> {
     if config.workers.is_empty() || config.workers.contains(&0) {
         return Err(ScalingError::Workers);
@@ -677,6 +677,48 @@ mod tests {
         let md = study.to_markdown();
         assert!(md.contains("## bandwidth") && md.contains("| 2 |"));
         assert_eq!(study.charts().len(), 4);
+
+        // Everything the program writes for it, into a temporary folder.
+        let dir =
+            std::env::temp_dir().join(format!("bench-harness-scaling-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let formats = crate::report::Formats::ALL;
+        study.write(&dir).unwrap();
+        crate::report::write_json(&dir, "scaling", &study.provenance, &csv).unwrap();
+        let (charts, errors) = crate::report::write_charts(&dir, &study.charts(), formats);
+        assert!(errors.is_empty(), "{errors:?}");
+        let part = crate::report::StudyReport {
+            name: "scaling".into(),
+            title: "Scaling".into(),
+            markdown: md,
+            targets: study.targets(),
+            charts,
+            chart_errors: errors,
+        };
+        crate::report::write_report(&dir, &study.provenance, "not run", &[part], formats).unwrap();
+        for f in [
+            "scaling.csv",
+            "scaling.md",
+            "scaling.json",
+            "report.md",
+            "report.html",
+            "charts/scaling_speedup.svg",
+            "charts/scaling_speedup.png",
+            "charts/scaling_efficiency.png",
+            "charts/scaling_primes_throughput.png",
+            "charts/scaling_bandwidth_throughput.png",
+        ] {
+            let len = std::fs::metadata(dir.join(f)).map_or(0, |m| m.len());
+            assert!(len > 0, "{f} missing or empty");
+        }
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("scaling.json")).unwrap())
+                .unwrap();
+        assert_eq!(json["rows"].as_array().map(Vec::len), Some(4));
+        assert_eq!(json["rows"][0]["workers"], 1);
+        let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+        assert!(html.contains("<svg") && html.contains("Scaling with worker processes"));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -549,6 +549,12 @@ mod tests {
     }
 
     #[test]
+    fn a_missing_python_is_reported_not_fatal() {
+        let line = python_version("no-such-python-for-bench-harness");
+        assert!(line.contains("not installed"), "{line}");
+    }
+
+    #[test]
     fn help_lists_every_flag() {
         let help = parse(&["--help"]).unwrap_err().to_string();
         for flag in [

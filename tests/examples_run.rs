@@ -110,35 +110,46 @@ fn run(name: &str, args: &[&str]) -> Output {
         .spawn()
         .expect("start the example");
     let pgid = child.id() as i32;
-    let mut out = child.stdout.take().expect("stdout");
-    let mut err = child.stderr.take().expect("stderr");
-    let out_t = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let err_t = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
+    // Readers hand their text over a channel, so that waiting for them has a deadline
+    // too: a process the example left behind would keep its pipes open.
+    let read = |mut pipe: Box<dyn Read + Send>| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = pipe.read_to_string(&mut s);
+            let _ = tx.send(s);
+        });
+        rx
+    };
+    let out = read(Box::new(child.stdout.take().expect("stdout")));
+    let err = read(Box::new(child.stderr.take().expect("stderr")));
+    let kill_group = || {
+        // SAFETY: kill has no memory effects; a negative pid names the example's own
+        // process group, which holds only it and its descendants.
+        unsafe { libc::kill(-pgid, libc::SIGKILL) };
+    };
     let deadline = Instant::now() + TIMEOUT;
     let status = loop {
         if let Some(status) = child.try_wait().expect("wait for the example") {
             break status;
         }
         if Instant::now() > deadline {
-            // SAFETY: kill has no memory effects; a negative pid names the example's own
-            // process group, which holds only it and its children.
-            unsafe { libc::kill(-pgid, libc::SIGKILL) };
+            kill_group();
             let _ = child.wait();
             panic!("example {name} ran over {TIMEOUT:?} and was killed");
         }
         std::thread::sleep(Duration::from_millis(20));
     };
+    let collect = |rx: std::sync::mpsc::Receiver<String>| {
+        rx.recv_timeout(Duration::from_secs(10))
+            .unwrap_or_else(|_| {
+                kill_group();
+                panic!("example {name} exited but left a process holding its output open");
+            })
+    };
     let output = Output {
-        stdout: out_t.join().expect("stdout reader"),
-        stderr: err_t.join().expect("stderr reader"),
+        stdout: collect(out),
+        stderr: collect(err),
     };
     assert!(
         status.success(),

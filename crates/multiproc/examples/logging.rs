@@ -7,10 +7,11 @@
 //!
 //! Differs from Python: records go through the `log` crate (any `log` backend shows them;
 //! `log_to_stderr` installs a small one), in CPython's format `[LEVEL/ProcessName]
-//! message`. At `Info` each child reports `process exiting with exitcode 0`; CPython also
-//! logs "child process calling self.run()" and "process shutting down" at INFO, which
-//! appear here at `Debug`. The seed leaves its processes for CPython to join at exit;
-//! here `main` joins them.
+//! message`. At `Info` each child reports `process exiting with exitcode 0`, as in
+//! CPython; CPython's INFO record "child process calling self.run()" is a `Debug` record
+//! here ("child process NAME calling its target"), and its "process shutting down" and
+//! "calling join() for process NAME" have no counterpart. The seed leaves its processes
+//! for CPython to join at exit; nothing joins them here, so `main` does.
 
 multiproc::setup!();
 

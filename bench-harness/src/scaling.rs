@@ -6,7 +6,18 @@
 //!   tasks of equal ranges;
 //! - [`Workload::Bandwidth`]: a memory-bound kernel, the sum of a shared
 //!   [`multiproc_shm::RawArray`] of `u64` much larger than the caches, which reaches every
-//!   worker by descriptor through the pool's initializer; tasks sum index ranges.
+//!   worker by descriptor through the pool's initializer; tasks sum index ranges;
+//! - [`Workload::QueueFan`]: fan-out/fan-in through [`multiproc_ipc::Queue`]: the parent
+//!   puts integers on one queue, `n` forked consumers take them and put their squares on
+//!   a second queue, which the parent drains (a fixed number of items);
+//! - [`Workload::Lock`]: contended locks: `n` forked processes, released together by an
+//!   [`multiproc_sync::Event`], each add 1 to one shared [`multiproc_sync::Value`] a fixed
+//!   number of times under its lock (the work grows with `n`).
+//!
+//! Speedup is throughput at `n` over throughput at 1 (for a fixed amount of work, the
+//! time at 1 over the time at `n`). For the queue and the lock it measures contention:
+//! more processes on one queue or one lock need not be faster, and the chart shows by how
+//! much they are not.
 //!
 //! One pool per worker count is started before anything is timed (start-up is the process
 //! start study's business), and the counts take turns repetition by repetition, so that a
@@ -20,10 +31,13 @@
 use std::fmt::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use multiproc_ipc::Queue;
 use multiproc_pool::{Pool, PoolError};
+use multiproc_process::{StartMethod, get_context};
 use multiproc_shm::RawArray;
+use multiproc_sync::{Event, Value};
 
 use crate::chart::{Axis, Chart, Format, LineChart, Series};
 use crate::machine::Provenance;
@@ -46,6 +60,10 @@ pub struct Config {
     pub array_len: usize,
     /// Passes over the array per repetition.
     pub passes: usize,
+    /// Items through the queues per repetition of [`Workload::QueueFan`].
+    pub queue_items: u64,
+    /// Locked increments per process per repetition of [`Workload::Lock`].
+    pub lock_increments: u64,
     /// The workloads to run.
     pub workloads: Vec<Workload>,
 }
@@ -84,6 +102,8 @@ impl Config {
             prime_count: if quick { 2_000 } else { 20_000 },
             array_len: if quick { 8 << 20 } else { 16 << 20 },
             passes: if quick { 4 } else { 8 },
+            queue_items: if quick { 20_000 } else { 200_000 },
+            lock_increments: if quick { 100_000 } else { 1_000_000 },
             workloads: Workload::ALL.to_vec(),
         }
     }
@@ -102,17 +122,28 @@ pub enum Workload {
     Primes,
     /// Summing a shared array (memory-bandwidth-bound).
     Bandwidth,
+    /// Fan-out/fan-in through two queues.
+    QueueFan,
+    /// Increments of one shared counter under its lock.
+    Lock,
 }
 
 impl Workload {
-    /// Both workloads.
-    pub const ALL: [Workload; 2] = [Workload::Primes, Workload::Bandwidth];
+    /// Every workload.
+    pub const ALL: [Workload; 4] = [
+        Workload::Primes,
+        Workload::Bandwidth,
+        Workload::QueueFan,
+        Workload::Lock,
+    ];
 
     /// The name in CSV and on the command line.
     pub fn name(self) -> &'static str {
         match self {
             Workload::Primes => "primes",
             Workload::Bandwidth => "bandwidth",
+            Workload::QueueFan => "queue_fan",
+            Workload::Lock => "contended_lock",
         }
     }
 
@@ -121,6 +152,8 @@ impl Workload {
         match self {
             Workload::Primes => "integers",
             Workload::Bandwidth => "GB",
+            Workload::QueueFan => "items",
+            Workload::Lock => "increments",
         }
     }
 }
@@ -176,6 +209,118 @@ fn sum_range((from, to): (usize, usize)) -> u64 {
     let s = unsafe { a.as_slice() };
     s.get(from..to)
         .map_or(0, |s| s.iter().fold(0u64, |acc, &x| acc.wrapping_add(x)))
+}
+
+fn text(e: impl fmt::Display) -> String {
+    e.to_string()
+}
+
+/// How long a process-based repetition may wait for any one step before it fails.
+const STEP_LIMIT: Duration = Duration::from_secs(60);
+
+/// One repetition of [`Workload::QueueFan`] with `n` consumers: seconds from the first put
+/// to the last result, and the wrapping sum of the results.
+fn queue_fan(n: usize, items: u64) -> Result<(f64, u64), String> {
+    let tasks: Queue<u64> = Queue::new(1024).map_err(text)?;
+    let results: Queue<u64> = Queue::new(1024).map_err(text)?;
+    let mut children = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (t, r) = (tasks.clone(), results.clone());
+        let mut p =
+            get_context(StartMethod::Fork)
+                .builder()
+                .closure(move || -> Result<(), String> {
+                    loop {
+                        let x = t.get_timeout(STEP_LIMIT).map_err(text)?;
+                        if x == u64::MAX {
+                            return Ok(());
+                        }
+                        r.put_timeout(x.wrapping_mul(x), STEP_LIMIT).map_err(text)?;
+                    }
+                });
+        p.start().map_err(text)?;
+        children.push(p);
+    }
+    let t0 = Instant::now();
+    let producer = {
+        let t = tasks.clone();
+        std::thread::spawn(move || -> Result<(), String> {
+            for i in (0..items).chain(std::iter::repeat_n(u64::MAX, n)) {
+                t.put_timeout(i, STEP_LIMIT).map_err(text)?;
+            }
+            Ok(())
+        })
+    };
+    let mut sum = 0u64;
+    let mut failure = None;
+    for _ in 0..items {
+        match results.get_timeout(STEP_LIMIT) {
+            Ok(x) => sum = sum.wrapping_add(x),
+            Err(e) => {
+                failure = Some(format!("result queue: {e}"));
+                break;
+            }
+        }
+    }
+    let dt = t0.elapsed().as_secs_f64();
+    if failure.is_some() {
+        // Unblock the consumers so they can be reaped.
+        for _ in 0..n {
+            let _ = tasks.put_timeout(u64::MAX, Duration::from_millis(100));
+        }
+    }
+    let produced = producer
+        .join()
+        .unwrap_or_else(|_| Err("the producer thread panicked".into()));
+    for mut p in children {
+        let r = p.result().map_err(text).and_then(|r| r);
+        if let (Err(e), None) = (r, &failure) {
+            failure = Some(format!("consumer: {e}"));
+        }
+    }
+    match (failure, produced) {
+        (Some(f), _) | (None, Err(f)) => Err(f),
+        (None, Ok(())) => Ok((dt, sum)),
+    }
+}
+
+/// One repetition of [`Workload::Lock`] with `n` processes of `k` increments each:
+/// seconds from the release of the processes to the last one reaped, and the final count.
+fn contended_lock(n: usize, k: u64) -> Result<(f64, u64), String> {
+    let counter = Value::new(0u64).map_err(text)?;
+    let go = Event::new().map_err(text)?;
+    let mut children = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (v, g) = (counter.clone(), go.clone());
+        let mut p =
+            get_context(StartMethod::Fork)
+                .builder()
+                .closure(move || -> Result<(), String> {
+                    if !g.wait_timeout(STEP_LIMIT) {
+                        return Err("never released".into());
+                    }
+                    for _ in 0..k {
+                        *v.lock().map_err(|_| "a holder of the lock died")? += 1;
+                    }
+                    Ok(())
+                });
+        p.start().map_err(text)?;
+        children.push(p);
+    }
+    let t0 = Instant::now();
+    go.set();
+    let mut failure = None;
+    for mut p in children {
+        if let Err(e) = p.result().map_err(text).and_then(|r| r) {
+            failure.get_or_insert(e);
+        }
+    }
+    let dt = t0.elapsed().as_secs_f64();
+    if let Some(f) = failure {
+        return Err(f);
+    }
+    let total = *counter.lock().map_err(|_| "a holder of the lock died")?;
+    Ok((dt, total))
 }
 
 /// `count` items split into `parts` contiguous ranges of nearly equal size.
@@ -324,21 +469,36 @@ pub fn run(config: Config, mut progress: impl FnMut(&str)) -> Result<ScalingStud
                     continue;
                 }
                 let t0 = Instant::now();
-                let out: Result<u64, PoolError> = match w {
-                    Workload::Primes => pool
-                        .map(factor_range, prime_tasks.iter().copied())
-                        .map(|v| v.iter().sum()),
-                    Workload::Bandwidth => pool
-                        .map(sum_range, sum_tasks.iter().copied())
-                        .map(|v| v.iter().fold(0u64, |a, &x| a.wrapping_add(x))),
+                let pooled = |r: Result<u64, PoolError>| {
+                    r.map(|x| (t0.elapsed().as_secs_f64(), x)).map_err(text)
                 };
-                let dt = t0.elapsed().as_secs_f64();
+                let out: Result<(f64, u64), String> = match w {
+                    Workload::Primes => pooled(
+                        pool.map(factor_range, prime_tasks.iter().copied())
+                            .map(|v| v.iter().sum()),
+                    ),
+                    Workload::Bandwidth => pooled(
+                        pool.map(sum_range, sum_tasks.iter().copied())
+                            .map(|v| v.iter().fold(0u64, |a, &x| a.wrapping_add(x))),
+                    ),
+                    Workload::QueueFan => queue_fan(*n, config.queue_items),
+                    Workload::Lock => {
+                        contended_lock(*n, config.lock_increments).and_then(|(dt, total)| {
+                            let want = *n as u64 * config.lock_increments;
+                            if total == want {
+                                Ok((dt, 0))
+                            } else {
+                                Err(format!("counted {total}, expected {want}"))
+                            }
+                        })
+                    }
+                };
                 match out {
-                    Ok(r) if expected[wi].is_none_or(|e| e == r) => {
+                    Ok((dt, r)) if expected[wi].is_none_or(|e| e == r) => {
                         expected[wi] = Some(r);
                         seconds[wi][pi].push(dt);
                     }
-                    Ok(r) => {
+                    Ok((_, r)) => {
                         failed[wi][pi] = true;
                         skipped.push((
                             format!("{w} {n} workers"),
@@ -369,6 +529,8 @@ pub fn run(config: Config, mut progress: impl FnMut(&str)) -> Result<ScalingStud
             let work = match w {
                 Workload::Primes => config.prime_count as f64,
                 Workload::Bandwidth => bytes / 1e9,
+                Workload::QueueFan => config.queue_items as f64,
+                Workload::Lock => (n as u64 * config.lock_increments) as f64,
             };
             points.push(Point {
                 workload: w,
@@ -401,12 +563,10 @@ impl ScalingStudy {
             .find(|p| p.workload == w && p.workers == n)
     }
 
-    /// The speedup of `w` at `n` workers over 1 worker, from the medians.
+    /// The speedup of `w` at `n` workers over 1 worker: the ratio of the throughputs at
+    /// the median times (for a fixed amount of work, the time at 1 over the time at `n`).
     pub fn speedup(&self, w: Workload, n: usize) -> Option<f64> {
-        Some(speedup(
-            self.point(w, 1)?.summary.median,
-            self.point(w, n)?.summary.median,
-        ))
+        Some(self.point(w, n)?.throughput() / self.point(w, 1)?.throughput())
     }
 
     /// The issue's target: at least 1.85x speedup at 2 workers for the primes.
@@ -461,13 +621,19 @@ impl ScalingStudy {
              against the number of worker processes. `primes`: the prime factors by trial \
              division of the {} integers from {PRIME_FROM} (seed 004), in {} tasks. \
              `bandwidth`: {} passes summing a shared `RawArray<u64>` of {} MiB, in {} tasks \
-             per pass. One pool per worker count, started and warmed before timing; the \
-             counts take turns repetition by repetition.\n",
+             per pass. `queue_fan`: {} integers through a `Queue` to `n` forked consumers \
+             and their squares back through a second one. `contended_lock`: `n` forked \
+             processes each add 1 to one `Value<u64>` {} times under its lock. One pool per \
+             worker count, started and warmed before timing; the counts take turns \
+             repetition by repetition. Speedup is the ratio of throughputs (for a fixed \
+             amount of work, of times); efficiency is speedup over `n`.\n",
             c.prime_count,
             c.tasks(),
             c.passes,
             (c.array_len * 8) >> 20,
             c.tasks(),
+            c.queue_items,
+            c.lock_increments,
         );
         let _ = writeln!(o, "| | |\n|---|---|");
         let _ = writeln!(o, "| date | {} |", p.date);
@@ -492,8 +658,8 @@ impl ScalingStudy {
             for pt in self.points.iter().filter(|pt| pt.workload == *w) {
                 let sp = self.speedup(*w, pt.workers);
                 let thr = match w {
-                    Workload::Primes => format!("{:.0} integers/s", pt.throughput()),
                     Workload::Bandwidth => format!("{:.2} GB/s", pt.throughput()),
+                    _ => format!("{:.0} {}/s", pt.throughput(), w.unit()),
                 };
                 let _ = writeln!(
                     o,
@@ -602,6 +768,14 @@ impl ScalingStudy {
                     "Shared-array sum throughput (memory bandwidth)",
                     "bytes read per second (GB/s)",
                 ),
+                Workload::QueueFan => (
+                    "Queue fan-out/fan-in throughput",
+                    "items through both queues per second",
+                ),
+                Workload::Lock => (
+                    "Contended lock throughput (one shared counter)",
+                    "locked increments per second (all processes)",
+                ),
             };
             charts.push((
                 format!("scaling_{}_throughput", w.name()),
@@ -661,6 +835,8 @@ mod tests {
             prime_count: 40,
             array_len: 1 << 16,
             passes: 2,
+            queue_items: 100,
+            lock_increments: 1000,
             workloads: Workload::ALL.to_vec(),
         };
         let mut calls = 0;
@@ -668,15 +844,15 @@ mod tests {
         let study = run(config, |_| calls += 1).unwrap();
         assert_eq!(calls, steps);
         assert!(study.skipped.is_empty(), "{:?}", study.skipped);
-        assert_eq!(study.points.len(), 4);
+        assert_eq!(study.points.len(), 8);
         assert_eq!(study.speedup(Workload::Primes, 1), Some(1.0));
         assert!(study.targets()[0].ratio.is_some());
         let csv = study.to_csv();
-        assert_eq!(csv.lines().count(), 5);
+        assert_eq!(csv.lines().count(), 9);
         assert!(csv.contains("primes,2,2,"));
         let md = study.to_markdown();
         assert!(md.contains("## bandwidth") && md.contains("| 2 |"));
-        assert_eq!(study.charts().len(), 4);
+        assert_eq!(study.charts().len(), 6);
 
         // Everything the program writes for it, into a temporary folder.
         let dir =
@@ -714,7 +890,7 @@ mod tests {
         let json: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(dir.join("scaling.json")).unwrap())
                 .unwrap();
-        assert_eq!(json["rows"].as_array().map(Vec::len), Some(4));
+        assert_eq!(json["rows"].as_array().map(Vec::len), Some(8));
         assert_eq!(json["rows"][0]["workers"], 1);
         let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
         assert!(html.contains("<svg") && html.contains("Scaling with worker processes"));

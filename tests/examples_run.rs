@@ -186,6 +186,7 @@ const CHECKED: &[&str] = &[
     "lock_shared_value",
     "image_resize_parallel",
     "matrix_chunks",
+    "matrix_chunks_shared",
     "error_callback",
     "process_count_benchmark",
     "worker_info",
@@ -837,4 +838,12 @@ fn manager_list_dict() {
         run("manager_list_dict", &[]).lines(),
         ["[1, 100, 3]", r#"{"a": "Initial", "b": "Updated"}"#]
     );
+}
+
+#[test]
+fn matrix_chunks_shared() {
+    let o = run("matrix_chunks_shared", &["300"]);
+    assert!(o.has("Calculation of matrix 300x300 completed"));
+    assert!(o.has("Size of the resulting matrix: (300, 300)"));
+    assert!(o.has("Equal to the sequential computation: true"));
 }

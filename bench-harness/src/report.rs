@@ -52,6 +52,8 @@ pub struct StudyReport {
     pub charts: Vec<(String, String)>,
     /// Charts that could not be drawn, with the reason.
     pub chart_errors: Vec<String>,
+    /// How long the study took to run, seconds.
+    pub seconds: f64,
 }
 
 /// The rows of a CSV text (first line: the header) as JSON objects; fields that parse as
@@ -191,6 +193,17 @@ pub fn markdown(p: &Provenance, python: &str, studies: &[StudyReport], formats: 
         }
     }
     o.push('\n');
+    let _ = writeln!(o, "## Studies run\n\n| study | time taken |\n|---|--:|");
+    for s in studies {
+        let _ = writeln!(
+            o,
+            "| [{}](#{}) | {:.1} s |",
+            s.title,
+            anchor(&s.title),
+            s.seconds
+        );
+    }
+    o.push('\n');
     let ext = if formats.png { "png" } else { "svg" };
     for s in studies {
         let _ = writeln!(o, "## {}\n", s.title);
@@ -212,6 +225,20 @@ pub fn markdown(p: &Provenance, python: &str, studies: &[StudyReport], formats: 
         }
     }
     o
+}
+
+/// The anchor GitHub gives a heading: lower case, spaces to dashes, other punctuation
+/// dropped.
+fn anchor(title: &str) -> String {
+    title
+        .to_lowercase()
+        .chars()
+        .filter_map(|c| match c {
+            ' ' => Some('-'),
+            c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+            _ => None,
+        })
+        .collect()
 }
 
 fn escape(s: &str) -> String {
@@ -478,6 +505,7 @@ mod tests {
             }],
             charts: vec![("x".into(), "X chart".into())],
             chart_errors: vec![],
+            seconds: 1.25,
         };
         let p = Provenance::gather();
         let paths = write_report(&dir, &p, "not run", &[s], Formats::ALL).unwrap();
@@ -489,6 +517,10 @@ mod tests {
         );
         assert!(md.contains("![X chart](charts/x.png)"));
         assert!(md.contains("| CPython | not run |"));
+        assert!(
+            md.contains("| [A tiny study](#a-tiny-study) | 1.2 s |"),
+            "{md}"
+        );
         let html = std::fs::read_to_string(&paths[1]).unwrap();
         assert!(html.contains("<svg id=\"inline\"></svg>") && !html.contains("<?xml"));
         assert!(html.contains("<h1>Tiny</h1>"));

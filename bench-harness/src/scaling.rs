@@ -870,6 +870,7 @@ mod tests {
             targets: study.targets(),
             charts,
             chart_errors: errors,
+            seconds: 0.0,
         };
         crate::report::write_report(&dir, &study.provenance, "not run", &[part], formats).unwrap();
         for f in [

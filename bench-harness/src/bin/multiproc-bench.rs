@@ -251,6 +251,7 @@ fn run(cli: &Cli, sel: &Selection) -> Result<(), String> {
     let python = o.python.clone().unwrap_or_else(|| "python3".into());
     if sel.process_start {
         bar.set_message("process start");
+        let started = std::time::Instant::now();
         let mut config = Config::new(o.quick);
         if let Some(n) = o.iterations {
             config.iterations = n as usize;
@@ -275,12 +276,14 @@ fn run(cli: &Cli, sel: &Selection) -> Result<(), String> {
                 targets: study.targets(),
                 charts,
                 provenance: &study.provenance,
+                started,
             },
         )?);
         bar.inc(1);
     }
     if sel.sync {
         bar.set_message("sync");
+        let started = std::time::Instant::now();
         let mut config = sync_study::Config::new(o.quick);
         config.python = python.clone();
         config.cpython = !o.no_python;
@@ -299,12 +302,14 @@ fn run(cli: &Cli, sel: &Selection) -> Result<(), String> {
                 targets: study.targets(),
                 charts,
                 provenance: &study.provenance,
+                started,
             },
         )?);
         bar.inc(1);
     }
     if sel.ipc {
         bar.set_message("ipc");
+        let started = std::time::Instant::now();
         let mut config = ipc_study::Config::new(o.quick);
         config.python = python.clone();
         config.cpython = !o.no_python;
@@ -329,12 +334,14 @@ fn run(cli: &Cli, sel: &Selection) -> Result<(), String> {
                 targets: study.targets(),
                 charts,
                 provenance: &study.provenance,
+                started,
             },
         )?);
         bar.inc(1);
     }
     if sel.scaling {
         bar.set_message("scaling");
+        let started = std::time::Instant::now();
         let mut config = scaling::Config::new(o.quick);
         if !o.workers.is_empty() {
             config.workers = o.workers.iter().map(|&w| w as usize).collect();
@@ -389,6 +396,7 @@ fn run(cli: &Cli, sel: &Selection) -> Result<(), String> {
                 targets: study.targets(),
                 charts,
                 provenance: &study.provenance,
+                started,
             },
         )?);
         bar.inc(1);
@@ -440,11 +448,15 @@ struct Finished<'a> {
     targets: Vec<TargetCheck>,
     charts: Vec<(String, Chart)>,
     provenance: &'a Provenance,
+    /// When the study started.
+    started: std::time::Instant,
 }
 
 /// Writes a study's JSON and charts, prints what was written and how the study fared
 /// against its targets, and returns its part of the combined report.
 fn finish(out: &Path, formats: Formats, f: Finished<'_>) -> Result<StudyReport, String> {
+    let seconds = f.started.elapsed().as_secs_f64();
+    println!("{}: {seconds:.1} s", f.name);
     for p in &f.written {
         println!("wrote {}", p.display());
     }
@@ -476,6 +488,7 @@ fn finish(out: &Path, formats: Formats, f: Finished<'_>) -> Result<StudyReport, 
         targets: f.targets,
         charts,
         chart_errors,
+        seconds,
     })
 }
 

@@ -20,7 +20,9 @@
 //! This crate only re-exports; each part lives in its own crate:
 //! [`multiproc_core`] (platform layer), [`multiproc_process`] (processes),
 //! [`multiproc_shm`] (shared memory), [`multiproc_sync`] (synchronization) and
-//! [`multiproc_ipc`] (pipes, queues, listeners). The pool and the manager follow.
+//! [`multiproc_ipc`] (pipes, queues, listeners), [`multiproc_pool`] (the process pool) and
+//! [`multiproc_manager`] (a server process holding objects behind proxies, local or
+//! remote).
 //!
 //! ```
 //! multiproc::setup!();
@@ -80,6 +82,15 @@
 //! | `AsyncResult.get(timeout)`, `.wait(timeout)`, `.ready()`, `.successful()` | [`AsyncResult::get`], [`AsyncResult::get_timeout`], [`AsyncResult::wait`], [`AsyncResult::ready`], [`AsyncResult::successful`] |
 //! | `Pool.close()`, `.terminate()`, `.join()`; `with Pool() as p:` | [`Pool::close`], [`Pool::terminate`], [`Pool::join`], [`Pool::join_timeout`]; dropping the [`Pool`] terminates it |
 //! | a pool whose worker is killed (CPython hangs, bpo-22393) | only that task fails, with [`PoolError::WorkerDied`] (pid and signal); the worker is replaced and the pool goes on |
+//! | `Manager()`, `with Manager() as m:`, `m.shutdown()` | [`Manager::start`], [`Manager::builder`]`().start_method(m).start()`; [`Manager::shutdown`], or drop; the server also exits when its owner dies |
+//! | `m.dict()`, `m.list()`, `m.Namespace()` | [`ManagerClient::dict`] / [`ManagerClient::dict_from`] → [`DictProxy`] (insertion-ordered; keys compare by their encoding), [`ManagerClient::list`] / [`ManagerClient::list_from`] → [`ListProxy`], [`ManagerClient::namespace`] → [`NamespaceProxy`] |
+//! | `m.Value(t, v)`, `m.Array(t, seq)` | [`ValueProxy`], [`ArrayProxy`] (any serde type) |
+//! | `m.Queue()`, `m.JoinableQueue()` | [`QueueProxy`], [`JoinableQueueProxy`]; `get`/`put` have `try_`/`_timeout`/`_deadline` forms |
+//! | `m.Lock()`, `m.RLock()`, `m.Semaphore()`, `m.BoundedSemaphore()`, `m.Condition()`, `m.Event()`, `m.Barrier(n)` | [`LockProxy`], [`RLockProxy`], [`SemaphoreProxy`], [`BoundedSemaphoreProxy`], [`ConditionProxy`], [`EventProxy`], [`BarrierProxy`]; a lock held by a process that dies is released by the server (CPython: held forever) |
+//! | passing proxies to children; proxies inside proxies | any proxy crosses under every start method and can be stored in a dict or list proxy; it reconnects where it lands |
+//! | `BaseManager.register(typeid, callable)` | implement [`Served`], [`ManagerBuilder::register`] / [`ManagerServerBuilder::register`], [`ManagerClient::create`] → [`UserProxy`]; created by name, no code on the wire |
+//! | `BaseManager(address, authkey).get_server().serve_forever()`, `.connect()` | [`ManagerServer::builder`]`(key).bind(addr)` → [`ManagerServer::serve_forever`] / [`ManagerServer::spawn`]; [`Manager::connect`]`(addr, key)`; HMAC handshake before any decoding, data-only wire (no pickle), frame limits |
+//! | a manager server that dies (CPython: untyped errors or hangs) | every proxy call fails with [`ManagerError::ServerGone`] (address and pid) at once; blocked calls check on the server every second |
 //! | (resource tracker for leaked segments) | not needed: [`Segment`]s are memfds that vanish with their last user |
 //!
 //! Every blocking call comes as `x`, `try_x` and `x_timeout`/`x_deadline`.
@@ -90,6 +101,13 @@ pub use multiproc_ipc::{
     Address, AuthenticationError, Client, Connection, CrossIpcReceiver, CrossIpcSender, GetError,
     HandoffError, IpcEnd, IpcError, JoinableQueue, Listener, Pipe, PutError, Queue, SimpleQueue,
     TaskDoneError, pipe,
+};
+pub use multiproc_manager;
+pub use multiproc_manager::{
+    ArrayProxy, BarrierProxy, BoundedSemaphoreProxy, ConditionProxy, DictProxy, EventProxy,
+    JoinableQueueProxy, ListProxy, LockProxy, Manager, ManagerBuilder, ManagerClient, ManagerError,
+    ManagerServer, ManagerServerBuilder, NamespaceProxy, ProxyGuard, QueueProxy, RLockProxy,
+    SemaphoreProxy, Served, ServerHandle, UserProxy, ValueProxy,
 };
 pub use multiproc_pool;
 pub use multiproc_pool::{
@@ -105,6 +123,7 @@ pub use multiproc_sync::*;
 /// The names most programs need.
 pub mod prelude {
     pub use multiproc_ipc::{Connection, JoinableQueue, Pipe, Queue, SimpleQueue, wait};
+    pub use multiproc_manager::{Manager, ManagerError};
     pub use multiproc_pool::{Pool, PoolError};
     pub use multiproc_process::{
         Process, ProcessError, StartMethod, active_children, cpu_count, current_process,

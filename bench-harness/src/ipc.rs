@@ -442,7 +442,8 @@ enum Role {
 /// Forks the child that holds `theirs`, pinned to the second allowed core (the caller to
 /// the first), runs `parent` with `mine`, and reaps the child.
 fn with_child<T>(
-    mech: Mechanism,
+    name: &str,
+    make: impl FnOnce(usize) -> Result<LinkPair, RunError>,
     size: usize,
     spin: Option<u32>,
     role: Role,
@@ -451,7 +452,7 @@ fn with_child<T>(
     let allowed = allowed_cores();
     let cores = (allowed.len() >= 2).then(|| (allowed[0], allowed[1]));
     let _spin = spin.map(SpinLimit::set);
-    let (mut mine, mut theirs) = mech.pair(size)?;
+    let (mut mine, mut theirs) = make(size)?;
     let mut p = get_context(StartMethod::Fork)
         .builder()
         .closure(move || -> Result<(), String> {
@@ -482,8 +483,8 @@ fn with_child<T>(
     p.start()?;
     let out = parent(mine.as_mut());
     drop(mine);
-    let child = p.result().map_err(|e| format!("{mech} child: {e}"))?;
-    child.map_err(|e| format!("{mech} child: {e}"))?;
+    let child = p.result().map_err(|e| format!("{name} child: {e}"))?;
+    child.map_err(|e| format!("{name} child: {e}"))?;
     out
 }
 
@@ -496,10 +497,41 @@ pub fn time_round_trips(
     warm_up: usize,
     rounds: usize,
 ) -> Result<Vec<Duration>, RunError> {
+    time_round_trips_with(
+        &mech.to_string(),
+        |s| mech.pair(s),
+        size,
+        spin,
+        warm_up,
+        rounds,
+    )
+}
+
+/// [`time_round_trips`] of a mechanism of your own: `make(size)` returns the two
+/// connected ends of your [`Link`] (the caller keeps the first, the forked child gets the
+/// second); `name` labels errors.
+///
+/// ```
+/// # multiproc_process::setup!();
+/// use bench_harness::ipc::{Link, LinkPair, Mechanism, time_round_trips_with};
+/// // Here a built-in mechanism stands in for yours.
+/// let make = |size| -> Result<LinkPair, _> { Mechanism::RawPipe.pair(size) };
+/// let samples = time_round_trips_with("mine", make, 8, None, 2, 10)?;
+/// assert_eq!(samples.len(), 10);
+/// # Ok::<(), bench_harness::start::RunError>(())
+/// ```
+pub fn time_round_trips_with(
+    name: &str,
+    make: impl FnOnce(usize) -> Result<LinkPair, RunError>,
+    size: usize,
+    spin: Option<u32>,
+    warm_up: usize,
+    rounds: usize,
+) -> Result<Vec<Duration>, RunError> {
     let role = Role::Echo {
         rounds: warm_up + rounds,
     };
-    with_child(mech, size, spin, role, |link| {
+    with_child(name, make, size, spin, role, |link| {
         let msg = vec![0x5a; size];
         let mut buf = Vec::with_capacity(size);
         for _ in 0..warm_up {
@@ -514,7 +546,7 @@ pub fn time_round_trips(
             samples.push(t0.elapsed());
         }
         if buf != msg {
-            return Err(format!("{mech}: the echo differs from the message").into());
+            return Err(format!("{name}: the echo differs from the message").into());
         }
         Ok(samples)
     })
@@ -529,10 +561,29 @@ pub fn time_one_way(
     warm_up: usize,
     count: usize,
 ) -> Result<Duration, RunError> {
+    time_one_way_with(
+        &mech.to_string(),
+        |s| mech.pair(s),
+        size,
+        spin,
+        warm_up,
+        count,
+    )
+}
+
+/// [`time_one_way`] of a mechanism of your own (see [`time_round_trips_with`]).
+pub fn time_one_way_with(
+    name: &str,
+    make: impl FnOnce(usize) -> Result<LinkPair, RunError>,
+    size: usize,
+    spin: Option<u32>,
+    warm_up: usize,
+    count: usize,
+) -> Result<Duration, RunError> {
     let role = Role::Sink {
         count: warm_up + count,
     };
-    with_child(mech, size, spin, role, |link| {
+    with_child(name, make, size, spin, role, |link| {
         let msg = vec![0x5a; size];
         for _ in 0..warm_up {
             link.send(&msg)?;
@@ -564,6 +615,40 @@ mod tests {
                     .unwrap_or_else(|e| panic!("{mech} {size}: {e}"));
                 assert!(t > Duration::ZERO);
             }
+        }
+        let _ = done.send(());
+    }
+
+    /// A mechanism of the user's own: a Unix stream socket pair, length-prefixed.
+    struct UnixLink(std::os::unix::net::UnixStream);
+
+    impl Link for UnixLink {
+        fn send(&mut self, msg: &[u8]) -> Result<(), RunError> {
+            self.0
+                .write_all(&(msg.len() as u64).to_le_bytes())
+                .and_then(|()| self.0.write_all(msg))
+                .map_err(|e| e.to_string().into())
+        }
+        fn recv(&mut self, buf: &mut Vec<u8>) -> Result<(), RunError> {
+            let mut len = [0; 8];
+            self.0.read_exact(&mut len).map_err(|e| e.to_string())?;
+            buf.resize(u64::from_le_bytes(len) as usize, 0);
+            self.0.read_exact(buf).map_err(|e| e.to_string().into())
+        }
+    }
+
+    #[test]
+    fn a_users_own_link_runs_through_the_same_timing() {
+        let done = watchdog(Duration::from_secs(60));
+        let make = |_| -> Result<LinkPair, RunError> {
+            let (a, b) = std::os::unix::net::UnixStream::pair().map_err(|e| e.to_string())?;
+            Ok((Box::new(UnixLink(a)), Box::new(UnixLink(b))))
+        };
+        for size in [8, 100_000] {
+            let rt = time_round_trips_with("unix_socket", make, size, None, 2, 5).unwrap();
+            assert_eq!(rt.len(), 5);
+            let t = time_one_way_with("unix_socket", make, size, None, 2, 20).unwrap();
+            assert!(t > Duration::ZERO);
         }
         let _ = done.send(());
     }

@@ -6,18 +6,17 @@
 //!
 //! `cargo run -p multiproc --example manager_dict`
 //!
-//! Differs from Python: the manager lives in the `multiproc-manager` crate
-//! ([`Manager::start`] for `Manager()`); a proxy is typed (`DictProxy<String, String>`),
-//! and every call returns a `Result`, failing with `ManagerError::ServerGone` rather than
-//! hanging if the server dies. `d[k] = v` is [`DictProxy::set`]. The `with` block's end
+//! Differs from Python: [`Manager::start`] is `Manager()`; a proxy is typed
+//! (`DictProxy<String, String>`), and every call returns a `Result`, failing with
+//! `ManagerError::ServerGone` rather than hanging if the server dies. `d[k] = v` is [`DictProxy::set`]. The `with` block's end
 //! is [`Manager::shutdown`]. The pause is 20 ms instead of 100 ms.
 
 multiproc::setup!();
 
 use std::time::Duration;
 
+use multiproc::DictProxy;
 use multiproc::prelude::*;
-use multiproc_manager::{DictProxy, Manager};
 
 fn update_shared_dict((shared_dict, process_id): (DictProxy<String, String>, u32)) {
     for i in 0..3 {

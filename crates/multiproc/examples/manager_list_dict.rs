@@ -5,8 +5,7 @@
 //!
 //! `cargo run -p multiproc --example manager_list_dict`
 //!
-//! Differs from Python: the manager lives in the `multiproc-manager` crate. Proxies are
-//! typed, created with initial contents by `list_from`/`dict_from`, and every call
+//! Differs from Python: proxies are typed, created with initial contents by `list_from`/`dict_from`, and every call
 //! returns a `Result`. `l[1] = 100` is [`ListProxy::set`]; printing a proxy reads its
 //! contents first ([`ListProxy::to_vec`], [`DictProxy::items`]).
 
@@ -15,7 +14,7 @@ multiproc::setup!();
 use std::collections::BTreeMap;
 
 use multiproc::prelude::*;
-use multiproc_manager::{DictProxy, ListProxy, Manager};
+use multiproc::{DictProxy, ListProxy};
 
 fn worker((l, d): (ListProxy<i64>, DictProxy<String, String>)) {
     l.set(1, &100).expect("manager call");

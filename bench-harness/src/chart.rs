@@ -285,7 +285,8 @@ pub struct BarChart {
     pub title: String,
     /// The value axis (horizontal).
     pub value: Axis,
-    /// `(label, value)`, drawn top to bottom.
+    /// `(label, value)`, drawn top to bottom; labels starting with `CPython` are drawn in
+    /// a colour of their own.
     pub bars: Vec<(String, f64)>,
 }
 
@@ -582,13 +583,13 @@ macro_rules! bar_body {
             .map_err(err)?;
         let x0 = $x0;
         chart
-            .draw_series(c.bars.iter().rev().enumerate().map(|(i, (_, v))| {
+            .draw_series(c.bars.iter().rev().enumerate().map(|(i, (name, v))| {
                 let mut r = Rectangle::new(
                     [
                         (x0, SegmentValue::Exact(i)),
                         (*v, SegmentValue::Exact(i + 1)),
                     ],
-                    color(0).filled(),
+                    bar_color(name).filled(),
                 );
                 r.set_margin(6, 6, 0, 0);
                 r
@@ -605,6 +606,15 @@ macro_rules! bar_body {
             .map_err(err)?;
         Ok(())
     }};
+}
+
+/// CPython's bars (labels starting with `CPython`) stand out from the library's.
+fn bar_color(label: &str) -> RGBColor {
+    if label.starts_with("CPython") {
+        color(1)
+    } else {
+        color(0)
+    }
 }
 
 fn draw_bar<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &BarChart) -> DrawResult {

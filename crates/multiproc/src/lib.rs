@@ -46,9 +46,15 @@
 //!
 //! ## From Python's `multiprocessing`
 //!
+//! Every program of the seed documents has a counterpart in `crates/multiproc/examples/`,
+//! named after what it does (`cargo run -p multiproc --example pool_squares_and_factorials`);
+//! each one's docs say which program it mirrors and where it differs.
+//!
 //! | Python | here |
 //! |---|---|
-//! | `Process(target=f, args=(a,))` | [`Process::new(f, a)`](Process::new), or [`Process::builder`] for `name`/`daemon` |
+//! | `Process(target=f, args=(a,))` | [`Process::new(f, a)`](Process::new), or [`Process::builder`] for `name`/`daemon`; no arguments: `Process::new(f, ())`; several: one tuple, `fn f((a, b): (u32, String))` |
+//! | a `Process` subclass overriding `run` | a serde struct with a `run` method, started as `Process::builder().name(..).target(MyTask::run, task)` (see `examples/process_subclass.rs`) |
+//! | non-daemon children joined when the parent exits | not done: a dropped `Process` that is still running keeps running; join it (or make it a daemon, which dies with its parent) |
 //! | `p.start()`, `p.join(timeout)` | [`Process::start`], [`Process::join`], [`Process::join_timeout`] |
 //! | `p.is_alive()`, `p.pid`, `p.exitcode`, `p.name`, `p.daemon` | [`Process::is_alive`], [`Process::pid`], [`Process::exitcode`], [`Process::name`], [`Process::daemon`] |
 //! | `p.terminate()`, `p.kill()`, `p.interrupt()`, `p.close()` | [`Process::terminate`], [`Process::kill`], [`Process::interrupt`], [`Process::close`] |
@@ -58,7 +64,7 @@
 //! | `set_start_method`, `get_start_method` | [`set_start_method`], [`get_start_method`] (default: forkserver; see [`method`]) |
 //! | `current_process()`, `parent_process()` | [`current_process`], [`parent_process`] |
 //! | `active_children()`, `cpu_count()` | [`active_children`], [`cpu_count`] (honours affinity and cgroup quota) |
-//! | `log_to_stderr()`, `get_logger()` | [`log_to_stderr`], [`get_logger`] |
+//! | `log_to_stderr()`, `get_logger()` | [`log_to_stderr`]`(`[`LevelFilter`]`::Info)`, [`get_logger`]; records go through the `log` crate. Fewer records than CPython's: a child's start is `Debug`, its exit `Info`; there is no "process shutting down" record |
 //! | `if __name__ == "__main__":` guard | [`setup!`] once per binary, or [`init`] first in `main` |
 //! | `Lock()` | [`Lock`]: a holder that dies hands the lock to the next acquirer, with [`OwnerDied`] (CPython: everyone blocks forever) |
 //! | `RLock()` | [`RLock`]; releasing it from another thread or process is [`ReleaseError::NotOwner`] |
@@ -66,15 +72,18 @@
 //! | `Condition(lock)` | [`Condition`] over a [`Lock`], or [`Condition::with_rlock`] over an [`RLock`] (CPython's default); `notify(n)` wakes exactly n live waiters, skipping waiters that died |
 //! | `Event()` | [`Event`] |
 //! | `Barrier(parties, action)` | [`Barrier`]; a party that dies breaks it ([`BrokenBarrier::PartyDied`]) |
+//! | typecodes `'i'`, `'d'`, `'c'`, `'b'`, `'Q'` | Rust types: `i32`, `f64`, `u8`, `i8`, `u64` (any `#[repr(C)]` plain-old-data type) |
 //! | `Value(t, v)`, `Array(t, xs)` (`lock=True`) | [`Value`], [`Array`], for any `#[repr(C)]` plain-old-data type; `get_lock()` as [`Value::get_lock`] |
 //! | `RawValue`, `RawArray` | [`RawValue`], [`RawArray`] |
 //! | `shared_memory.SharedMemory(name, create, size)` | [`SharedMemory::create`], [`SharedMemory::open`], [`SharedMemory::open_or_create`]; only the creator unlinks |
 //! | `shared_memory.ShareableList` | [`ShareableList`] |
 //! | `Pipe(duplex)`, `Connection.send/recv/send_bytes/recv_bytes/recv_bytes_into/poll` | [`Pipe`] / [`pipe`], [`Connection`]; a dead peer is [`IpcError`] end-of-file, never a hang; messages over 4 GiB work |
+//! | `Queue.close()`, `Queue.join_thread()` | [`Queue::close`] closes this handle; there is no feeder thread: a `put` is in the queue when it returns |
 //! | `Queue(maxsize)`, `SimpleQueue`, `JoinableQueue` | [`Queue`], [`SimpleQueue`], [`JoinableQueue`]: a ring in shared memory; an unserializable value fails at `put`; a process killed mid-`put`/`get` loses nothing of the others |
 //! | `connection.Listener`, `connection.Client` (authkey), `Listener.accept()` | [`Listener`], [`Client`]: HMAC-SHA256 challenge both ways before any payload is decoded, no pickle; `accept`/`connect` return a [`Connection`] whose maximum message length is enforced before allocation |
 //! | (no counterpart) ipc-channel ends passed to children | [`CrossIpcSender`], [`CrossIpcReceiver`] ([`IpcEnd`]): inherited under fork, handed over through ipc-channel's one-shot server under spawn and forkserver; [`IpcEnd::into_inner`] in the child |
 //! | `Pool(processes, initializer, initargs, maxtasksperchild)`, `ctx.Pool(...)` | [`Pool::builder`]`().processes(n).initializer(f, args).maxtasksperchild(n).start_method(m).build()`, [`Pool::new`] |
+//! | handles (shared memory, locks, queues) in `Pool` task arguments | refused with [`PoolError::ArgumentEncode`]: a running worker cannot receive descriptors with a task. Pass them once to every worker through the initializer (`Pool::builder().initializer(f, handle)`), as CPython programs do with `initargs` |
 //! | `Pool.map(f, it, chunksize)`, `Pool.map_async(..., callback, error_callback)` | [`Pool::map`], [`Pool::map_chunked`], [`Pool::map_async`], [`Pool::map_async_with`] with [`Callbacks`] |
 //! | `Pool.starmap`, `Pool.starmap_async` | [`Pool::starmap`], [`Pool::starmap_chunked`], [`Pool::starmap_async`] (two-argument functions; more through a tuple and `map`) |
 //! | `Pool.imap(f, it, chunksize)`, `Pool.imap_unordered`, `IMapIterator.next(timeout)` | [`Pool::imap`], [`Pool::imap_unordered`] → [`IMapIterator`] with [`IMapIterator::next_timeout`]; the input is pulled lazily |
@@ -91,10 +100,12 @@
 //! | `BaseManager.register(typeid, callable)` | implement [`Served`], [`ManagerBuilder::register`] / [`ManagerServerBuilder::register`], [`ManagerClient::create`] → [`UserProxy`]; created by name, no code on the wire |
 //! | `BaseManager(address, authkey).get_server().serve_forever()`, `.connect()` | [`ManagerServer::builder`]`(key).bind(addr)` → [`ManagerServer::serve_forever`] / [`ManagerServer::spawn`]; [`Manager::connect`]`(addr, key)`; HMAC handshake before any decoding, data-only wire (no pickle), frame limits |
 //! | a manager server that dies (CPython: untyped errors or hangs) | every proxy call fails with [`ManagerError::ServerGone`] (address and pid) at once; blocked calls check on the server every second |
+//! | `os.getpid()`, `sys.platform`, `signal.signal` | `std::process::id()`, `std::env::consts::OS`, a signal-handling crate such as signal-hook setting an [`Event`] (see `examples/process_manager_shutdown.rs`) |
 //! | (resource tracker for leaked segments) | not needed: [`Segment`]s are memfds that vanish with their last user |
 //!
 //! Every blocking call comes as `x`, `try_x` and `x_timeout`/`x_deadline`.
 
+pub use log::LevelFilter;
 pub use multiproc_core;
 pub use multiproc_ipc;
 pub use multiproc_ipc::{
@@ -124,7 +135,7 @@ pub use multiproc_sync::*;
 pub mod prelude {
     pub use multiproc_ipc::{Connection, JoinableQueue, Pipe, Queue, SimpleQueue, wait};
     pub use multiproc_manager::{Manager, ManagerError};
-    pub use multiproc_pool::{Pool, PoolError};
+    pub use multiproc_pool::{Callbacks, Pool, PoolError};
     pub use multiproc_process::{
         Process, ProcessError, StartMethod, active_children, cpu_count, current_process,
         get_context, parent_process,

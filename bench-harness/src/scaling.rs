@@ -734,15 +734,24 @@ impl ScalingStudy {
             .black(),
         );
         eff.push(
-            Series::new("ideal", ns.iter().map(|&n| (n, 100.0)).collect())
+            Series::new("ideal (100%)", ns.iter().map(|&n| (n, 100.0)).collect())
                 .dashed()
                 .black(),
         );
+        if ns.iter().any(|&n| n > cores) {
+            eff.push(
+                Series::new(
+                    &format!("best possible on {cores} cores"),
+                    ns.iter().map(|&n| (n, 100.0 * n.min(cores) / n)).collect(),
+                )
+                .dashed(),
+            );
+        }
         let mut charts = vec![
             (
                 "scaling_speedup".to_string(),
                 Chart::Line(LineChart {
-                    title: "Speedup over one worker (Pool::map)".into(),
+                    title: "Speedup over one worker process".into(),
                     x: count.clone(),
                     y: Axis::linear("speedup (×)", Format::Number),
                     series: speed,

@@ -344,10 +344,12 @@ pub fn md_to_html(md: &str, image: &dyn Fn(&str, &str) -> String) -> String {
         } else if let Some(h) = t.strip_prefix('#') {
             flush_para(&mut o, &mut para);
             let level = 1 + h.chars().take_while(|&c| c == '#').count();
+            let text = h.trim_start_matches('#').trim();
             let _ = writeln!(
                 o,
-                "<h{level}>{}</h{level}>",
-                inline(h.trim_start_matches('#').trim())
+                "<h{level} id=\"{}\">{}</h{level}>",
+                escape(&anchor(text)),
+                inline(text)
             );
         } else if t.starts_with('|') {
             flush_para(&mut o, &mut para);
@@ -474,7 +476,7 @@ mod tests {
         let md = "# Title\n\ntext `a<b` **bold** [x](y.md)\n\n| a | b |\n|---|--:|\n| 1 | 2 |\n\n- one\n- two\n\n![chart](charts/c.png)\n";
         let h = md_to_html(md, &|alt, t| format!("<img alt=\"{alt}\" src=\"{t}\">"));
         for want in [
-            "<h1>Title</h1>",
+            "<h1 id=\"title\">Title</h1>",
             "<code>a&lt;b</code>",
             "<b>bold</b>",
             "<a href=\"y.md\">x</a>",
@@ -523,7 +525,7 @@ mod tests {
         );
         let html = std::fs::read_to_string(&paths[1]).unwrap();
         assert!(html.contains("<svg id=\"inline\"></svg>") && !html.contains("<?xml"));
-        assert!(html.contains("<h1>Tiny</h1>"));
+        assert!(html.contains("<h1 id=\"tiny\">Tiny</h1>"));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

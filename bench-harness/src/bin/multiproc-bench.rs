@@ -33,7 +33,7 @@ use bench_harness::report::{self, Formats, StudyReport};
 use bench_harness::start::Mechanism;
 use bench_harness::{figures, ipc_study, scaling, sync_study};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// Runs multiproc's benchmark studies and writes their reports, charts and raw data.
 #[derive(Debug, Parser)]
@@ -224,13 +224,19 @@ fn main() -> ExitCode {
     }
 }
 
-/// A bar over the studies, hidden with `--no-progress` or when standard error is not a
+/// The progress display: hidden with `--no-progress`, and when standard error is not a
 /// terminal (indicatif's own rule).
-fn studies_bar(cli: &Cli, n: u64) -> ProgressBar {
+fn progress(cli: &Cli) -> MultiProgress {
     if cli.opts.no_progress {
-        return ProgressBar::hidden();
+        MultiProgress::with_draw_target(ProgressDrawTarget::hidden())
+    } else {
+        MultiProgress::new()
     }
-    let pb = ProgressBar::new(n);
+}
+
+/// A bar over the studies.
+fn studies_bar(mp: &MultiProgress, n: u64) -> ProgressBar {
+    let pb = mp.add(ProgressBar::new(n));
     pb.set_style(
         ProgressStyle::with_template("[{elapsed_precise}] studies {pos}/{len} {wide_msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
@@ -247,7 +253,8 @@ fn run(cli: &Cli, sel: &Selection) -> Result<(), String> {
         .iter()
         .filter(|&&b| b)
         .count() as u64;
-    let bar = studies_bar(cli, n);
+    let mp = progress(cli);
+    let bar = studies_bar(&mp, n);
     let python = o.python.clone().unwrap_or_else(|| "python3".into());
     if sel.process_start {
         bar.set_message("process start");
@@ -354,16 +361,11 @@ fn run(cli: &Cli, sel: &Selection) -> Result<(), String> {
         if let Some(c) = o.prime_count {
             config.prime_count = c;
         }
-        let steps = if o.no_progress {
-            ProgressBar::hidden()
-        } else {
-            let pb = ProgressBar::new(config.steps());
-            pb.set_style(
-                ProgressStyle::with_template("  scaling [{bar:30}] {pos}/{len} {wide_msg}")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
-            );
-            pb
-        };
+        let steps = mp.add(ProgressBar::new(config.steps()));
+        steps.set_style(
+            ProgressStyle::with_template("  scaling [{bar:30}] {pos}/{len} {wide_msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
         let study = scaling::run(config, |what| {
             steps.set_message(what.to_string());
             steps.inc(1);
@@ -380,7 +382,7 @@ fn run(cli: &Cli, sel: &Selection) -> Result<(), String> {
                     .speedup(p.workload, p.workers)
                     .map_or("-".into(), |s| format!("{s:.2}x"))
             );
-            bar.suspend(|| eprint!("{line}"));
+            mp.suspend(|| eprint!("{line}"));
         }
         let written = study.write(out).map_err(|e| cant_write(out, e))?;
         let charts = study.charts();

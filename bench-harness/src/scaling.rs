@@ -386,6 +386,10 @@ pub struct ScalingStudy {
     pub points: Vec<Point>,
     /// What could not run, with the reason.
     pub skipped: Vec<(String, String)>,
+    /// Seconds per repetition of the primes factorized by a plain loop in this process,
+    /// without a pool (the baseline of the issue's speedup target); `None` when the
+    /// primes did not run.
+    pub sequential: Option<Summary>,
 }
 
 /// Why the study could not run at all.
@@ -461,7 +465,15 @@ pub fn run(config: Config, mut progress: impl FnMut(&str)) -> Result<ScalingStud
         vec![vec![Vec::new(); pools.len()]; config.workloads.len()];
     let mut expected: Vec<Option<u64>> = vec![None; config.workloads.len()];
     let mut failed: Vec<Vec<bool>> = vec![vec![false; pools.len()]; config.workloads.len()];
+    let mut sequential = Vec::new();
     for rep in 0..config.reps {
+        if config.workloads.contains(&Workload::Primes) {
+            let t0 = Instant::now();
+            let r = factor_range((PRIME_FROM, PRIME_FROM + config.prime_count));
+            sequential.push(t0.elapsed().as_secs_f64());
+            std::hint::black_box(r);
+            progress(&format!("primes sequential loop, repetition {}", rep + 1));
+        }
         for (pi, (n, pool)) in pools.iter().enumerate() {
             for (wi, &w) in config.workloads.iter().enumerate() {
                 if failed[wi][pi] {
@@ -541,6 +553,7 @@ pub fn run(config: Config, mut progress: impl FnMut(&str)) -> Result<ScalingStud
         }
     }
     Ok(ScalingStudy {
+        sequential: Summary::of(&sequential),
         provenance: Provenance::gather(),
         config,
         points,
@@ -551,7 +564,8 @@ pub fn run(config: Config, mut progress: impl FnMut(&str)) -> Result<ScalingStud
 impl Config {
     /// How many times [`run`] calls its progress function.
     pub fn steps(&self) -> u64 {
-        (self.reps * self.workers.len() * self.workloads.len()) as u64
+        let sequential = usize::from(self.workloads.contains(&Workload::Primes));
+        (self.reps * (self.workers.len() * self.workloads.len() + sequential)) as u64
     }
 }
 
@@ -569,13 +583,23 @@ impl ScalingStudy {
         Some(self.point(w, n)?.throughput() / self.point(w, 1)?.throughput())
     }
 
-    /// The issue's target: at least 1.85x speedup at 2 workers for the primes.
+    /// The issue's targets: at least 1.85x speedup at 2 workers for the primes over the
+    /// sequential loop (issue 5), and over the pool's own single worker.
     pub fn targets(&self) -> Vec<TargetCheck> {
-        vec![TargetCheck {
-            what: "primes: time at 1 worker / time at 2 workers",
-            ratio: self.speedup(Workload::Primes, 2),
-            goal: Goal::AtLeast(1.85),
-        }]
+        let seq = self.sequential.map(|s| s.median);
+        let two = self.point(Workload::Primes, 2).map(|p| p.summary.median);
+        vec![
+            TargetCheck {
+                what: "primes: sequential loop / 2 workers",
+                ratio: seq.zip(two).map(|(a, b)| a / b),
+                goal: Goal::AtLeast(1.85),
+            },
+            TargetCheck {
+                what: "primes: time at 1 worker / time at 2 workers",
+                ratio: self.speedup(Workload::Primes, 2),
+                goal: Goal::AtLeast(1.85),
+            },
+        ]
     }
 
     /// The results as CSV: one row per workload and worker count.
@@ -649,6 +673,15 @@ impl ScalingStudy {
         let _ = writeln!(o, "## Targets\n");
         TargetCheck::write_table(&mut o, &self.targets());
         let _ = writeln!(o);
+        if let Some(s) = &self.sequential {
+            let _ = writeln!(
+                o,
+                "The primes by a plain loop in one process, no pool: median {:.3} s \
+                 ({:.0} integers/s).\n",
+                s.median,
+                c.prime_count as f64 / s.median
+            );
+        }
         for w in &c.workloads {
             let _ = writeln!(o, "## {w}\n");
             let _ = writeln!(
@@ -792,7 +825,21 @@ impl ScalingStudy {
                     title: title.into(),
                     x: count.clone(),
                     y: Axis::linear(y, Format::Number),
-                    series: vec![Series::new(w.name(), per(&|p| Some(p.throughput()), w))],
+                    series: {
+                        let mut v = vec![Series::new(w.name(), per(&|p| Some(p.throughput()), w))];
+                        if let (Workload::Primes, Some(seq)) = (w, &self.sequential) {
+                            let rate = self.config.prime_count as f64 / seq.median;
+                            v.push(
+                                Series::new(
+                                    "sequential loop, no pool",
+                                    ns.iter().map(|&n| (n, rate)).collect(),
+                                )
+                                .dashed()
+                                .black(),
+                            );
+                        }
+                        v
+                    },
                 }),
             ));
         }
@@ -855,7 +902,8 @@ mod tests {
         assert!(study.skipped.is_empty(), "{:?}", study.skipped);
         assert_eq!(study.points.len(), 8);
         assert_eq!(study.speedup(Workload::Primes, 1), Some(1.0));
-        assert!(study.targets()[0].ratio.is_some());
+        assert!(study.targets().iter().all(|t| t.ratio.is_some()));
+        assert_eq!(study.sequential.map(|s| s.n), Some(2));
         let csv = study.to_csv();
         assert_eq!(csv.lines().count(), 9);
         assert!(csv.contains("primes,2,2,"));

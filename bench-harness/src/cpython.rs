@@ -21,6 +21,12 @@ pub fn ipc_script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("python/ipc.py")
 }
 
+/// The pool baseline script (`python/pool.py`: map, apply_async, seed 004's
+/// factorization), which prints one JSON object.
+pub fn pool_script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("python/pool.py")
+}
+
 /// What came of running the CPython baseline.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Baseline {

@@ -66,6 +66,10 @@ pub struct Config {
     pub lock_increments: u64,
     /// The workloads to run.
     pub workloads: Vec<Workload>,
+    /// Whether to run CPython's pool on the same primes (`python/pool.py`).
+    pub cpython: bool,
+    /// The Python interpreter (`python3`).
+    pub python: String,
 }
 
 /// The worker counts of the study on a machine with `cores` usable CPUs: 1 to `2 * cores`
@@ -105,6 +109,8 @@ impl Config {
             queue_items: if quick { 20_000 } else { 200_000 },
             lock_increments: if quick { 100_000 } else { 1_000_000 },
             workloads: Workload::ALL.to_vec(),
+            cpython: true,
+            python: "python3".into(),
         }
     }
 
@@ -355,6 +361,103 @@ pub fn efficiency(speedup: f64, workers: usize) -> f64 {
     speedup / workers as f64
 }
 
+/// CPython's `multiprocessing.Pool` on the same primes, from `python/pool.py`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CpythonPrimes {
+    /// It ran: the interpreter's version, the sequential loop's seconds and
+    /// `(workers, seconds)` for its pools (one `starmap` of one range per worker).
+    Measured {
+        /// `python3 --version`.
+        version: String,
+        /// A plain loop, seconds.
+        sequential_s: f64,
+        /// `(workers, seconds)`.
+        workers_s: Vec<(usize, f64)>,
+    },
+    /// It could not run; the reason, for the report.
+    Unavailable(String),
+}
+
+impl CpythonPrimes {
+    /// Reads `python/pool.py`'s JSON object (the last line starting with `{`).
+    ///
+    /// ```
+    /// use bench_harness::scaling::CpythonPrimes;
+    /// let out = r#"{"factorize": {"sequential_s": 30.0, "workers_1_s": 31.0, "workers_2_s": 16.0}}"#;
+    /// let c = CpythonPrimes::parse("Python 3", out);
+    /// assert_eq!(c.seconds(2), Some(16.0));
+    /// ```
+    pub fn parse(version: &str, stdout: &str) -> CpythonPrimes {
+        let Some(line) = stdout
+            .lines()
+            .rev()
+            .find(|l| l.trim_start().starts_with('{'))
+        else {
+            return CpythonPrimes::Unavailable("pool.py printed no JSON".into());
+        };
+        let v: serde_json::Value = match serde_json::from_str(line) {
+            Ok(v) => v,
+            Err(e) => return CpythonPrimes::Unavailable(format!("pool.py's JSON: {e}")),
+        };
+        let f = &v["factorize"];
+        let Some(sequential_s) = f["sequential_s"].as_f64() else {
+            return CpythonPrimes::Unavailable("pool.py's JSON has no factorize figures".into());
+        };
+        let mut workers_s: Vec<(usize, f64)> = f
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter_map(|(k, v)| {
+                let n = k
+                    .strip_prefix("workers_")?
+                    .strip_suffix("_s")?
+                    .parse()
+                    .ok()?;
+                Some((n, v.as_f64()?))
+            })
+            .collect();
+        workers_s.sort_by_key(|w| w.0);
+        CpythonPrimes::Measured {
+            version: version.into(),
+            sequential_s,
+            workers_s,
+        }
+    }
+
+    /// CPython's seconds with `n` workers, if measured.
+    pub fn seconds(&self, n: usize) -> Option<f64> {
+        match self {
+            CpythonPrimes::Measured { workers_s, .. } => {
+                workers_s.iter().find(|w| w.0 == n).map(|w| w.1)
+            }
+            CpythonPrimes::Unavailable(_) => None,
+        }
+    }
+}
+
+/// Runs `python/pool.py` on `count` integers (its map and apply_async parts cut short).
+fn run_cpython(python: &str, count: u64) -> CpythonPrimes {
+    let args: Vec<String> = [
+        "--method",
+        "fork",
+        "--reps",
+        "20",
+        "--map-reps",
+        "1",
+        "--tasks",
+        "1000",
+        "--factor-count",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([count.to_string()])
+    .collect();
+    match crate::cpython::run_script(python, &crate::cpython::pool_script(), &args) {
+        Ok((version, stdout)) => CpythonPrimes::parse(&version, &stdout),
+        Err(why) => CpythonPrimes::Unavailable(why),
+    }
+}
+
 /// One workload at one worker count.
 #[derive(Debug, Clone)]
 pub struct Point {
@@ -390,6 +493,8 @@ pub struct ScalingStudy {
     /// without a pool (the baseline of the issue's speedup target); `None` when the
     /// primes did not run.
     pub sequential: Option<Summary>,
+    /// CPython's pool on the same primes, or why there is none.
+    pub cpython: CpythonPrimes,
 }
 
 /// Why the study could not run at all.
@@ -552,7 +657,16 @@ pub fn run(config: Config, mut progress: impl FnMut(&str)) -> Result<ScalingStud
             });
         }
     }
+    let cpython = if !config.cpython {
+        CpythonPrimes::Unavailable("not run (--no-python)".into())
+    } else if !config.workloads.contains(&Workload::Primes) {
+        CpythonPrimes::Unavailable("the primes did not run".into())
+    } else {
+        progress("CPython's pool on the same primes (python/pool.py)");
+        run_cpython(&config.python, config.prime_count)
+    };
     Ok(ScalingStudy {
+        cpython,
         sequential: Summary::of(&sequential),
         provenance: Provenance::gather(),
         config,
@@ -564,8 +678,10 @@ pub fn run(config: Config, mut progress: impl FnMut(&str)) -> Result<ScalingStud
 impl Config {
     /// How many times [`run`] calls its progress function.
     pub fn steps(&self) -> u64 {
-        let sequential = usize::from(self.workloads.contains(&Workload::Primes));
-        (self.reps * (self.workers.len() * self.workloads.len() + sequential)) as u64
+        let primes = self.workloads.contains(&Workload::Primes);
+        let sequential = usize::from(primes);
+        let cpython = u64::from(primes && self.cpython);
+        (self.reps * (self.workers.len() * self.workloads.len() + sequential)) as u64 + cpython
     }
 }
 
@@ -681,6 +797,38 @@ impl ScalingStudy {
                 s.median,
                 c.prime_count as f64 / s.median
             );
+        }
+        match &self.cpython {
+            CpythonPrimes::Measured {
+                version,
+                sequential_s,
+                workers_s,
+            } => {
+                let _ = writeln!(
+                    o,
+                    "## CPython's Pool on the same primes\n\n{version}, `python/pool.py \
+                     --factor-count {}` (one `starmap` of one range per worker, fork); \
+                     CPython's sequential loop: {sequential_s:.3} s.\n",
+                    c.prime_count
+                );
+                let _ = writeln!(
+                    o,
+                    "| workers | CPython | multiproc | CPython / multiproc |\n|--:|--:|--:|--:|"
+                );
+                for &(n, t) in workers_s {
+                    let ours = self.point(Workload::Primes, n).map(|p| p.summary.median);
+                    let _ = writeln!(
+                        o,
+                        "| {n} | {t:.3} s | {} | {} |",
+                        ours.map_or("–".into(), |x| format!("{x:.3} s")),
+                        ours.map_or("–".into(), |x| format!("{:.1}x", t / x)),
+                    );
+                }
+                let _ = writeln!(o);
+            }
+            CpythonPrimes::Unavailable(why) => {
+                let _ = writeln!(o, "No CPython baseline: {why}.\n");
+            }
         }
         for w in &c.workloads {
             let _ = writeln!(o, "## {w}\n");
@@ -824,7 +972,13 @@ impl ScalingStudy {
                 Chart::Line(LineChart {
                     title: title.into(),
                     x: count.clone(),
-                    y: Axis::linear(y, Format::Number),
+                    // CPython's rate is an order of magnitude below: a log scale keeps
+                    // both readable.
+                    y: if w == Workload::Primes {
+                        Axis::log(&format!("{y} (log scale)"), Format::Number)
+                    } else {
+                        Axis::linear(y, Format::Number)
+                    },
                     series: {
                         let mut v = vec![Series::new(w.name(), per(&|p| Some(p.throughput()), w))];
                         if let (Workload::Primes, Some(seq)) = (w, &self.sequential) {
@@ -836,6 +990,21 @@ impl ScalingStudy {
                                 )
                                 .dashed()
                                 .black(),
+                            );
+                        }
+                        if let (Workload::Primes, CpythonPrimes::Measured { workers_s, .. }) =
+                            (w, &self.cpython)
+                        {
+                            let count = self.config.prime_count as f64;
+                            v.push(
+                                Series::new(
+                                    "CPython Pool",
+                                    workers_s
+                                        .iter()
+                                        .map(|&(n, t)| (n as f64, count / t))
+                                        .collect(),
+                                )
+                                .dashed(),
                             );
                         }
                         v
@@ -894,6 +1063,8 @@ mod tests {
             queue_items: 100,
             lock_increments: 1000,
             workloads: Workload::ALL.to_vec(),
+            cpython: false,
+            python: "python3".into(),
         };
         let mut calls = 0;
         let steps = config.steps();
@@ -909,6 +1080,7 @@ mod tests {
         assert!(csv.contains("primes,2,2,"));
         let md = study.to_markdown();
         assert!(md.contains("## bandwidth") && md.contains("| 2 |"));
+        assert!(md.contains("No CPython baseline: not run"), "{md}");
         assert_eq!(study.charts().len(), 6);
 
         // Everything the program writes for it, into a temporary folder.
@@ -953,6 +1125,25 @@ mod tests {
         let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
         assert!(html.contains("<svg") && html.contains("Scaling with worker processes"));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn cpython_absent_or_silent_is_reported() {
+        let none = run_cpython("no-such-python-for-bench-harness", 10);
+        assert!(matches!(none, CpythonPrimes::Unavailable(ref w) if w.contains("not installed")));
+        assert!(matches!(
+            CpythonPrimes::parse("P", "# nothing\n"),
+            CpythonPrimes::Unavailable(_)
+        ));
+        let c = CpythonPrimes::parse(
+            "P",
+            "{\"factorize\": {\"sequential_s\": 3.0, \"workers_4_s\": 1.0, \"workers_1_s\": 3.1}}\n",
+        );
+        assert_eq!(c.seconds(1), Some(3.1));
+        assert_eq!(c.seconds(2), None);
+        if let CpythonPrimes::Measured { workers_s, .. } = c {
+            assert_eq!(workers_s, [(1, 3.1), (4, 1.0)]);
+        }
     }
 
     #[test]

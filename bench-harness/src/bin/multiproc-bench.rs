@@ -361,6 +361,8 @@ fn run(cli: &Cli, sel: &Selection) -> Result<(), String> {
         if let Some(c) = o.prime_count {
             config.prime_count = c;
         }
+        config.python = python.clone();
+        config.cpython = !o.no_python;
         let steps = mp.add(ProgressBar::new(config.steps()));
         steps.set_style(
             ProgressStyle::with_template("  scaling [{bar:30}] {pos}/{len} {wide_msg}")

@@ -102,7 +102,7 @@ impl Config {
     pub fn new(quick: bool) -> Config {
         Config {
             workers: default_workers(multiproc_process::cpu_count()),
-            reps: if quick { 3 } else { 7 },
+            reps: if quick { 5 } else { 7 },
             prime_count: if quick { 2_000 } else { 20_000 },
             array_len: if quick { 8 << 20 } else { 16 << 20 },
             passes: if quick { 4 } else { 8 },
@@ -590,8 +590,10 @@ pub fn run(config: Config, mut progress: impl FnMut(&str)) -> Result<ScalingStud
                     r.map(|x| (t0.elapsed().as_secs_f64(), x)).map_err(text)
                 };
                 let out: Result<(f64, u64), String> = match w {
+                    // One task per chunk: a worker that shares its core with
+                    // another program then holds up only one small task at the end.
                     Workload::Primes => pooled(
-                        pool.map(factor_range, prime_tasks.iter().copied())
+                        pool.map_chunked(factor_range, prime_tasks.iter().copied(), 1)
                             .map(|v| v.iter().sum()),
                     ),
                     Workload::Bandwidth => pooled(
@@ -759,7 +761,8 @@ impl ScalingStudy {
             o,
             "Throughput, speedup and parallel efficiency of `multiproc_pool::Pool::map` \
              against the number of worker processes. `primes`: the prime factors by trial \
-             division of the {} integers from {PRIME_FROM} (seed 004), in {} tasks. \
+             division of the {} integers from {PRIME_FROM} (seed 004), in {} tasks of one \
+             range each (chunk size 1). \
              `bandwidth`: {} passes summing a shared `RawArray<u64>` of {} MiB, in {} tasks \
              per pass. `queue_fan`: {} integers through a `Queue` to `n` forked consumers \
              and their squares back through a second one. `contended_lock`: `n` forked \

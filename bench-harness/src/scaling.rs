@@ -107,7 +107,7 @@ impl Config {
             array_len: if quick { 8 << 20 } else { 16 << 20 },
             passes: if quick { 4 } else { 8 },
             queue_items: if quick { 20_000 } else { 200_000 },
-            lock_increments: if quick { 100_000 } else { 1_000_000 },
+            lock_increments: if quick { 300_000 } else { 1_000_000 },
             workloads: Workload::ALL.to_vec(),
             cpython: true,
             python: "python3".into(),

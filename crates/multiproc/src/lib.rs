@@ -146,6 +146,11 @@ pub mod prelude {
     };
 }
 
+/// The guide (`docs/guide.md`): choosing a start method, passing data and what each way
+/// costs, and what happens when a process dies. Its examples run as doc tests.
+#[doc = include_str!("../../../docs/guide.md")]
+pub mod guide {}
+
 /// The README's examples, compiled and run as doc tests so that they cannot rot.
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]

@@ -8,7 +8,8 @@
 //! - `pool/factorize/{c_sequential,sequential,workers_1,workers_2,workers_4}`: seed 004's
 //!   prime factorization of 1,000,000,000..1,000,020,000 by trial division: the same loop
 //!   in C (`native/factor.c`, gcc -O2), as a plain Rust loop, and through `starmap` over
-//!   one range per worker, as the seed does.
+//!   one range per worker, as the seed does (`workers_N`), and over 64 ranges handed out
+//!   one at a time (`workers_N_64_ranges`), which balances the load between the cores.
 //!
 //! ```text
 //! cargo bench -p bench-harness --bench pool
@@ -114,10 +115,20 @@ fn factorize(c: &mut Criterion) {
     });
     for workers in [1usize, 2, 4] {
         let pool = Pool::new(workers).expect("pool");
+        // The seed's split: one range per worker.
         let chunks = ranges(workers as u64);
         group.bench_function(format!("workers_{workers}"), |b| {
             b.iter(|| {
                 pool.starmap(process_range, chunks.clone())
+                    .expect("starmap")
+            })
+        });
+        // 64 ranges, handed out one at a time: a worker whose core is slowed by anything
+        // else (the hypervisor, the parent) takes fewer, so the cores finish together.
+        let balanced = ranges(64);
+        group.bench_function(format!("workers_{workers}_64_ranges"), |b| {
+            b.iter(|| {
+                pool.starmap_chunked(process_range, balanced.clone(), 1)
                     .expect("starmap")
             })
         });

@@ -7,6 +7,26 @@ use multiproc_process::ExitStatus;
 /// Task failures name the task by its `index` in the call's input (0 for `apply_async`)
 /// and, when a worker was involved, the worker's `pid`. Every one of them fails only its
 /// own task (or, for `map`, the call it belongs to): the pool goes on.
+///
+/// ```
+/// # multiproc_process::setup!();
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use multiproc_pool::{Pool, PoolError};
+///
+/// fn check(x: i32) -> i32 { assert!(x >= 0, "negative input"); x }
+///
+/// let pool = Pool::new(1)?;
+/// match pool.map(check, [1, -2, 3]) {
+///     Err(PoolError::Panicked { index, message, .. }) => {
+///         assert_eq!(index, 1);
+///         assert!(message.contains("negative input"));
+///     }
+///     other => panic!("expected a panic, got {other:?}"),
+/// }
+/// // The pool goes on.
+/// assert_eq!(pool.apply(check, 4)?, 4);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PoolError {
@@ -132,6 +152,12 @@ pub enum PoolError {
 
 impl PoolError {
     /// Whether this is [`PoolError::Timeout`]: the wait may be tried again.
+    ///
+    /// ```
+    /// use multiproc_pool::PoolError;
+    /// assert!(PoolError::Timeout.is_timeout());
+    /// assert!(!PoolError::Closed.is_timeout());
+    /// ```
     pub fn is_timeout(&self) -> bool {
         matches!(self, PoolError::Timeout)
     }
@@ -160,6 +186,13 @@ impl PoolError {
     }
 
     /// The pid of the worker involved, if one was.
+    ///
+    /// ```
+    /// use multiproc_pool::PoolError;
+    /// let e = PoolError::Panicked { index: 0, pid: 4242, message: "boom".into() };
+    /// assert_eq!(e.pid(), Some(4242));
+    /// assert_eq!(PoolError::Terminated { index: 0 }.pid(), None);
+    /// ```
     pub fn pid(&self) -> Option<i32> {
         match self {
             PoolError::Panicked { pid, .. }
@@ -172,6 +205,15 @@ impl PoolError {
     }
 
     /// The signal that killed the worker, for [`PoolError::WorkerDied`].
+    ///
+    /// ```
+    /// use multiproc_pool::PoolError;
+    /// use multiproc_process::ExitStatus;
+    /// let e = PoolError::WorkerDied { index: 2, pid: 4242, status: ExitStatus::Signaled(9) };
+    /// assert_eq!(e.signal(), Some(9));
+    /// let e = PoolError::WorkerDied { index: 2, pid: 4242, status: ExitStatus::Exited(1) };
+    /// assert_eq!(e.signal(), None);
+    /// ```
     pub fn signal(&self) -> Option<i32> {
         match self {
             PoolError::WorkerDied {

@@ -102,12 +102,32 @@ where
 impl PoolBuilder {
     /// Number of worker processes (default [`cpu_count`]); 0 is refused by
     /// [`build`](Self::build).
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_pool::Pool;
+    /// let pool = Pool::builder().processes(2).build()?;
+    /// assert_eq!(pool.processes(), 2);
+    /// assert!(Pool::builder().processes(0).build().is_err());
+    /// # Ok(()) }
+    /// ```
     pub fn processes(mut self, n: usize) -> Self {
         self.processes = Some(n);
         self
     }
 
     /// The start method of the workers (default: [`get_start_method`]).
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_pool::Pool;
+    /// use multiproc_process::StartMethod;
+    /// let pool = Pool::builder().processes(1).start_method(StartMethod::Spawn).build()?;
+    /// assert_eq!(pool.start_method(), StartMethod::Spawn);
+    /// # Ok(()) }
+    /// ```
     pub fn start_method(mut self, method: StartMethod) -> Self {
         self.method = Some(method);
         self
@@ -119,6 +139,20 @@ impl PoolBuilder {
     /// reach the workers without being serialized (see the crate docs). A worker whose
     /// initializer panics dies and is replaced; after three in a row the pool gives up
     /// with [`PoolError::Broken`] instead of restarting forever.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_pool::Pool;
+    /// use std::sync::OnceLock;
+    /// static FACTOR: OnceLock<u64> = OnceLock::new();
+    /// fn init(factor: u64) { let _ = FACTOR.set(factor); }
+    /// fn scale(x: u64) -> u64 { x * FACTOR.get().copied().unwrap_or(0) }
+    ///
+    /// let pool = Pool::builder().processes(1).initializer(init, 10).build()?;
+    /// assert_eq!(pool.map(scale, [1, 2, 3])?, [10, 20, 30]);
+    /// # Ok(()) }
+    /// ```
     pub fn initializer<I>(mut self, f: fn(I), args: I) -> Self
     where
         I: Serialize + DeserializeOwned + Clone + Send + 'static,
@@ -133,12 +167,39 @@ impl PoolBuilder {
     /// Each worker exits after this many tasks and is replaced by a fresh one (CPython's
     /// `maxtasksperchild`; default: never). As in CPython, a task here is what a worker
     /// receives at once: one `apply_async` call, or one chunk of a `map`. 0 is refused.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_pool::Pool;
+    /// fn pid(_: ()) -> u32 { std::process::id() }
+    ///
+    /// // One task per worker: every call runs in a fresh process.
+    /// let pool = Pool::builder().processes(1).maxtasksperchild(1).build()?;
+    /// let first = pool.apply(pid, ())?;
+    /// let second = pool.apply(pid, ())?;
+    /// assert_ne!(first, second);
+    /// # Ok(()) }
+    /// ```
     pub fn maxtasksperchild(mut self, n: usize) -> Self {
         self.maxtasksperchild = Some(n);
         self
     }
 
     /// Starts the workers and the pool's handler thread.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_pool::Pool;
+    /// use multiproc_pool::PoolError;
+    ///
+    /// let pool = Pool::builder().processes(1).build()?;
+    /// assert_eq!(pool.processes(), 1);
+    /// let e = Pool::builder().processes(0).build().unwrap_err();
+    /// assert_eq!(e, PoolError::NoProcesses);
+    /// # Ok(()) }
+    /// ```
     pub fn build(self) -> Result<Pool, PoolError> {
         let processes = self.processes.unwrap_or_else(cpu_count);
         if processes == 0 {
@@ -368,6 +429,17 @@ where
 impl Pool {
     /// A builder, to choose the number of processes, the start method, an initializer and
     /// `maxtasksperchild`.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_pool::Pool;
+    /// fn double(x: i32) -> i32 { x * 2 }
+    ///
+    /// let pool = Pool::builder().processes(1).build()?;
+    /// assert_eq!(pool.apply(double, 21)?, 42);
+    /// # Ok(()) }
+    /// ```
     pub fn builder() -> PoolBuilder {
         PoolBuilder {
             processes: None,
@@ -379,16 +451,45 @@ impl Pool {
 
     /// A pool of `processes` workers with the default start method (CPython's
     /// `Pool(processes)`).
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_pool::Pool;
+    /// fn double(x: i32) -> i32 { x * 2 }
+    ///
+    /// let pool = Pool::new(2)?;
+    /// assert_eq!(pool.map(double, [1, 2, 3])?, [2, 4, 6]);
+    /// # Ok(()) }
+    /// ```
     pub fn new(processes: usize) -> Result<Pool, PoolError> {
         Pool::builder().processes(processes).build()
     }
 
     /// The number of worker processes.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_pool::Pool;
+    /// let pool = Pool::new(2)?;
+    /// assert_eq!(pool.processes(), 2);
+    /// # Ok(()) }
+    /// ```
     pub fn processes(&self) -> usize {
         self.processes
     }
 
     /// The workers' start method.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_pool::Pool;
+    /// let pool = Pool::new(1)?;
+    /// assert_eq!(pool.start_method(), multiproc_process::get_start_method());
+    /// # Ok(()) }
+    /// ```
     pub fn start_method(&self) -> StartMethod {
         self.method
     }
@@ -586,6 +687,17 @@ impl Pool {
     /// Runs `f(arg)` in a worker and waits for its result (CPython's `apply`). For a
     /// bounded wait use [`apply_async`](Self::apply_async) and
     /// [`AsyncResult::get_timeout`].
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_pool::Pool;
+    /// fn add((a, b): (i32, i32)) -> i32 { a + b }
+    ///
+    /// let pool = Pool::new(1)?;
+    /// assert_eq!(pool.apply(add, (2, 3))?, 5);
+    /// # Ok(()) }
+    /// ```
     pub fn apply<A, R>(&self, f: fn(A) -> R, arg: A) -> Result<R, PoolError>
     where
         A: Serialize + DeserializeOwned + 'static,
@@ -596,6 +708,19 @@ impl Pool {
 
     /// Runs `f(arg)` in a worker; the result comes through the returned [`AsyncResult`]
     /// (CPython's `apply_async`).
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_pool::Pool;
+    /// use std::time::Duration;
+    /// fn square(x: u64) -> u64 { x * x }
+    ///
+    /// let pool = Pool::new(1)?;
+    /// let r = pool.apply_async(square, 7)?;
+    /// assert_eq!(r.get_timeout(Duration::from_secs(30))?, 49);
+    /// # Ok(()) }
+    /// ```
     pub fn apply_async<A, R>(&self, f: fn(A) -> R, arg: A) -> Result<AsyncResult<R>, PoolError>
     where
         A: Serialize + DeserializeOwned + 'static,
@@ -698,6 +823,17 @@ impl Pool {
     /// ([`default_chunksize`]). The input is consumed and encoded here, before the first
     /// task starts; for a long or endless input use [`imap`](Self::imap). The first task
     /// that fails fails the call with its error.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_pool::Pool;
+    /// fn square(x: u64) -> u64 { x * x }
+    ///
+    /// let pool = Pool::new(2)?;
+    /// assert_eq!(pool.map(square, 1..=5)?, [1, 4, 9, 16, 25]);
+    /// # Ok(()) }
+    /// ```
     pub fn map<A, R, X>(&self, f: fn(A) -> R, items: X) -> Result<Vec<R>, PoolError>
     where
         A: Serialize + DeserializeOwned + 'static,
@@ -708,6 +844,17 @@ impl Pool {
     }
 
     /// As [`map`](Self::map), with `chunksize` items per chunk.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_pool::Pool;
+    /// fn inc(x: u32) -> u32 { x + 1 }
+    ///
+    /// let pool = Pool::new(2)?;
+    /// assert_eq!(pool.map_chunked(inc, 0..10, 3)?, (1..=10).collect::<Vec<_>>());
+    /// # Ok(()) }
+    /// ```
     pub fn map_chunked<A, R, X>(
         &self,
         f: fn(A) -> R,
@@ -724,6 +871,19 @@ impl Pool {
     }
 
     /// As [`map`](Self::map), without waiting (CPython's `map_async`).
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_pool::Pool;
+    /// use std::time::Duration;
+    /// fn square(x: u64) -> u64 { x * x }
+    ///
+    /// let pool = Pool::new(2)?;
+    /// let r = pool.map_async(square, [2, 3, 4])?;
+    /// assert_eq!(r.get_timeout(Duration::from_secs(30))?, [4, 9, 16]);
+    /// # Ok(()) }
+    /// ```
     pub fn map_async<A, R, X>(
         &self,
         f: fn(A) -> R,
@@ -739,6 +899,24 @@ impl Pool {
 
     /// As [`map_async`](Self::map_async), with a chunk size (`None`: CPython's heuristic)
     /// and callbacks, which get the whole result vector or the first error.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_pool::Pool;
+    /// use std::sync::mpsc;
+    /// use std::time::Duration;
+    /// use multiproc_pool::Callbacks;
+    /// fn square(x: u64) -> u64 { x * x }
+    ///
+    /// let pool = Pool::new(2)?;
+    /// let (tx, rx) = mpsc::channel();
+    /// let callbacks = Callbacks::new().callback(move |v: &Vec<u64>| tx.send(v.iter().sum::<u64>()).unwrap());
+    /// let r = pool.map_async_with(square, 1..=3, Some(1), callbacks)?;
+    /// assert_eq!(r.get_timeout(Duration::from_secs(30))?, [1, 4, 9]);
+    /// assert_eq!(rx.recv_timeout(Duration::from_secs(30))?, 14);
+    /// # Ok(()) }
+    /// ```
     pub fn map_async_with<A, R, X>(
         &self,
         f: fn(A) -> R,
@@ -758,6 +936,17 @@ impl Pool {
     /// As [`map`](Self::map) for a function of two arguments, each item a pair (CPython's
     /// `starmap`). For more arguments, take a tuple in a one-argument function and use
     /// `map`.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_pool::Pool;
+    /// fn pow(base: u64, exp: u32) -> u64 { base.pow(exp) }
+    ///
+    /// let pool = Pool::new(2)?;
+    /// assert_eq!(pool.starmap(pow, [(2, 3), (3, 2), (10, 0)])?, [8, 9, 1]);
+    /// # Ok(()) }
+    /// ```
     pub fn starmap<A, B, R, X>(&self, f: fn(A, B) -> R, items: X) -> Result<Vec<R>, PoolError>
     where
         A: Serialize + DeserializeOwned + 'static,
@@ -770,6 +959,18 @@ impl Pool {
     }
 
     /// As [`starmap`](Self::starmap), with `chunksize` items per chunk.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_pool::Pool;
+    /// fn mul(a: i64, b: i64) -> i64 { a * b }
+    ///
+    /// let pool = Pool::new(2)?;
+    /// let pairs = (1..=6).map(|i| (i, -i));
+    /// assert_eq!(pool.starmap_chunked(mul, pairs, 2)?, [-1, -4, -9, -16, -25, -36]);
+    /// # Ok(()) }
+    /// ```
     pub fn starmap_chunked<A, B, R, X>(
         &self,
         f: fn(A, B) -> R,
@@ -787,6 +988,19 @@ impl Pool {
     }
 
     /// As [`starmap`](Self::starmap), without waiting (CPython's `starmap_async`).
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_pool::Pool;
+    /// use std::time::Duration;
+    /// fn concat(a: String, b: String) -> String { a + &b }
+    ///
+    /// let pool = Pool::new(1)?;
+    /// let r = pool.starmap_async(concat, [("ab".to_string(), "cd".to_string())])?;
+    /// assert_eq!(r.get_timeout(Duration::from_secs(30))?, ["abcd"]);
+    /// # Ok(()) }
+    /// ```
     pub fn starmap_async<A, B, R, X>(
         &self,
         f: fn(A, B) -> R,
@@ -802,6 +1016,24 @@ impl Pool {
     }
 
     /// As [`starmap_async`](Self::starmap_async), with a chunk size and callbacks.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_pool::Pool;
+    /// use std::sync::mpsc;
+    /// use std::time::Duration;
+    /// use multiproc_pool::Callbacks;
+    /// fn sub(a: i32, b: i32) -> i32 { a - b }
+    ///
+    /// let pool = Pool::new(1)?;
+    /// let (tx, rx) = mpsc::channel();
+    /// let callbacks = Callbacks::new().callback(move |v: &Vec<i32>| tx.send(v.len()).unwrap());
+    /// let r = pool.starmap_async_with(sub, [(5, 3), (1, 4)], None, callbacks)?;
+    /// assert_eq!(r.get_timeout(Duration::from_secs(30))?, [2, -3]);
+    /// assert_eq!(rx.recv_timeout(Duration::from_secs(30))?, 2);
+    /// # Ok(()) }
+    /// ```
     pub fn starmap_async_with<A, B, R, X>(
         &self,
         f: fn(A, B) -> R,
@@ -825,6 +1057,22 @@ impl Pool {
     /// (CPython's `imap`, chunk size 1). The input is pulled on the pool's handler thread,
     /// a chunk at a time, only when a worker is free, so it may be long or endless; it
     /// should not block for long, as the handler delivers nothing else meanwhile.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_pool::Pool;
+    /// use std::time::Duration;
+    /// fn square(x: u64) -> u64 { x * x }
+    ///
+    /// let pool = Pool::new(2)?;
+    /// // The input may be endless: take only what is needed.
+    /// let mut it = pool.imap(square, 1..)?;
+    /// assert_eq!(it.next_timeout(Duration::from_secs(30))?, Some(1));
+    /// assert_eq!(it.next_timeout(Duration::from_secs(30))?, Some(4));
+    /// assert_eq!(it.next_timeout(Duration::from_secs(30))?, Some(9));
+    /// # Ok(()) }
+    /// ```
     pub fn imap<A, R, X>(&self, f: fn(A) -> R, items: X) -> Result<IMapIterator<R>, PoolError>
     where
         A: Serialize + DeserializeOwned + 'static,
@@ -836,6 +1084,18 @@ impl Pool {
     }
 
     /// As [`imap`](Self::imap), with `chunksize` items per chunk.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_pool::Pool;
+    /// fn neg(x: i32) -> i32 { -x }
+    ///
+    /// let pool = Pool::new(2)?;
+    /// let out: Vec<i32> = pool.imap_chunked(neg, 0..8, 4)?.collect::<Result<_, _>>()?;
+    /// assert_eq!(out, [0, -1, -2, -3, -4, -5, -6, -7]);
+    /// # Ok(()) }
+    /// ```
     pub fn imap_chunked<A, R, X>(
         &self,
         f: fn(A) -> R,
@@ -854,6 +1114,19 @@ impl Pool {
 
     /// As [`imap`](Self::imap), yielding results in the order they finish (CPython's
     /// `imap_unordered`).
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_pool::Pool;
+    /// fn square(x: u64) -> u64 { x * x }
+    ///
+    /// let pool = Pool::new(2)?;
+    /// let mut out: Vec<u64> = pool.imap_unordered(square, 0..5)?.collect::<Result<_, _>>()?;
+    /// out.sort();
+    /// assert_eq!(out, [0, 1, 4, 9, 16]);
+    /// # Ok(()) }
+    /// ```
     pub fn imap_unordered<A, R, X>(
         &self,
         f: fn(A) -> R,
@@ -869,6 +1142,19 @@ impl Pool {
     }
 
     /// As [`imap_unordered`](Self::imap_unordered), with `chunksize` items per chunk.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_pool::Pool;
+    /// fn len(s: String) -> usize { s.len() }
+    ///
+    /// let pool = Pool::new(2)?;
+    /// let words = ["a", "bb", "ccc", "dddd"].map(String::from);
+    /// let total: usize = pool.imap_unordered_chunked(len, words, 2)?.map(|r| r.unwrap()).sum();
+    /// assert_eq!(total, 10);
+    /// # Ok(()) }
+    /// ```
     pub fn imap_unordered_chunked<A, R, X>(
         &self,
         f: fn(A) -> R,
@@ -890,6 +1176,23 @@ impl Pool {
 
     /// Accepts no more work; what was submitted still runs, and the workers exit when it
     /// is done (CPython's `close`). Submitting afterwards gives [`PoolError::Closed`].
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_pool::Pool;
+    /// use std::time::Duration;
+    /// use multiproc_pool::PoolError;
+    /// fn square(x: u64) -> u64 { x * x }
+    ///
+    /// let pool = Pool::new(1)?;
+    /// let r = pool.apply_async(square, 5)?;
+    /// pool.close();
+    /// assert_eq!(pool.apply(square, 6).unwrap_err(), PoolError::Closed);
+    /// assert!(pool.join_timeout(Duration::from_secs(30))?);
+    /// assert_eq!(r.get()?, 25); // submitted before close: it still ran
+    /// # Ok(()) }
+    /// ```
     pub fn close(&self) {
         let mut c = lock(&self.shared.control);
         if c.status == Status::Running {
@@ -905,6 +1208,22 @@ impl Pool {
     ///
     /// Called from a callback (on the handler thread itself), it only starts the
     /// termination, which happens when the callback returns.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_pool::Pool;
+    /// use std::time::Duration;
+    /// use multiproc_pool::PoolError;
+    /// fn nap(ms: u64) { std::thread::sleep(Duration::from_millis(ms)) }
+    ///
+    /// let pool = Pool::new(1)?;
+    /// let r = pool.apply_async(nap, 60_000)?;
+    /// pool.terminate();
+    /// assert!(matches!(r.get(), Err(PoolError::Terminated { .. })));
+    /// assert!(pool.join_timeout(Duration::from_secs(5))?);
+    /// # Ok(()) }
+    /// ```
     pub fn terminate(&self) {
         let mut c = lock(&self.shared.control);
         if !c.finished {
@@ -930,11 +1249,35 @@ impl Pool {
     /// Waits for the workers to exit, after [`close`](Self::close) or
     /// [`terminate`](Self::terminate) (CPython's `join`); [`PoolError::StillRunning`]
     /// otherwise. After `close`, it returns when all submitted work is done.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_pool::Pool;
+    /// use multiproc_pool::PoolError;
+    ///
+    /// let pool = Pool::new(1)?;
+    /// assert_eq!(pool.join().unwrap_err(), PoolError::StillRunning);
+    /// pool.close();
+    /// pool.join()?;
+    /// # Ok(()) }
+    /// ```
     pub fn join(&self) -> Result<(), PoolError> {
         self.join_deadline(None).map(|_| ())
     }
 
     /// As [`join`](Self::join), waiting at most `timeout`; whether the pool has finished.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_pool::Pool;
+    /// use std::time::Duration;
+    /// let pool = Pool::new(1)?;
+    /// pool.close();
+    /// assert!(pool.join_timeout(Duration::from_secs(30))?);
+    /// # Ok(()) }
+    /// ```
     pub fn join_timeout(&self, timeout: Duration) -> Result<bool, PoolError> {
         self.join_deadline(Some(Instant::now() + timeout))
     }
@@ -944,6 +1287,18 @@ impl Pool {
     ///
     /// Called from a callback (on the handler thread itself), it returns `Ok(false)` at
     /// once: the handler cannot wait for itself.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_pool::Pool;
+    /// use std::time::{Duration, Instant};
+    /// let pool = Pool::new(1)?;
+    /// pool.close();
+    /// let deadline = Instant::now() + Duration::from_secs(30);
+    /// assert!(pool.join_deadline(Some(deadline))?);
+    /// # Ok(()) }
+    /// ```
     pub fn join_deadline(&self, deadline: Option<Instant>) -> Result<bool, PoolError> {
         if lock(&self.shared.control).status == Status::Running {
             return Err(PoolError::StillRunning);

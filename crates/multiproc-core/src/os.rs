@@ -23,6 +23,13 @@ pub mod signal {
     pub const SEGV: i32 = libc::SIGSEGV;
 
     /// The conventional name of a signal number (`"SIGKILL"`), or `"SIG<n>"`.
+    ///
+    /// ```
+    /// use multiproc_core::os::signal;
+    /// assert_eq!(signal::name(signal::KILL), "SIGKILL");
+    /// assert_eq!(signal::name(signal::TERM), "SIGTERM");
+    /// assert_eq!(signal::name(99), "SIG99");
+    /// ```
     pub fn name(sig: i32) -> String {
         let known = match sig {
             libc::SIGHUP => "SIGHUP",
@@ -50,6 +57,10 @@ pub mod signal {
 }
 
 /// This process's id (a system call; see [`cached_pid`] for hot paths).
+///
+/// ```
+/// assert_eq!(multiproc_core::os::getpid() as u32, std::process::id());
+/// ```
 pub fn getpid() -> i32 {
     platform::getpid()
 }
@@ -60,6 +71,11 @@ static CACHED_PID: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::
 /// every acquire. The cache is cleared in the child of every `fork` made through the C
 /// library (a `pthread_atfork` handler, registered on first use), and by
 /// [`forget_cached_pid`] in children made otherwise.
+///
+/// ```
+/// use multiproc_core::os;
+/// assert_eq!(os::cached_pid(), os::getpid());
+/// ```
 #[inline]
 pub fn cached_pid() -> i32 {
     let p = CACHED_PID.load(std::sync::atomic::Ordering::Relaxed);
@@ -84,16 +100,36 @@ fn refresh_cached_pid() -> i32 {
 
 /// Clears the [`cached_pid`] cache; for children created without the C library's `fork`
 /// (the fork server's `clone`).
+///
+/// ```
+/// use multiproc_core::os;
+/// os::forget_cached_pid();
+/// // The next call asks the kernel again.
+/// assert_eq!(os::cached_pid(), os::getpid());
+/// ```
 pub fn forget_cached_pid() {
     CACHED_PID.store(0, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// The parent's process id, or `None` when the parent is outside this pid namespace.
+///
+/// ```
+/// // The standard library reports 0 for a parent outside this pid namespace.
+/// let std_ppid = std::os::unix::process::parent_id() as i32;
+/// assert_eq!(multiproc_core::os::getppid().unwrap_or(0), std_ppid);
+/// ```
 pub fn getppid() -> Option<i32> {
     platform::getppid()
 }
 
 /// Which side of a fork the caller is on.
+///
+/// ```
+/// use multiproc_core::os::Forked;
+/// let side = Forked::Parent(1234);
+/// assert!(matches!(side, Forked::Parent(pid) if pid == 1234));
+/// assert_ne!(side, Forked::Child);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Forked {
     /// In the parent, with the child's pid.
@@ -109,6 +145,23 @@ pub enum Forked {
 /// thread could have held at the time of the fork (the C library's malloc and stdio locks
 /// are reset by glibc and are fine), and must end with [`exit_now`] rather than return into
 /// code that expects the parent's threads.
+///
+/// ```
+/// use multiproc_core::child::{ChildWatch, ExitStatus};
+/// use multiproc_core::os::{self, Forked};
+/// use std::time::{Duration, Instant};
+///
+/// // SAFETY: the child only calls `exit_now`.
+/// match unsafe { os::fork() }? {
+///     Forked::Child => os::exit_now(7),
+///     Forked::Parent(pid) => {
+///         let child = ChildWatch::new(pid)?;
+///         let deadline = Instant::now() + Duration::from_secs(10);
+///         assert_eq!(child.wait_deadline(Some(deadline))?, Some(ExitStatus::Exited(7)));
+///     }
+/// }
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub unsafe fn fork() -> io::Result<Forked> {
     // SAFETY: forwarded to the caller.
     let r = unsafe { platform::fork() }?;
@@ -142,6 +195,17 @@ fn cstring(bytes: &[u8]) -> io::Result<CString> {
 /// Starts this same binary again (`/proc/self/exe`) through `posix_spawn`, with the current
 /// environment plus `extra_env`, and with the descriptors in `keep` inherited at the same
 /// numbers. Returns the child's pid.
+///
+/// ```no_run
+/// use multiproc_core::{child::ChildWatch, os};
+/// // The child runs this binary again from `main`, told its role by the variable.
+/// // (Not run as a test: it would start the test binary a second time.)
+/// let pid = os::spawn_self(&[("MY_CHILD_ROLE", "worker".to_string())], &[])?;
+/// let child = ChildWatch::new(pid)?;
+/// let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+/// assert!(child.wait_deadline(Some(deadline))?.is_some());
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn spawn_self(extra_env: &[(&str, String)], keep: &[RawFd]) -> io::Result<i32> {
     let argv0: OsString = std::env::args_os()
         .next()
@@ -176,11 +240,40 @@ pub fn set_parent_death_signal(sig: i32) -> io::Result<()> {
 
 /// Sends `sig` to process `pid` (`kill`). Prefer [`crate::child::ChildWatch::signal`] for
 /// one's own children: it cannot hit a recycled pid.
+///
+/// ```
+/// use multiproc_core::child::{ChildWatch, ExitStatus};
+/// use multiproc_core::os::{self, Forked, signal};
+/// use std::time::{Duration, Instant};
+///
+/// // SAFETY: the child only sleeps and calls `exit_now`.
+/// match unsafe { os::fork() }? {
+///     Forked::Child => {
+///         std::thread::sleep(Duration::from_secs(10));
+///         os::exit_now(0)
+///     }
+///     Forked::Parent(pid) => {
+///         let child = ChildWatch::new(pid)?;
+///         os::kill(pid, signal::KILL)?;
+///         let deadline = Instant::now() + Duration::from_secs(10);
+///         let status = child.wait_deadline(Some(deadline))?;
+///         assert_eq!(status, Some(ExitStatus::Signaled(signal::KILL)));
+///     }
+/// }
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn kill(pid: i32, sig: i32) -> io::Result<()> {
     platform::kill(pid, sig)
 }
 
 /// How many CPUs this process may run on (`sched_getaffinity`).
+///
+/// ```
+/// use multiproc_core::os;
+/// let n = os::affinity_count()?;
+/// assert!(n >= 1);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn affinity_count() -> io::Result<usize> {
     platform::affinity_count()
 }
@@ -203,6 +296,14 @@ pub fn set_affinity(cpus: &[usize]) -> io::Result<()> {
 /// Blocks (`true`) or unblocks (`false`) `sig` for the calling thread; while blocked, a
 /// signal sent to the process stays pending. A child created by fork starts with the same
 /// mask and no pending signals.
+///
+/// ```
+/// use multiproc_core::os::{self, signal};
+/// // While blocked in this thread, a SIGINT aimed at it would stay pending.
+/// os::set_signal_blocked(signal::INT, true)?;
+/// os::set_signal_blocked(signal::INT, false)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn set_signal_blocked(sig: i32, blocked: bool) -> io::Result<()> {
     platform::set_signal_blocked(sig, blocked)
 }

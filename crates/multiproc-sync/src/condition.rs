@@ -53,6 +53,13 @@ use crate::rlock::{RLock, RLockGuard};
 /// How many waiters a [`Condition`] tracks by pid, so that one killed while waiting is
 /// skipped by `notify`. Further waiters still wait and are notified, untracked (see
 /// [`Condition`]). The table and its header fill one 4 KiB page.
+///
+/// ```
+/// use multiproc_sync::CONDITION_WAITER_SLOTS;
+/// // The slot table and its header fit one 4 KiB page.
+/// assert!(CONDITION_WAITER_SLOTS * 16 <= 4096);
+/// assert_eq!(CONDITION_WAITER_SLOTS, 254);
+/// ```
 pub const CONDITION_WAITER_SLOTS: usize = 254;
 
 const FREE: u32 = 0;
@@ -438,6 +445,17 @@ pub struct Condition<L: ConditionLock = Lock> {
 /// Holds the lock of a [`Condition`] (one level of it, for an [`RLock`]); releases it when
 /// dropped. Pass it to [`Condition::wait`] to wait, or by reference to
 /// [`Condition::notify`].
+///
+/// ```
+/// use multiproc_sync::Condition;
+/// let cond = Condition::new()?;
+/// let guard = cond.acquire().expect("nobody died");
+/// assert!(cond.get_lock().locked());
+/// assert_eq!(cond.notify(&guard, 1), 0); // nobody waits
+/// drop(guard);
+/// assert!(!cond.get_lock().locked());
+/// # Ok::<(), multiproc_shm::ShmError>(())
+/// ```
 #[derive(Debug)]
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct ConditionGuard<'a, L: ConditionLock = Lock> {
@@ -446,6 +464,19 @@ pub struct ConditionGuard<'a, L: ConditionLock = Lock> {
 }
 
 /// What a wait returns: the guard (the lock is held again), or [`OwnerDied`] with it.
+///
+/// ```
+/// use std::time::Duration;
+/// use multiproc_sync::{Condition, WaitResult};
+/// let cond = Condition::new()?;
+/// let guard = cond.acquire().expect("nobody died");
+/// // Nobody notifies: the wait times out and gives the guard back.
+/// let r: WaitResult<'_, _> = cond.wait_for_timeout(guard, Duration::from_millis(10), || false);
+/// let (guard, ok) = r.unwrap_or_else(|died| died.into_guard());
+/// assert!(!ok);
+/// drop(guard);
+/// # Ok::<(), multiproc_shm::ShmError>(())
+/// ```
 pub type WaitResult<'a, T> = Result<T, OwnerDied<T>>;
 
 impl Condition<Lock> {

@@ -29,16 +29,54 @@ impl<G> OwnerDied<G> {
     }
 
     /// The pid of the holder that died.
+    ///
+    /// ```
+    /// use multiproc_sync::Lock;
+    /// let lock = Lock::new()?;
+    /// let guard = lock.acquire().unwrap_or_else(|died| {
+    ///     // Only when a holder died: its pid is not ours.
+    ///     assert_ne!(died.pid(), std::process::id() as i32);
+    ///     died.into_guard()
+    /// });
+    /// assert_eq!(lock.holder(), Some(std::process::id() as i32));
+    /// drop(guard);
+    /// # Ok::<(), multiproc_shm::ShmError>(())
+    /// ```
     pub fn pid(&self) -> i32 {
         self.pid
     }
 
     /// The guard: the lock is held by the caller.
+    ///
+    /// ```
+    /// use multiproc_sync::Lock;
+    /// let lock = Lock::new()?;
+    /// // A holder that died leaves the lock to the next acquirer: take the guard either way.
+    /// let guard = lock.acquire().unwrap_or_else(|died| died.into_guard());
+    /// assert!(lock.locked());
+    /// drop(guard);
+    /// assert!(!lock.locked());
+    /// # Ok::<(), multiproc_shm::ShmError>(())
+    /// ```
     pub fn into_guard(self) -> G {
         self.guard
     }
 
     /// The guard, by reference.
+    ///
+    /// ```
+    /// use multiproc_sync::Lock;
+    /// let lock = Lock::new()?;
+    /// match lock.acquire() {
+    ///     Ok(guard) => drop(guard),
+    ///     Err(died) => {
+    ///         let _still_held = died.guard();
+    ///         assert!(lock.locked());
+    ///     }
+    /// }
+    /// assert!(!lock.locked());
+    /// # Ok::<(), multiproc_shm::ShmError>(())
+    /// ```
     pub fn guard(&self) -> &G {
         &self.guard
     }
@@ -65,6 +103,19 @@ impl<G> fmt::Display for OwnerDied<G> {
 impl<G> std::error::Error for OwnerDied<G> {}
 
 /// A non-blocking or timed acquire did not get the plain guard.
+///
+/// ```
+/// use std::time::Duration;
+/// use multiproc_sync::{AcquireError, Lock};
+/// let lock = Lock::new()?;
+/// let _held = lock.acquire().expect("nobody died");
+/// assert!(matches!(lock.try_acquire(), Err(AcquireError::WouldBlock)));
+/// assert!(matches!(
+///     lock.acquire_timeout(Duration::from_millis(5)),
+///     Err(AcquireError::Timeout)
+/// ));
+/// # Ok::<(), multiproc_shm::ShmError>(())
+/// ```
 pub enum AcquireError<G> {
     /// `try_` form: the lock is held by a live holder.
     WouldBlock,
@@ -76,11 +127,29 @@ pub enum AcquireError<G> {
 
 impl<G> AcquireError<G> {
     /// Whether the time ran out (or, for `try_`, the lock was busy).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_sync::Lock;
+    /// let lock = Lock::new()?;
+    /// let _held = lock.acquire().expect("nobody died");
+    /// assert!(lock.acquire_timeout(Duration::from_millis(5)).unwrap_err().is_timeout());
+    /// # Ok::<(), multiproc_shm::ShmError>(())
+    /// ```
     pub fn is_timeout(&self) -> bool {
         matches!(self, AcquireError::Timeout | AcquireError::WouldBlock)
     }
 
     /// The guard, when the lock was acquired from a dead holder.
+    ///
+    /// ```
+    /// use multiproc_sync::Lock;
+    /// let lock = Lock::new()?;
+    /// let _held = lock.acquire().expect("nobody died");
+    /// // Busy, not a dead holder: no guard inside.
+    /// assert!(lock.try_acquire().unwrap_err().into_guard().is_none());
+    /// # Ok::<(), multiproc_shm::ShmError>(())
+    /// ```
     pub fn into_guard(self) -> Option<G> {
         match self {
             AcquireError::OwnerDied(d) => Some(d.into_guard()),
@@ -112,6 +181,15 @@ impl<G> fmt::Display for AcquireError<G> {
 impl<G> std::error::Error for AcquireError<G> {}
 
 /// A release that CPython would reject.
+///
+/// ```
+/// use multiproc_sync::{BoundedSemaphore, Lock, ReleaseError};
+/// let lock = Lock::new()?;
+/// assert_eq!(lock.release(), Err(ReleaseError::NotLocked));
+/// let sem = BoundedSemaphore::new(1)?;
+/// assert_eq!(sem.release(), Err(ReleaseError::TooManyReleases { max: 1 }));
+/// # Ok::<(), multiproc_shm::ShmError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ReleaseError {

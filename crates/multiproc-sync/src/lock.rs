@@ -193,6 +193,17 @@ pub struct Lock {
 }
 
 /// Holds a [`Lock`]; releases it when dropped.
+///
+/// ```
+/// use multiproc_sync::Lock;
+/// let lock = Lock::new()?;
+/// {
+///     let _guard = lock.acquire().expect("nobody died");
+///     assert!(lock.locked());
+/// }
+/// assert!(!lock.locked()); // released on drop
+/// # Ok::<(), multiproc_shm::ShmError>(())
+/// ```
 #[derive(Debug)]
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct LockGuard<'a> {
@@ -208,6 +219,16 @@ impl Drop for LockGuard<'_> {
 impl LockGuard<'_> {
     /// Leaves the lock held without a guard, for CPython-style code that releases it later
     /// with [`Lock::release`].
+    ///
+    /// ```
+    /// use multiproc_sync::Lock;
+    /// let lock = Lock::new()?;
+    /// lock.acquire().expect("nobody died").keep_locked();
+    /// assert!(lock.locked());
+    /// lock.release().unwrap();
+    /// assert!(!lock.locked());
+    /// # Ok::<(), multiproc_shm::ShmError>(())
+    /// ```
     pub fn keep_locked(self) {
         std::mem::forget(self);
     }
@@ -218,6 +239,13 @@ type TryLockResult<'a> = Result<LockGuard<'a>, AcquireError<LockGuard<'a>>>;
 
 impl Lock {
     /// A new, unlocked lock.
+    ///
+    /// ```
+    /// let lock = multiproc_sync::Lock::new()?;
+    /// assert!(!lock.locked());
+    /// assert_eq!(lock.holder(), None);
+    /// # Ok::<(), multiproc_shm::ShmError>(())
+    /// ```
     pub fn new() -> Result<Lock, ShmError> {
         Ok(Lock {
             state: Shared::new()?,
@@ -240,6 +268,17 @@ impl Lock {
     }
 
     /// Waits for the lock. `Err` only when the previous holder died: the guard is inside.
+    ///
+    /// ```
+    /// use multiproc_sync::Lock;
+    /// let lock = Lock::new()?;
+    /// let copy = lock.clone(); // the same lock
+    /// let guard = lock.acquire().expect("nobody died");
+    /// assert!(copy.locked());
+    /// drop(guard);
+    /// assert!(!copy.locked());
+    /// # Ok::<(), multiproc_shm::ShmError>(())
+    /// ```
     pub fn acquire(&self) -> LockResult<'_> {
         match self.state.lock(None) {
             Acquired::OwnerDied(pid) => Err(OwnerDied::new(self.guard(), pid)),
@@ -248,17 +287,47 @@ impl Lock {
     }
 
     /// Takes the lock if it is free (or its holder is dead), without waiting.
+    ///
+    /// ```
+    /// use multiproc_sync::Lock;
+    /// let lock = Lock::new()?;
+    /// let guard = lock.try_acquire().expect("free");
+    /// assert!(lock.try_acquire().is_err());
+    /// drop(guard);
+    /// assert!(lock.try_acquire().is_ok());
+    /// # Ok::<(), multiproc_shm::ShmError>(())
+    /// ```
     pub fn try_acquire(&self) -> TryLockResult<'_> {
         let a = self.state.try_lock();
         self.outcome(a)
     }
 
     /// Waits at most `timeout` for the lock.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_sync::Lock;
+    /// let lock = Lock::new()?;
+    /// let _held = lock.acquire_timeout(Duration::from_secs(1)).expect("free");
+    /// assert!(lock.acquire_timeout(Duration::from_millis(10)).unwrap_err().is_timeout());
+    /// # Ok::<(), multiproc_shm::ShmError>(())
+    /// ```
     pub fn acquire_timeout(&self, timeout: Duration) -> TryLockResult<'_> {
         self.acquire_deadline(Instant::now() + timeout)
     }
 
     /// Waits until `deadline` at the latest for the lock.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use multiproc_sync::Lock;
+    /// let lock = Lock::new()?;
+    /// let _held = lock.acquire().expect("nobody died");
+    /// let deadline = Instant::now() + Duration::from_millis(10);
+    /// assert!(lock.acquire_deadline(deadline).unwrap_err().is_timeout());
+    /// assert!(Instant::now() >= deadline);
+    /// # Ok::<(), multiproc_shm::ShmError>(())
+    /// ```
     pub fn acquire_deadline(&self, deadline: Instant) -> TryLockResult<'_> {
         let a = self.state.lock(Some(deadline));
         self.outcome(a)
@@ -266,16 +335,41 @@ impl Lock {
 
     /// Releases the lock, whoever holds it (CPython allows any process to release). For
     /// code that kept the lock with [`LockGuard::keep_locked`]; a guard releases by itself.
+    ///
+    /// ```
+    /// use multiproc_sync::{Lock, ReleaseError};
+    /// let lock = Lock::new()?;
+    /// lock.acquire().expect("nobody died").keep_locked();
+    /// assert_eq!(lock.release(), Ok(()));
+    /// assert_eq!(lock.release(), Err(ReleaseError::NotLocked));
+    /// # Ok::<(), multiproc_shm::ShmError>(())
+    /// ```
     pub fn release(&self) -> Result<(), ReleaseError> {
         self.state.unlock()
     }
 
     /// Whether the lock is held.
+    ///
+    /// ```
+    /// let lock = multiproc_sync::Lock::new()?;
+    /// assert!(!lock.locked());
+    /// let _g = lock.acquire().expect("nobody died");
+    /// assert!(lock.locked());
+    /// # Ok::<(), multiproc_shm::ShmError>(())
+    /// ```
     pub fn locked(&self) -> bool {
         self.state.holder().is_some()
     }
 
     /// The pid of the holder, if the lock is held.
+    ///
+    /// ```
+    /// let lock = multiproc_sync::Lock::new()?;
+    /// assert_eq!(lock.holder(), None);
+    /// let _g = lock.acquire().expect("nobody died");
+    /// assert_eq!(lock.holder(), Some(std::process::id() as i32));
+    /// # Ok::<(), multiproc_shm::ShmError>(())
+    /// ```
     pub fn holder(&self) -> Option<i32> {
         self.state.holder()
     }

@@ -13,15 +13,30 @@ use std::time::{Duration, Instant};
 use multiproc_core::futex::{self, WaitOutcome};
 
 /// A parked waiter wakes at least this often to check on the peer it waits for.
+///
+/// ```
+/// use std::time::Duration;
+/// assert_eq!(multiproc_sync::LIVENESS_SLICE, Duration::from_millis(100));
+/// ```
 pub const LIVENESS_SLICE: Duration = Duration::from_millis(100);
 
 /// The spin limit chosen on the reference machine, in rounds (see README.md): about
 /// [`DEFAULT_SPIN_TIME`] there, where one round costs about 25 ns.
+///
+/// ```
+/// multiproc_sync::set_spin_limit(multiproc_sync::DEFAULT_SPIN_LIMIT);
+/// assert_eq!(multiproc_sync::spin_limit(), 256);
+/// ```
 pub const DEFAULT_SPIN_LIMIT: u32 = 256;
 
 /// How long a waiter spins before parking, by default. The round count is calibrated to
 /// it once per process, since one round (`pause` on x86) costs from a few to about 40
 /// nanoseconds depending on the processor.
+///
+/// ```
+/// use std::time::Duration;
+/// assert!(multiproc_sync::DEFAULT_SPIN_TIME < Duration::from_micros(10));
+/// ```
 pub const DEFAULT_SPIN_TIME: Duration = Duration::from_nanos(6_500);
 
 /// Not chosen yet: calibrate on first use.
@@ -34,6 +49,11 @@ static SPIN_LIMIT: AtomicU32 = AtomicU32::new(UNSET);
 /// Unless [`set_spin_limit`] chose it, it is calibrated on first use to spin for about
 /// [`DEFAULT_SPIN_TIME`], and is 0 when the machine has one CPU online (spinning
 /// there only delays the process being waited for).
+///
+/// ```
+/// // Calibrated on first use; bounded either way.
+/// assert!(multiproc_sync::spin_limit() <= 65_536);
+/// ```
 #[inline]
 pub fn spin_limit() -> u32 {
     match SPIN_LIMIT.load(Ordering::Relaxed) {

@@ -153,6 +153,19 @@ pub struct RLock {
 
 /// Holds one level of an [`RLock`]; releases that level when dropped. It belongs to the
 /// thread that acquired it, so it is not `Send`.
+///
+/// ```
+/// use multiproc_sync::RLock;
+/// let lock = RLock::new()?;
+/// let outer = lock.acquire().expect("nobody died");
+/// let inner = lock.acquire().expect("nobody died");
+/// assert_eq!(lock.recursion_count(), 2);
+/// drop(inner); // releases one level
+/// assert_eq!(lock.recursion_count(), 1);
+/// drop(outer);
+/// assert!(!lock.locked());
+/// # Ok::<(), multiproc_shm::ShmError>(())
+/// ```
 #[derive(Debug)]
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct RLockGuard<'a> {

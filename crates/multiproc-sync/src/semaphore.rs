@@ -154,6 +154,19 @@ pub struct BoundedSemaphore {
 }
 
 /// One unit of a [`Semaphore`] or [`BoundedSemaphore`]; given back when dropped.
+///
+/// ```
+/// use multiproc_sync::Semaphore;
+/// let sem = Semaphore::new(2)?;
+/// let a = sem.acquire();
+/// let b = sem.acquire();
+/// assert_eq!(sem.get_value(), 0);
+/// drop(a); // gives its unit back
+/// assert_eq!(sem.get_value(), 1);
+/// drop(b);
+/// assert_eq!(sem.get_value(), 2);
+/// # Ok::<(), multiproc_shm::ShmError>(())
+/// ```
 #[derive(Debug)]
 #[must_use = "the unit is released as soon as the guard is dropped"]
 pub struct SemaphoreGuard<'a> {

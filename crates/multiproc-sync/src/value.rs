@@ -47,6 +47,18 @@ pub struct Value<T: Pod> {
 
 /// The value of a [`Value`], held under its lock; derefs to `T`. Releases the lock when
 /// dropped.
+///
+/// ```
+/// use multiproc_sync::Value;
+/// let v = Value::new(41i64)?;
+/// {
+///     let mut g = v.lock().expect("nobody died");
+///     *g += 1;
+///     assert!(v.get_lock().locked());
+/// }
+/// assert_eq!(v.get(), 42);
+/// # Ok::<(), multiproc_shm::ShmError>(())
+/// ```
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct ValueGuard<'a, T: Pod> {
     _lock: LockGuard<'a>,
@@ -248,6 +260,18 @@ pub struct Array<T: Pod> {
 
 /// The elements of an [`Array`], held under its lock; derefs to `[T]`. Releases the lock
 /// when dropped.
+///
+/// ```
+/// use multiproc_sync::Array;
+/// let a = Array::from_slice(&[3u32, 1, 2])?;
+/// {
+///     let mut g = a.lock().expect("nobody died");
+///     g.sort();
+///     assert_eq!(g.len(), 3);
+/// }
+/// assert_eq!(a.to_vec(), [1, 2, 3]);
+/// # Ok::<(), multiproc_shm::ShmError>(())
+/// ```
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct ArrayGuard<'a, T: Pod> {
     _lock: LockGuard<'a>,

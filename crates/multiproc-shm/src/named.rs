@@ -59,6 +59,12 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::{Segment, ShmError};
 
 /// The longest name, in bytes (`NAME_MAX` of the file in `/dev/shm`).
+///
+/// ```
+/// use multiproc_shm::{NAME_MAX, SharedMemory};
+/// // A name one byte too long is refused before anything is created.
+/// assert!(SharedMemory::open(&"a".repeat(NAME_MAX + 1)).is_err());
+/// ```
 pub const NAME_MAX: usize = 255;
 
 /// Why a name was refused.

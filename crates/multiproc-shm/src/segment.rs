@@ -35,6 +35,11 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::sync::atomic::{AtomicI32, Ordering};
 
 /// A shared-memory operation failed.
+///
+/// ```
+/// use multiproc_shm::{Segment, ShmError};
+/// assert!(matches!(Segment::new(0), Err(ShmError::Empty)));
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ShmError {
@@ -84,6 +89,15 @@ struct Inner {
 }
 
 /// Anonymous shared memory (a mapped memfd). Cloning shares the same memory.
+///
+/// ```
+/// use multiproc_shm::Segment;
+/// let seg = Segment::new(4096)?;
+/// let copy = seg.clone(); // the same memory
+/// unsafe { seg.as_ptr().write(7) };
+/// assert_eq!(unsafe { copy.as_ptr().read() }, 7);
+/// # Ok::<(), multiproc_shm::ShmError>(())
+/// ```
 #[derive(Clone)]
 pub struct Segment {
     inner: Arc<Inner>,
@@ -100,6 +114,14 @@ impl fmt::Debug for Segment {
 
 impl Segment {
     /// A new zero-filled segment of `len` bytes. Pages are reserved lazily.
+    ///
+    /// ```
+    /// use multiproc_shm::Segment;
+    /// let seg = Segment::new(100)?;
+    /// assert_eq!(seg.len(), 100);
+    /// assert_eq!(unsafe { seg.as_ptr().add(99).read() }, 0); // zero-filled
+    /// # Ok::<(), multiproc_shm::ShmError>(())
+    /// ```
     pub fn new(len: usize) -> Result<Segment, ShmError> {
         if len == 0 {
             return Err(ShmError::Empty);
@@ -115,6 +137,19 @@ impl Segment {
     }
 
     /// Maps an existing shared-memory descriptor of at least `len` bytes.
+    ///
+    /// ```
+    /// use std::os::fd::AsFd;
+    /// use multiproc_shm::Segment;
+    /// let seg = Segment::new(4096)?;
+    /// unsafe { seg.as_ptr().write(42) };
+    /// // Another mapping of the same memory, from a duplicate of its descriptor.
+    /// let fd = seg.as_fd().try_clone_to_owned()?;
+    /// let other = Segment::from_fd(fd, 4096)?;
+    /// assert!(!other.same_mapping(&seg));
+    /// assert_eq!(unsafe { other.as_ptr().read() }, 42);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn from_fd(fd: OwnedFd, len: usize) -> Result<Segment, ShmError> {
         if len == 0 {
             return Err(ShmError::Empty);
@@ -147,17 +182,38 @@ impl Segment {
     }
 
     /// Length in bytes.
+    ///
+    /// ```
+    /// let seg = multiproc_shm::Segment::new(10)?;
+    /// assert_eq!(seg.len(), 10);
+    /// # Ok::<(), multiproc_shm::ShmError>(())
+    /// ```
     pub fn len(&self) -> usize {
         self.inner.len
     }
 
     /// Always false: segments are never empty.
+    ///
+    /// ```
+    /// let seg = multiproc_shm::Segment::new(1)?;
+    /// assert!(!seg.is_empty());
+    /// # Ok::<(), multiproc_shm::ShmError>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         false
     }
 
     /// The start of the mapping in this process (page-aligned). Other processes map the
     /// same memory at other addresses.
+    ///
+    /// ```
+    /// let seg = multiproc_shm::Segment::new(4096)?;
+    /// let p = seg.as_ptr();
+    /// assert_eq!(p as usize % 4096, 0); // page-aligned
+    /// unsafe { p.add(1).write(9) };
+    /// assert_eq!(unsafe { seg.as_ptr().add(1).read() }, 9);
+    /// # Ok::<(), multiproc_shm::ShmError>(())
+    /// ```
     pub fn as_ptr(&self) -> *mut u8 {
         self.inner.map.as_mut_ptr()
     }
@@ -207,6 +263,15 @@ impl Segment {
     }
 
     /// Whether two handles share one mapping in this process.
+    ///
+    /// ```
+    /// use multiproc_shm::Segment;
+    /// let a = Segment::new(64)?;
+    /// let b = Segment::new(64)?;
+    /// assert!(a.same_mapping(&a.clone()));
+    /// assert!(!a.same_mapping(&b));
+    /// # Ok::<(), multiproc_shm::ShmError>(())
+    /// ```
     pub fn same_mapping(&self, other: &Segment) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)
     }

@@ -67,11 +67,34 @@ pub struct Shared<T: ShmSafe> {
 
 impl<T: ShmSafe> Shared<T> {
     /// A new, zero-filled `T`.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// use multiproc_shm::Shared;
+    /// let flag = Shared::<AtomicU32>::new()?;
+    /// assert_eq!(flag.load(Ordering::Relaxed), 0); // zero-filled
+    /// # Ok::<(), multiproc_shm::ShmError>(())
+    /// ```
     pub fn new() -> Result<Self, ShmError> {
         Self::from_segment(Segment::new(std::mem::size_of::<T>().max(1))?)
     }
 
     /// Uses the start of `seg` as a `T`.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use multiproc_shm::{Segment, Shared, ShmError};
+    /// let seg = Segment::new(4096)?;
+    /// let n = Shared::<AtomicU64>::from_segment(seg.clone())?;
+    /// n.store(5, Ordering::Relaxed);
+    /// assert_eq!(unsafe { seg.as_ptr().cast::<u64>().read() }, 5);
+    /// let tiny = Segment::new(2)?;
+    /// assert!(matches!(
+    ///     Shared::<AtomicU64>::from_segment(tiny),
+    ///     Err(ShmError::TooSmall { needed: 8, .. })
+    /// ));
+    /// # Ok::<(), multiproc_shm::ShmError>(())
+    /// ```
     pub fn from_segment(seg: Segment) -> Result<Self, ShmError> {
         let needed = std::mem::size_of::<T>();
         if seg.len() < needed {
@@ -90,6 +113,15 @@ impl<T: ShmSafe> Shared<T> {
     }
 
     /// The segment holding the value.
+    ///
+    /// ```
+    /// use std::sync::atomic::AtomicU32;
+    /// use multiproc_shm::Shared;
+    /// let s = Shared::<AtomicU32>::new()?;
+    /// assert!(s.segment().same_mapping(s.clone().segment()));
+    /// assert!(s.segment().len() >= 4);
+    /// # Ok::<(), multiproc_shm::ShmError>(())
+    /// ```
     pub fn segment(&self) -> &Segment {
         &self.seg
     }

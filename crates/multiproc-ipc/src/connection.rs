@@ -69,6 +69,17 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Size of the receive buffer a connection starts with (allocated on the first receive).
+///
+/// ```
+/// use multiproc_ipc::connection::{INITIAL_BUFFER, pipe};
+/// let (mut a, mut b) = pipe(true)?;
+/// // A larger message grows the buffer as needed.
+/// let big = vec![7u8; 2 * INITIAL_BUFFER];
+/// let t = std::thread::spawn(move || a.send_bytes(&big));
+/// assert_eq!(b.recv_bytes()?.len(), 2 * INITIAL_BUFFER);
+/// t.join().unwrap()?;
+/// # Ok::<(), multiproc_ipc::connection::IpcError>(())
+/// ```
 pub const INITIAL_BUFFER: usize = 64 << 10;
 
 /// A receive buffer grown for a large message is kept for the next message up to this

@@ -53,6 +53,13 @@ use ring::{Fail, Header, Parts, Ring};
 pub use ring::{KillPoint, pause_next_at};
 
 /// Ring bytes of a queue made by [`Queue::new`]: 1 MiB (pages are touched only as used).
+///
+/// ```
+/// use multiproc_ipc::queue::{DEFAULT_RING_BYTES, Queue};
+/// let q = Queue::<u32>::new(0)?;
+/// assert_eq!(q.ring_bytes(), DEFAULT_RING_BYTES);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const DEFAULT_RING_BYTES: usize = 1 << 20;
 
 /// A value could not be put; it is handed back.
@@ -330,6 +337,18 @@ mod sealed {
 /// Message types encoded as their bytes (a length, then the bytes), whose queues have the
 /// raw path [`Queue::put_bytes`] / [`Queue::get_bytes_into`]: `Vec<u8>` and
 /// `serde_bytes::ByteBuf`.
+///
+/// ```
+/// use multiproc_ipc::queue::{ByteMessage, Queue};
+/// fn echo<T: ByteMessage>(q: &Queue<T>, bytes: &[u8]) -> Vec<u8> {
+///     q.put_bytes(bytes).unwrap();
+///     let mut buf = Vec::new();
+///     q.get_bytes_into(&mut buf).unwrap();
+///     buf
+/// }
+/// assert_eq!(echo(&Queue::<Vec<u8>>::new(0)?, b"abc"), b"abc");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub trait ByteMessage: sealed::Sealed + Serialize + DeserializeOwned {}
 impl ByteMessage for Vec<u8> {}
 impl ByteMessage for serde_bytes::ByteBuf {}

@@ -635,14 +635,15 @@ impl Handler {
     }
 }
 
-/// Hands the results of one chunk to its sink, task by task.
+/// Hands the results of one chunk to its sink, task by task, parsing them from the
+/// message as the sink takes them.
 fn deliver_results(pid: i32, body: &[u8], held: Held) {
     let mut pos = 0;
     let n = wire::take_u32(body, &mut pos).unwrap_or(0);
     let n = n.min(held.count);
-    let mut outcomes = Vec::with_capacity(held.count as usize);
-    for i in 0..held.count {
-        let index = held.start + i as usize;
+    let (start, count) = (held.start, held.count);
+    let mut outcomes = (0..count).filter_map(|i| {
+        let index = start + i as usize;
         let entry = if i < n {
             wire::take_entry(body, &mut pos)
         } else {
@@ -651,7 +652,7 @@ fn deliver_results(pid: i32, body: &[u8], held: Held) {
         let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
         let outcome = match entry {
             Some((wire::OUT_OK, b)) => Outcome::Value(b),
-            Some((wire::OUT_SKIPPED, _)) => continue,
+            Some((wire::OUT_SKIPPED, _)) => return None,
             Some((wire::OUT_PANICKED, b)) => Outcome::Failed(PoolError::Panicked {
                 index,
                 pid,
@@ -677,7 +678,7 @@ fn deliver_results(pid: i32, body: &[u8], held: Held) {
                 reason: format!("worker {pid} sent a malformed results message"),
             }),
         };
-        outcomes.push((index, outcome));
-    }
-    held.sink.deliver_all(outcomes);
+        Some((index, outcome))
+    });
+    held.sink.deliver_all(&mut outcomes);
 }

@@ -29,8 +29,10 @@ pub(crate) enum Outcome<'a> {
 pub(crate) trait Sink: Send + Sync {
     /// Task `index` finished.
     fn deliver(&self, index: usize, outcome: Outcome<'_>);
-    /// Several tasks finished (one chunk): as many `deliver`s, under one lock.
-    fn deliver_all(&self, outcomes: Vec<(usize, Outcome<'_>)>) {
+    /// Several tasks finished (one chunk): as many `deliver`s, under one lock. The
+    /// outcomes are parsed from the results message as they are taken, so a chunk of many
+    /// small results is never held twice.
+    fn deliver_all(&self, outcomes: &mut dyn Iterator<Item = (usize, Outcome<'_>)>) {
         for (index, outcome) in outcomes {
             self.deliver(index, outcome);
         }
@@ -441,12 +443,12 @@ where
         }
     }
 
-    fn deliver_all(&self, outcomes: Vec<(usize, Outcome<'_>)>) {
+    fn deliver_all(&self, outcomes: &mut dyn Iterator<Item = (usize, Outcome<'_>)>) {
         if lock(&self.state).done {
             return;
         }
         // Decode outside the lock; stop at the first failure, which ends the call.
-        let mut values = Vec::with_capacity(outcomes.len());
+        let mut values = Vec::with_capacity(outcomes.size_hint().0);
         for (index, outcome) in outcomes {
             let r = match outcome {
                 Outcome::Value(bytes) => decode::<R>(index, bytes),
@@ -583,9 +585,8 @@ impl<R: DeserializeOwned + Send + 'static> Sink for IMapSink<R> {
         self.shared.cv.notify_all();
     }
 
-    fn deliver_all(&self, outcomes: Vec<(usize, Outcome<'_>)>) {
+    fn deliver_all(&self, outcomes: &mut dyn Iterator<Item = (usize, Outcome<'_>)>) {
         let decoded: Vec<_> = outcomes
-            .into_iter()
             .map(|(index, outcome)| {
                 let r = match outcome {
                     Outcome::Value(bytes) => decode::<R>(index, bytes),
@@ -761,10 +762,9 @@ mod tests {
     fn map_sink_orders_results_and_finishes_at_end_of_input() {
         let (sink, r) = MapSink::<u32, Vec<u32>>::new(3, all, Callbacks::new());
         sink.deliver(2, Outcome::Value(&enc(20)));
-        sink.deliver_all(vec![
-            (0, Outcome::Value(&enc(0))),
-            (1, Outcome::Value(&enc(10))),
-        ]);
+        sink.deliver_all(
+            &mut vec![(0, Outcome::Value(&enc(0))), (1, Outcome::Value(&enc(10)))].into_iter(),
+        );
         assert!(!r.ready(), "the input has not ended yet");
         sink.end_input(3, None);
         assert_eq!(r.get_timeout(Duration::ZERO), Ok(vec![0, 10, 20]));

@@ -141,6 +141,29 @@ pub(crate) fn put_value<T: Serialize>(
     value: &T,
 ) -> Result<(), String> {
     let at = out.len();
+    // Small values (most task arguments and results) are encoded on the stack and copied
+    // in whole: postcard's Extend path pushes one byte at a time.
+    // A value that does not fit (or whose Serialize errs) goes the general way below; one
+    // that panics is reported at once, so its Serialize runs once.
+    let mut small = [0u8; 64];
+    match panic::catch_unwind(AssertUnwindSafe(|| {
+        postcard::to_slice(value, &mut small).map(|b| b.len())
+    })) {
+        Ok(Ok(bytes)) => {
+            out.reserve(5 + bytes);
+            out.push(kind);
+            put_u32(out, bytes as u32);
+            out.extend_from_slice(&small[..bytes]);
+            return Ok(());
+        }
+        Ok(Err(_)) => {}
+        Err(p) => {
+            return Err(format!(
+                "its Serialize panicked: {}",
+                panic_message(p.as_ref())
+            ));
+        }
+    }
     out.push(kind);
     put_u32(out, 0);
     let body = out.len();

@@ -20,6 +20,19 @@ thread_local! {
 /// Records why a `Serialize` or `Deserialize` impl is about to fail, so that the
 /// [`CodecError`] carries the reason. postcard keeps only "custom error" from serde's
 /// `Error::custom`; impls in this workspace call this first.
+///
+/// ```
+/// use multiproc_core::codec;
+/// struct NotHere;
+/// impl serde::Serialize for NotHere {
+///     fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+///         codec::note_failure("NotHere stays in this process");
+///         Err(serde::ser::Error::custom("NotHere stays in this process"))
+///     }
+/// }
+/// let e = codec::encode(&NotHere).unwrap_err();
+/// assert!(e.to_string().contains("NotHere stays in this process"), "{e}");
+/// ```
 pub fn note_failure(reason: impl Into<String>) {
     DETAIL.with(|d| *d.borrow_mut() = Some(reason.into()));
 }
@@ -35,6 +48,13 @@ fn reason(fallback: impl std::fmt::Display) -> String {
 }
 
 /// A value could not be encoded or decoded.
+///
+/// ```
+/// use multiproc_core::codec::{self, CodecError};
+/// let e = codec::decode::<u32>(&[]).unwrap_err();
+/// assert!(matches!(e, CodecError::Decode { len: 0, .. }));
+/// assert!(e.to_string().starts_with("cannot decode 0 bytes as u32"), "{e}");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CodecError {
     /// Serializing a value of the named type failed.
@@ -58,11 +78,27 @@ pub enum CodecError {
 }
 
 /// Encodes `value` into a new buffer.
+///
+/// ```
+/// use multiproc_core::codec;
+/// // Small integers take one byte (varints).
+/// assert_eq!(codec::encode(&5u64)?, vec![5]);
+/// assert_eq!(codec::encode("hi")?, vec![2, b'h', b'i']);
+/// # Ok::<(), codec::CodecError>(())
+/// ```
 pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, CodecError> {
     encode_into(value, Vec::new())
 }
 
 /// Encodes `value` at the end of `buf` and returns the buffer.
+///
+/// ```
+/// use multiproc_core::codec;
+/// // Leave room for a header in front of the value.
+/// let buf = codec::encode_into(&true, vec![0xAA])?;
+/// assert_eq!(buf, vec![0xAA, 1]);
+/// # Ok::<(), codec::CodecError>(())
+/// ```
 pub fn encode_into<T: Serialize + ?Sized>(value: &T, buf: Vec<u8>) -> Result<Vec<u8>, CodecError> {
     postcard::to_extend(value, buf).map_err(|e| CodecError::Encode {
         type_name: std::any::type_name::<T>(),
@@ -71,6 +107,14 @@ pub fn encode_into<T: Serialize + ?Sized>(value: &T, buf: Vec<u8>) -> Result<Vec
 }
 
 /// Encodes `value` into `buf` without allocating; `Ok(None)` if it does not fit.
+///
+/// ```
+/// use multiproc_core::codec;
+/// let mut small = [0u8; 2];
+/// assert_eq!(codec::encode_to_slice(&7u8, &mut small)?, Some(1));
+/// assert_eq!(codec::encode_to_slice("too long", &mut small)?, None);
+/// # Ok::<(), codec::CodecError>(())
+/// ```
 pub fn encode_to_slice<T: Serialize + ?Sized>(
     value: &T,
     buf: &mut [u8],
@@ -86,6 +130,15 @@ pub fn encode_to_slice<T: Serialize + ?Sized>(
 }
 
 /// Decodes one `T` that must fill `bytes` exactly.
+///
+/// ```
+/// use multiproc_core::codec;
+/// let bytes = codec::encode(&Some(3i8))?;
+/// assert_eq!(codec::decode::<Option<i8>>(&bytes)?, Some(3));
+/// // Bytes left over after the value are an error.
+/// assert!(codec::decode::<u8>(&[1, 2]).is_err());
+/// # Ok::<(), codec::CodecError>(())
+/// ```
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
     let err = |reason: String| CodecError::Decode {
         type_name: std::any::type_name::<T>(),

@@ -22,9 +22,26 @@
 use std::io::{self, Read, Write};
 
 /// Length of a frame header in bytes.
+///
+/// ```
+/// use multiproc_core::frame;
+/// let mut wire = Vec::new();
+/// frame::write_frame(&mut wire, b"abc")?;
+/// assert_eq!(wire.len(), frame::HEADER_LEN + 3);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub const HEADER_LEN: usize = 8;
 
 /// A frame could not be read.
+///
+/// ```
+/// use multiproc_core::frame::{self, FrameError};
+/// let mut wire = Vec::new();
+/// frame::write_frame(&mut wire, &[0u8; 100])?;
+/// let e = frame::read_frame(&mut &wire[..], 10).unwrap_err();
+/// assert!(matches!(e, FrameError::TooLong { len: 100, max: 10 }));
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum FrameError {
     /// The header announced more than the reader accepts.
@@ -49,11 +66,23 @@ pub enum FrameError {
 }
 
 /// The header for a payload of `len` bytes.
+///
+/// ```
+/// assert_eq!(multiproc_core::frame::header(258), [2, 1, 0, 0, 0, 0, 0, 0]);
+/// ```
 pub fn header(len: u64) -> [u8; HEADER_LEN] {
     len.to_le_bytes()
 }
 
 /// Writes one frame.
+///
+/// ```
+/// use multiproc_core::frame;
+/// let mut wire = Vec::new();
+/// frame::write_frame(&mut wire, b"hi")?;
+/// assert_eq!(wire, [2, 0, 0, 0, 0, 0, 0, 0, b'h', b'i']);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn write_frame<W: Write + ?Sized>(w: &mut W, payload: &[u8]) -> io::Result<()> {
     w.write_all(&header(payload.len() as u64))?;
     w.write_all(payload)
@@ -61,6 +90,19 @@ pub fn write_frame<W: Write + ?Sized>(w: &mut W, payload: &[u8]) -> io::Result<(
 
 /// Reads one frame of at most `max` bytes. A stream that ends cleanly before the first byte
 /// of a header gives `Ok(None)`.
+///
+/// ```
+/// use multiproc_core::frame::{self, FrameError};
+/// let mut wire = Vec::new();
+/// frame::write_frame(&mut wire, b"hello")?;
+/// let mut r = &wire[..];
+/// assert_eq!(frame::read_frame(&mut r, 64)?, Some(b"hello".to_vec()));
+/// assert_eq!(frame::read_frame(&mut r, 64)?, None); // clean end
+/// // A stream cut inside a frame is an error.
+/// let e = frame::read_frame(&mut &wire[..10], 64).unwrap_err();
+/// assert!(matches!(e, FrameError::Truncated { expected: 13, got: 10 }));
+/// # Ok::<(), FrameError>(())
+/// ```
 pub fn read_frame<R: Read + ?Sized>(r: &mut R, max: u64) -> Result<Option<Vec<u8>>, FrameError> {
     let mut hdr = [0u8; HEADER_LEN];
     let mut got = 0;
@@ -104,6 +146,21 @@ pub fn read_frame<R: Read + ?Sized>(r: &mut R, max: u64) -> Result<Option<Vec<u8
 }
 
 /// Splits a byte stream that arrives in pieces into frames.
+///
+/// ```
+/// use multiproc_core::frame::{self, FrameDecoder};
+/// let mut wire = Vec::new();
+/// frame::write_frame(&mut wire, b"a")?;
+/// frame::write_frame(&mut wire, b"bc")?;
+/// let mut dec = FrameDecoder::new(16);
+/// for byte in &wire {
+///     dec.push(std::slice::from_ref(byte)); // one byte at a time
+/// }
+/// assert_eq!(dec.next_frame()?, Some(b"a".to_vec()));
+/// assert_eq!(dec.next_frame()?, Some(b"bc".to_vec()));
+/// assert_eq!(dec.next_frame()?, None);
+/// # Ok::<(), frame::FrameError>(())
+/// ```
 #[derive(Debug)]
 pub struct FrameDecoder {
     buf: Vec<u8>,
@@ -113,6 +170,13 @@ pub struct FrameDecoder {
 
 impl FrameDecoder {
     /// A decoder that rejects frames longer than `max` bytes.
+    ///
+    /// ```
+    /// use multiproc_core::frame::{self, FrameDecoder, FrameError};
+    /// let mut dec = FrameDecoder::new(4);
+    /// dec.push(&frame::header(5));
+    /// assert!(matches!(dec.next_frame(), Err(FrameError::TooLong { len: 5, max: 4 })));
+    /// ```
     pub fn new(max: u64) -> Self {
         Self {
             buf: Vec::new(),
@@ -122,6 +186,15 @@ impl FrameDecoder {
     }
 
     /// Appends bytes that arrived.
+    ///
+    /// ```
+    /// use multiproc_core::frame::{self, FrameDecoder};
+    /// let mut dec = FrameDecoder::new(16);
+    /// dec.push(&frame::header(1));
+    /// dec.push(b"z");
+    /// assert_eq!(dec.next_frame()?, Some(b"z".to_vec()));
+    /// # Ok::<(), frame::FrameError>(())
+    /// ```
     pub fn push(&mut self, bytes: &[u8]) {
         self.compact();
         self.buf.extend_from_slice(bytes);
@@ -129,6 +202,22 @@ impl FrameDecoder {
 
     /// Room to read into: returns a slice of at least `min` writable bytes at the end of the
     /// buffer; call [`commit`](Self::commit) with how many were filled.
+    ///
+    /// ```
+    /// use multiproc_core::frame::{self, FrameDecoder};
+    /// use std::io::Read;
+    /// let mut wire = Vec::new();
+    /// frame::write_frame(&mut wire, b"read in place")?;
+    /// let mut src = &wire[..];
+    /// let mut dec = FrameDecoder::new(1024);
+    /// // Read straight into the decoder's buffer instead of a separate one.
+    /// let spare = dec.spare(64);
+    /// let len = spare.len();
+    /// let n = src.read(spare)?;
+    /// dec.commit(n, len);
+    /// assert_eq!(dec.next_frame()?.as_deref(), Some(&b"read in place"[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn spare(&mut self, min: usize) -> &mut [u8] {
         self.compact();
         let len = self.buf.len();
@@ -143,6 +232,18 @@ impl FrameDecoder {
     }
 
     /// Marks `n` bytes of the last [`spare`](Self::spare) slice as filled.
+    ///
+    /// ```
+    /// use multiproc_core::frame::{self, FrameDecoder};
+    /// let mut dec = FrameDecoder::new(1024);
+    /// let spare = dec.spare(16);
+    /// let len = spare.len();
+    /// spare[..frame::HEADER_LEN].copy_from_slice(&frame::header(0));
+    /// dec.commit(frame::HEADER_LEN, len); // only the header was filled
+    /// assert_eq!(dec.pending(), frame::HEADER_LEN);
+    /// assert_eq!(dec.next_frame()?, Some(Vec::new()));
+    /// # Ok::<(), frame::FrameError>(())
+    /// ```
     pub fn commit(&mut self, filled_from_spare: usize, spare_len: usize) {
         let keep = self.buf.len() - spare_len + filled_from_spare;
         self.buf.truncate(keep);
@@ -171,6 +272,15 @@ impl FrameDecoder {
     }
 
     /// The next complete frame, if one has arrived.
+    ///
+    /// ```
+    /// use multiproc_core::frame::{self, FrameDecoder};
+    /// let mut dec = FrameDecoder::new(16);
+    /// assert_eq!(dec.next_frame()?, None); // nothing yet
+    /// dec.push(&frame::header(0));
+    /// assert_eq!(dec.next_frame()?, Some(vec![]));
+    /// # Ok::<(), frame::FrameError>(())
+    /// ```
     pub fn next_frame(&mut self) -> Result<Option<Vec<u8>>, FrameError> {
         let avail = &self.buf[self.start..];
         if avail.len() < HEADER_LEN {
@@ -193,6 +303,15 @@ impl FrameDecoder {
     }
 
     /// Bytes received that do not yet form a whole frame.
+    ///
+    /// ```
+    /// use multiproc_core::frame::{self, FrameDecoder};
+    /// let mut dec = FrameDecoder::new(16);
+    /// dec.push(&frame::header(4));
+    /// dec.push(b"ab");
+    /// assert_eq!(dec.pending(), frame::HEADER_LEN + 2);
+    /// # Ok::<(), frame::FrameError>(())
+    /// ```
     pub fn pending(&self) -> usize {
         self.buf.len() - self.start
     }

@@ -41,6 +41,16 @@ fn image_check() -> i64 {
 
 /// The offset of a function from an anchor of this binary, valid in any process running
 /// the same binary.
+///
+/// ```
+/// use multiproc_core::{codec, func::FnRef};
+/// fn hello() -> &'static str { "hello" }
+/// let r = FnRef::new(hello as fn() -> &'static str as usize);
+/// // A reference crosses as plain serde bytes.
+/// let back: FnRef = codec::decode(&codec::encode(&r)?)?;
+/// assert_eq!(back, r);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FnRef {
     offset: i64,
@@ -48,6 +58,12 @@ pub struct FnRef {
 }
 
 /// A [`FnRef`] was resolved in a process that does not run the binary it came from.
+///
+/// ```
+/// use multiproc_core::func::ImageMismatch;
+/// let e = ImageMismatch { theirs: 64, ours: 128 };
+/// assert!(e.to_string().contains("another binary image"));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error(
     "function reference comes from another binary image (anchor distance {theirs}, here {ours})"
@@ -61,6 +77,14 @@ pub struct ImageMismatch {
 
 impl FnRef {
     /// The reference for the function at `addr` in this process.
+    ///
+    /// ```
+    /// use multiproc_core::func::FnRef;
+    /// let add_one: fn(u8) -> u8 = |x| x + 1; // a non-capturing closure works too
+    /// let r = FnRef::new(add_one as usize);
+    /// assert_eq!(r.resolve()?, add_one as usize);
+    /// # Ok::<(), multiproc_core::func::ImageMismatch>(())
+    /// ```
     pub fn new(addr: usize) -> Self {
         Self {
             offset: addr.wrapping_sub(base()) as i64,
@@ -69,6 +93,16 @@ impl FnRef {
     }
 
     /// The address of the function in this process.
+    ///
+    /// ```
+    /// use multiproc_core::func::FnRef;
+    /// fn triple(x: u32) -> u32 { x * 3 }
+    /// let addr = FnRef::new(triple as fn(u32) -> u32 as usize).resolve()?;
+    /// // SAFETY: `addr` is `triple`'s address in this same binary, so it has this type.
+    /// let f: fn(u32) -> u32 = unsafe { std::mem::transmute::<usize, fn(u32) -> u32>(addr) };
+    /// assert_eq!(f(5), 15);
+    /// # Ok::<(), multiproc_core::func::ImageMismatch>(())
+    /// ```
     pub fn resolve(self) -> Result<usize, ImageMismatch> {
         let ours = image_check();
         if ours != self.check {

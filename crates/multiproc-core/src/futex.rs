@@ -25,6 +25,13 @@ use std::time::{Duration, Instant};
 use crate::platform;
 
 /// Why a futex wait returned. Callers re-check their condition in every case.
+///
+/// ```
+/// use multiproc_core::futex::{self, WaitOutcome};
+/// use std::sync::atomic::AtomicU32;
+/// let word = AtomicU32::new(5);
+/// assert_eq!(futex::wait(&word, 4, None), WaitOutcome::ValueChanged);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WaitOutcome {
     /// A wake arrived (or the kernel woke the waiter spuriously).
@@ -38,6 +45,26 @@ pub enum WaitOutcome {
 }
 
 /// Sleeps while `word` holds `expected`, for at most `timeout` (`None`: no limit).
+///
+/// ```
+/// use multiproc_core::futex::{self, WaitOutcome};
+/// use std::sync::atomic::{AtomicU32, Ordering};
+/// use std::time::{Duration, Instant};
+/// let word = AtomicU32::new(0);
+/// std::thread::scope(|s| {
+///     s.spawn(|| {
+///         std::thread::sleep(Duration::from_millis(10));
+///         word.store(1, Ordering::Release);
+///         futex::wake_all(&word);
+///     });
+///     // Re-check the condition after every return, whatever the outcome.
+///     let deadline = Instant::now() + Duration::from_secs(10);
+///     while word.load(Ordering::Acquire) == 0 && Instant::now() < deadline {
+///         let _ = futex::wait(&word, 0, Some(Duration::from_secs(1)));
+///     }
+/// });
+/// assert_eq!(word.load(Ordering::Acquire), 1);
+/// ```
 pub fn wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) -> WaitOutcome {
     match platform::futex_wait(word, expected, timeout) {
         Ok(()) => WaitOutcome::Woken,
@@ -53,6 +80,16 @@ pub fn wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) -> WaitO
 }
 
 /// Sleeps while `word` holds `expected`, until `deadline` (`None`: no limit).
+///
+/// ```
+/// use multiproc_core::futex::{self, WaitOutcome};
+/// use std::sync::atomic::AtomicU32;
+/// use std::time::{Duration, Instant};
+/// let word = AtomicU32::new(0);
+/// let deadline = Instant::now() + Duration::from_millis(5);
+/// assert_eq!(futex::wait_deadline(&word, 0, Some(deadline)), WaitOutcome::TimedOut);
+/// assert!(Instant::now() >= deadline);
+/// ```
 pub fn wait_deadline(word: &AtomicU32, expected: u32, deadline: Option<Instant>) -> WaitOutcome {
     match deadline {
         None => wait(word, expected, None),
@@ -67,16 +104,34 @@ pub fn wait_deadline(word: &AtomicU32, expected: u32, deadline: Option<Instant>)
 }
 
 /// Wakes at most `n` waiters sleeping on `word`; returns how many were woken.
+///
+/// ```
+/// use multiproc_core::futex;
+/// use std::sync::atomic::AtomicU32;
+/// let word = AtomicU32::new(0);
+/// assert_eq!(futex::wake(&word, 1), 0); // nobody is waiting
+/// ```
 pub fn wake(word: &AtomicU32, n: u32) -> usize {
     platform::futex_wake(word, n)
 }
 
 /// Wakes every waiter sleeping on `word`; returns how many were woken.
+///
+/// ```
+/// use multiproc_core::futex;
+/// use std::sync::atomic::AtomicU32;
+/// let word = AtomicU32::new(0);
+/// assert_eq!(futex::wake_all(&word), 0); // nobody is waiting
+/// ```
 pub fn wake_all(word: &AtomicU32) -> usize {
     platform::futex_wake(word, i32::MAX as u32)
 }
 
 /// Checks that futexes work here (they always do on Linux 2.6 and later).
+///
+/// ```
+/// assert!(multiproc_core::futex::probe().is_ok());
+/// ```
 pub fn probe() -> io::Result<()> {
     let w = AtomicU32::new(0);
     match wait(&w, 1, None) {

@@ -55,6 +55,15 @@ thread_local! {
 ///
 /// The descriptors are borrowed from the value that was exported: keep it alive until they
 /// have been handed to the child.
+///
+/// ```
+/// use multiproc_core::handle;
+/// // A value without handles exports as bytes alone.
+/// let out = handle::export(&(1u8, "no descriptors"))?;
+/// assert!(out.fds.is_empty());
+/// assert_eq!(handle::import::<(u8, String)>(&out.bytes, Vec::new())?.0, 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct Exported {
     /// The encoded value.
@@ -64,6 +73,17 @@ pub struct Exported {
 }
 
 /// Encodes `value` for a child, collecting the descriptors of every [`CrossFd`] inside it.
+///
+/// ```
+/// use multiproc_core::handle::{self, CrossFd};
+/// use std::os::fd::AsRawFd;
+/// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+/// let ends = vec![CrossFd::new(a.into()), CrossFd::new(b.into())];
+/// let out = handle::export(&ends)?;
+/// // One descriptor per CrossFd, in order.
+/// assert_eq!(out.fds, vec![ends[0].as_raw_fd(), ends[1].as_raw_fd()]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn export<T: Serialize + ?Sized>(value: &T) -> Result<Exported, CodecError> {
     let saved = OUTGOING.with(|o| o.borrow_mut().replace(Vec::new()));
     let bytes = codec::encode(value);
@@ -75,6 +95,23 @@ pub fn export<T: Serialize + ?Sized>(value: &T) -> Result<Exported, CodecError> 
 
 /// Decodes a value exported by [`export`] in another process, giving each [`CrossFd`] inside
 /// it the descriptor at its index in `fds`. Descriptors that no `CrossFd` claims are closed.
+///
+/// ```
+/// use multiproc_core::handle::{self, CrossFd};
+/// use std::io::{Read, Write};
+/// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+/// let mine = CrossFd::new(a.into()); // keep it alive until the transfer
+/// let out = handle::export(&mine)?;
+/// let fds = handle::dup_for_transfer(&out.fds)?;
+/// let end: CrossFd = handle::import(&out.bytes, fds)?;
+/// // The imported end talks to the same peer.
+/// let mut end = std::os::unix::net::UnixStream::from(end.into_inner());
+/// end.write_all(b"!")?;
+/// let mut got = [0u8; 1];
+/// (&b).read_exact(&mut got)?;
+/// assert_eq!(&got, b"!");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn import<T: DeserializeOwned>(bytes: &[u8], fds: Vec<OwnedFd>) -> Result<T, CodecError> {
     let table = fds.into_iter().map(Some).collect();
     let saved = INCOMING.with(|i| i.borrow_mut().replace(table));
@@ -87,6 +124,14 @@ pub fn import<T: DeserializeOwned>(bytes: &[u8], fds: Vec<OwnedFd>) -> Result<T,
 /// (the fork server) calls it once, so that children do not each pay for the first use:
 /// a thread-local's first use registers its destructor with the C library, a dozen page
 /// faults in a fresh fork.
+///
+/// ```
+/// use multiproc_core::handle;
+/// handle::warm_up();
+/// // Exports and imports work as before, just without the first-use cost.
+/// assert!(handle::export(&0u8)?.fds.is_empty());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn warm_up() {
     OUTGOING.with(|o| drop(o.borrow()));
     INCOMING.with(|i| drop(i.borrow()));
@@ -98,6 +143,18 @@ pub fn warm_up() {
 ///
 /// # Safety
 /// Every number in `raw` must be open in this process and owned by nothing else.
+///
+/// ```
+/// use multiproc_core::handle;
+/// use std::os::fd::{AsRawFd, IntoRawFd};
+/// let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+/// let n = a.into_raw_fd(); // as if inherited across exec at number `n`
+/// // SAFETY: `n` is open and, after `into_raw_fd`, owned by nothing else.
+/// let fds = unsafe { handle::adopt_inherited(&[n, n]) }?;
+/// assert_eq!(fds[0].as_raw_fd(), n);
+/// assert_ne!(fds[1].as_raw_fd(), n); // the repeat got its own duplicate
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub unsafe fn adopt_inherited(raw: &[RawFd]) -> io::Result<Vec<OwnedFd>> {
     let mut seen = HashSet::new();
     let mut out: Vec<OwnedFd> = Vec::with_capacity(raw.len());
@@ -117,6 +174,18 @@ pub unsafe fn adopt_inherited(raw: &[RawFd]) -> io::Result<Vec<OwnedFd>> {
 
 /// Duplicates the descriptors of an [`Exported`] value, as a transfer to another process
 /// would; for tests and for in-process round trips.
+///
+/// ```
+/// use multiproc_core::handle::{self, CrossFd};
+/// use std::os::fd::AsRawFd;
+/// let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+/// let fd = CrossFd::new(a.into());
+/// let dups = handle::dup_for_transfer(&[fd.as_raw_fd()])?;
+/// assert_ne!(dups[0].as_raw_fd(), fd.as_raw_fd());
+/// // A number that is not open is an error.
+/// assert!(handle::dup_for_transfer(&[-1]).is_err());
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn dup_for_transfer(raw: &[RawFd]) -> io::Result<Vec<OwnedFd>> {
     raw.iter()
         .map(|&fd| {
@@ -134,6 +203,28 @@ pub fn dup_for_transfer(raw: &[RawFd]) -> io::Result<Vec<OwnedFd>> {
 /// Serializes a descriptor inside [`export`]: records it and writes its index.
 ///
 /// For use in the `Serialize` impl of a handle type (`#[serde(serialize_with = ...)]`).
+///
+/// ```
+/// use multiproc_core::{codec, handle};
+/// use serde::{Deserialize, Serialize, Serializer};
+/// use std::os::fd::{AsFd, OwnedFd};
+///
+/// #[derive(Serialize, Deserialize)]
+/// struct Pipe {
+///     #[serde(serialize_with = "ser_fd", deserialize_with = "handle::deserialize_fd")]
+///     fd: OwnedFd,
+/// }
+/// fn ser_fd<S: Serializer>(fd: &OwnedFd, s: S) -> Result<S::Ok, S::Error> {
+///     handle::serialize_fd(fd.as_fd(), s)
+/// }
+///
+/// let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+/// let pipe = Pipe { fd: a.into() };
+/// assert_eq!(handle::export(&pipe)?.fds.len(), 1);
+/// // Outside `export` the descriptor refuses to be encoded.
+/// assert!(codec::encode(&pipe).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn serialize_fd<S: Serializer>(fd: BorrowedFd<'_>, s: S) -> Result<S::Ok, S::Error> {
     let index = OUTGOING.with(|o| {
         o.borrow_mut().as_mut().map(|v| {
@@ -152,6 +243,26 @@ pub fn serialize_fd<S: Serializer>(fd: BorrowedFd<'_>, s: S) -> Result<S::Ok, S:
 }
 
 /// Deserializes a descriptor inside [`import`]: reads its index and takes the descriptor.
+///
+/// ```
+/// use multiproc_core::handle;
+/// use serde::Deserialize;
+/// use std::os::fd::OwnedFd;
+///
+/// #[derive(Deserialize)]
+/// struct Received {
+///     #[serde(deserialize_with = "handle::deserialize_fd")]
+///     fd: OwnedFd,
+/// }
+/// // Index 0 of the descriptors that arrived.
+/// let bytes = multiproc_core::codec::encode(&0u32)?;
+/// let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+/// let r: Received = handle::import(&bytes, vec![a.into()])?;
+/// # let _ = r.fd;
+/// // Outside `import` there is no table to take it from.
+/// assert!(multiproc_core::codec::decode::<Received>(&bytes).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn deserialize_fd<'de, D: Deserializer<'de>>(d: D) -> Result<OwnedFd, D::Error> {
     let index = u32::deserialize(d)? as usize;
     INCOMING.with(|i| match i.borrow_mut().as_mut() {
@@ -183,20 +294,65 @@ fn fail_de<E: serde::de::Error>(reason: String) -> E {
 }
 
 /// A descriptor that crosses into children together with the handle that owns it.
+///
+/// ```
+/// use multiproc_core::handle::{self, CrossFd};
+/// use serde::{Deserialize, Serialize};
+///
+/// // A user's own handle type crosses with a plain derive.
+/// #[derive(Serialize, Deserialize)]
+/// struct Job { name: String, out: CrossFd }
+///
+/// let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+/// let job = Job { name: "j".into(), out: CrossFd::new(a.into()) };
+/// let sent = handle::export(&job)?;
+/// let back: Job = handle::import(&sent.bytes, handle::dup_for_transfer(&sent.fds)?)?;
+/// assert_eq!(back.name, "j");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct CrossFd(OwnedFd);
 
 impl CrossFd {
     /// Wraps an owned descriptor.
+    ///
+    /// ```
+    /// use multiproc_core::handle::CrossFd;
+    /// use std::os::fd::AsRawFd;
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+    /// let raw = a.as_raw_fd();
+    /// assert_eq!(CrossFd::new(a.into()).as_raw_fd(), raw);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn new(fd: OwnedFd) -> Self {
         Self(fd)
     }
 
     /// Gives the descriptor back.
+    ///
+    /// ```
+    /// use multiproc_core::handle::CrossFd;
+    /// use std::os::fd::AsRawFd;
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+    /// let fd = CrossFd::from(std::os::fd::OwnedFd::from(a));
+    /// let raw = fd.as_raw_fd();
+    /// assert_eq!(fd.into_inner().as_raw_fd(), raw);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn into_inner(self) -> OwnedFd {
         self.0
     }
 
     /// A new `CrossFd` for the same open file (`dup`).
+    ///
+    /// ```
+    /// use multiproc_core::handle::CrossFd;
+    /// use std::os::fd::AsRawFd;
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+    /// let fd = CrossFd::new(a.into());
+    /// let copy = fd.try_clone()?;
+    /// assert_ne!(copy.as_raw_fd(), fd.as_raw_fd());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn try_clone(&self) -> io::Result<Self> {
         Ok(Self(platform::dup_cloexec(self.0.as_fd())?))
     }
@@ -239,6 +395,12 @@ impl<'de> Deserialize<'de> for CrossFd {
 }
 
 /// Marker for values that are complete in themselves once imported (all serde types).
+///
+/// ```
+/// use multiproc_core::handle::Crossing;
+/// fn send_later<T: Crossing>(_value: T) {}
+/// send_later((1u32, String::from("any serde type")));
+/// ```
 pub trait Crossing: Serialize + DeserializeOwned {}
 impl<T: Serialize + DeserializeOwned> Crossing for T {}
 

@@ -93,6 +93,12 @@ type OnError = Box<dyn FnOnce(&PoolError) + Send>;
 
 impl<T> Callbacks<T> {
     /// No callbacks.
+    ///
+    /// ```
+    /// use multiproc_pool::Callbacks;
+    /// let cb = Callbacks::<u32>::new();
+    /// assert_eq!(format!("{cb:?}"), "Callbacks { callback: false, error_callback: false }");
+    /// ```
     pub fn new() -> Self {
         Callbacks {
             on_success: None,
@@ -101,12 +107,47 @@ impl<T> Callbacks<T> {
     }
 
     /// Runs `f` with the value when the call succeeds.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::{sync::mpsc, time::Duration};
+    /// use multiproc_pool::{Callbacks, Pool};
+    ///
+    /// fn triple(x: u32) -> u32 { 3 * x }
+    ///
+    /// let pool = Pool::new(1)?;
+    /// let (tx, rx) = mpsc::channel();
+    /// let cb = Callbacks::new().callback(move |v: &u32| tx.send(*v).unwrap());
+    /// let r = pool.apply_async_with(triple, 5, cb)?;
+    /// assert_eq!(r.get_timeout(Duration::from_secs(30))?, 15);
+    /// assert_eq!(rx.recv_timeout(Duration::from_secs(30))?, 15);
+    /// # Ok(()) }
+    /// ```
     pub fn callback(mut self, f: impl FnOnce(&T) + Send + 'static) -> Self {
         self.on_success = Some(Box::new(f));
         self
     }
 
     /// Runs `f` with the error when the call fails.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::{sync::mpsc, time::Duration};
+    /// use multiproc_pool::{Callbacks, Pool, PoolError};
+    ///
+    /// fn positive(x: i32) -> i32 { assert!(x > 0, "not positive"); x }
+    ///
+    /// let pool = Pool::new(1)?;
+    /// let (tx, rx) = mpsc::channel();
+    /// let cb = Callbacks::new().error_callback(move |e: &PoolError| tx.send(e.clone()).unwrap());
+    /// let r = pool.apply_async_with(positive, -1, cb)?;
+    /// let err = r.get_timeout(Duration::from_secs(30)).unwrap_err();
+    /// assert!(matches!(err, PoolError::Panicked { .. }), "{err}");
+    /// assert_eq!(rx.recv_timeout(Duration::from_secs(30))?, err);
+    /// # Ok(()) }
+    /// ```
     pub fn error_callback(mut self, f: impl FnOnce(&PoolError) + Send + 'static) -> Self {
         self.on_error = Some(Box::new(f));
         self
@@ -241,12 +282,46 @@ impl<T> fmt::Debug for AsyncResult<T> {
 
 impl<T> AsyncResult<T> {
     /// Whether the call has finished (successfully or not).
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use multiproc_pool::Pool;
+    ///
+    /// fn square(x: u64) -> u64 { x * x }
+    ///
+    /// let pool = Pool::new(1)?;
+    /// let r = pool.apply_async(square, 7)?;
+    /// assert!(r.wait_timeout(Duration::from_secs(30)));
+    /// assert!(r.ready());
+    /// assert_eq!(r.get()?, 49);
+    /// # Ok(()) }
+    /// ```
     pub fn ready(&self) -> bool {
         !matches!(*lock(&self.cell.state), CellState::Pending)
     }
 
     /// Whether the call succeeded; `None` while it is not finished (where CPython raises
     /// `ValueError`).
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use multiproc_pool::Pool;
+    ///
+    /// fn square(x: u64) -> u64 { x * x }
+    ///
+    /// let pool = Pool::new(1)?;
+    /// let r = pool.apply_async(square, 7)?;
+    /// assert!(r.wait_timeout(Duration::from_secs(30)));
+    /// assert_eq!(r.successful(), Some(true));
+    /// assert_eq!(r.get_timeout(Duration::ZERO)?, 49);
+    /// // Taking the value does not forget whether the call succeeded.
+    /// assert_eq!(r.successful(), Some(true));
+    /// # Ok(()) }
+    /// ```
     pub fn successful(&self) -> Option<bool> {
         match &*lock(&self.cell.state) {
             CellState::Pending => None,
@@ -256,21 +331,79 @@ impl<T> AsyncResult<T> {
     }
 
     /// Waits until the call has finished.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_pool::Pool;
+    ///
+    /// fn square(x: u64) -> u64 { x * x }
+    ///
+    /// let pool = Pool::new(1)?;
+    /// let r = pool.apply_async(square, 7)?;
+    /// r.wait(); // a worker that dies fails the task: this does not hang
+    /// assert!(r.ready());
+    /// assert_eq!(r.get()?, 49);
+    /// # Ok(()) }
+    /// ```
     pub fn wait(&self) {
         drop(self.cell.wait_deadline(None));
     }
 
     /// Waits at most `timeout`; whether the call has finished.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use multiproc_pool::Pool;
+    ///
+    /// fn square(x: u64) -> u64 { x * x }
+    ///
+    /// let pool = Pool::new(1)?;
+    /// let r = pool.apply_async(square, 7)?;
+    /// assert!(r.wait_timeout(Duration::from_secs(30)));
+    /// assert_eq!(r.get()?, 49);
+    /// # Ok(()) }
+    /// ```
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
         self.wait_deadline(Instant::now() + timeout)
     }
 
     /// Waits until `deadline` at the latest; whether the call has finished.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::{Duration, Instant};
+    /// use multiproc_pool::Pool;
+    ///
+    /// fn square(x: u64) -> u64 { x * x }
+    ///
+    /// let pool = Pool::new(1)?;
+    /// let r = pool.apply_async(square, 7)?;
+    /// assert!(r.wait_deadline(Instant::now() + Duration::from_secs(30)));
+    /// assert_eq!(r.get()?, 49);
+    /// # Ok(()) }
+    /// ```
     pub fn wait_deadline(&self, deadline: Instant) -> bool {
         !matches!(*self.cell.wait_deadline(Some(deadline)), CellState::Pending)
     }
 
     /// Waits for the call and returns its value or its error.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_pool::Pool;
+    ///
+    /// fn square(x: u64) -> u64 { x * x }
+    ///
+    /// let pool = Pool::new(1)?;
+    /// let r = pool.map_async(square, 1..=3)?;
+    /// assert_eq!(r.get()?, [1, 4, 9]);
+    /// # Ok(()) }
+    /// ```
     pub fn get(self) -> Result<T, PoolError> {
         self.take(None)
     }
@@ -278,11 +411,40 @@ impl<T> AsyncResult<T> {
     /// As [`get`](Self::get), waiting at most `timeout`: [`PoolError::Timeout`] if the
     /// call has not finished by then (it can be asked again); [`PoolError::ResultTaken`]
     /// if an earlier call already took the value.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use multiproc_pool::{Pool, PoolError};
+    ///
+    /// fn square(x: u64) -> u64 { x * x }
+    ///
+    /// let pool = Pool::new(1)?;
+    /// let r = pool.apply_async(square, 7)?;
+    /// assert_eq!(r.get_timeout(Duration::from_secs(30))?, 49);
+    /// assert_eq!(r.get_timeout(Duration::ZERO), Err(PoolError::ResultTaken));
+    /// # Ok(()) }
+    /// ```
     pub fn get_timeout(&self, timeout: Duration) -> Result<T, PoolError> {
         self.take(Some(Instant::now() + timeout))
     }
 
     /// As [`get_timeout`](Self::get_timeout), with an absolute deadline.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::{Duration, Instant};
+    /// use multiproc_pool::Pool;
+    ///
+    /// fn square(x: u64) -> u64 { x * x }
+    ///
+    /// let pool = Pool::new(1)?;
+    /// let r = pool.apply_async(square, 7)?;
+    /// assert_eq!(r.get_deadline(Instant::now() + Duration::from_secs(30))?, 49);
+    /// # Ok(()) }
+    /// ```
     pub fn get_deadline(&self, deadline: Instant) -> Result<T, PoolError> {
         self.take(Some(deadline))
     }
@@ -679,12 +841,45 @@ impl<R> fmt::Debug for IMapIterator<R> {
 impl<R> IMapIterator<R> {
     /// The next result, waiting at most `timeout`: `Ok(None)` at the end,
     /// [`PoolError::Timeout`] if nothing came in time (try again), or the task's error.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use multiproc_pool::Pool;
+    ///
+    /// fn double(x: u32) -> u32 { 2 * x }
+    ///
+    /// let pool = Pool::new(1)?;
+    /// let mut it = pool.imap(double, 1..=2)?;
+    /// let t = Duration::from_secs(30);
+    /// assert_eq!(it.next_timeout(t)?, Some(2));
+    /// assert_eq!(it.next_timeout(t)?, Some(4));
+    /// assert_eq!(it.next_timeout(t)?, None);
+    /// # Ok(()) }
+    /// ```
     pub fn next_timeout(&mut self, timeout: Duration) -> Result<Option<R>, PoolError> {
         self.next_deadline(Some(Instant::now() + timeout))
     }
 
     /// As [`next_timeout`](Self::next_timeout), with an absolute deadline (`None`: no
     /// limit).
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::{Duration, Instant};
+    /// use multiproc_pool::Pool;
+    ///
+    /// fn double(x: u32) -> u32 { 2 * x }
+    ///
+    /// let pool = Pool::new(1)?;
+    /// let mut it = pool.imap_unordered(double, [5])?;
+    /// let deadline = Some(Instant::now() + Duration::from_secs(30));
+    /// assert_eq!(it.next_deadline(deadline)?, Some(10));
+    /// assert_eq!(it.next_deadline(deadline)?, None);
+    /// # Ok(()) }
+    /// ```
     pub fn next_deadline(&mut self, deadline: Option<Instant>) -> Result<Option<R>, PoolError> {
         let mut st = lock(&self.shared.state);
         loop {

@@ -17,6 +17,12 @@ pub fn cpu_count() -> usize {
 }
 
 /// The number of CPUs the machine has online, whatever this process may use.
+///
+/// ```
+/// use multiproc_process::{cpu_count, os_cpu_count};
+/// // The machine has at least as many CPUs as this process may use.
+/// assert!(os_cpu_count() >= cpu_count());
+/// ```
 pub fn os_cpu_count() -> usize {
     std::fs::read_to_string("/sys/devices/system/cpu/online")
         .ok()

@@ -8,6 +8,20 @@ use crate::StartMethod;
 
 /// An error from [`Process`](crate::Process). Each variant names the process and, once it
 /// has one, its pid.
+///
+/// ```
+/// # multiproc_process::setup!();
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use multiproc_process::{Process, ProcessError};
+/// fn quit(code: i32) { std::process::exit(code) }
+/// let mut p = Process::new(quit, 3);
+/// p.start()?;
+/// match p.result() {
+///     Err(ProcessError::Exited { code, .. }) => assert_eq!(code, 3),
+///     other => panic!("unexpected: {other:?}"),
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ProcessError {
@@ -161,6 +175,20 @@ pub enum ProcessError {
 
 impl ProcessError {
     /// The pid of the process concerned, when it had one.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_process::Process;
+    /// fn fail(_: ()) { panic!("oops") }
+    /// let mut p = Process::new(fail, ());
+    /// // Before a start there is no pid to report.
+    /// assert_eq!(p.join().unwrap_err().pid(), None);
+    /// p.start()?;
+    /// let err = p.result().unwrap_err();
+    /// assert_eq!(err.pid(), p.pid());
+    /// # Ok(()) }
+    /// ```
     pub fn pid(&self) -> Option<i32> {
         match self {
             ProcessError::AlreadyStarted { pid, .. }
@@ -177,11 +205,38 @@ impl ProcessError {
     }
 
     /// Whether the child's function panicked.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_process::Process;
+    /// fn fail(_: ()) { panic!("oops") }
+    /// let mut p = Process::new(fail, ());
+    /// p.start()?;
+    /// let err = p.result().unwrap_err();
+    /// assert!(err.is_panic());
+    /// assert!(err.to_string().contains("panicked: oops"), "{err}");
+    /// # Ok(()) }
+    /// ```
     pub fn is_panic(&self) -> bool {
         matches!(self, ProcessError::Panicked { .. })
     }
 
     /// The signal that killed the child, if one did.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_process::Process;
+    /// use std::time::Duration;
+    /// fn nap(secs: u64) { std::thread::sleep(Duration::from_secs(secs)) }
+    /// let mut p = Process::new(nap, 10);
+    /// p.start()?;
+    /// p.kill()?;
+    /// let err = p.result_timeout(Duration::from_secs(10)).unwrap_err();
+    /// assert_eq!(err.signal(), Some(9));
+    /// # Ok(()) }
+    /// ```
     pub fn signal(&self) -> Option<i32> {
         match self {
             ProcessError::Signaled { signal, .. } => Some(*signal),

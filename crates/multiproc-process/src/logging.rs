@@ -22,6 +22,11 @@ use log::{LevelFilter, Log, Metadata, Record};
 use crate::registry;
 
 /// The `log` target of multiproc's own records.
+///
+/// ```
+/// assert_eq!(multiproc_process::logging::TARGET, "multiproc");
+/// assert_eq!(multiproc_process::get_logger().target(), multiproc_process::logging::TARGET);
+/// ```
 pub const TARGET: &str = "multiproc";
 
 struct StderrLogger;
@@ -63,6 +68,16 @@ fn level_from_usize(v: usize) -> LevelFilter {
 /// Sends log records to stderr with the process name, at `level` and above, here and in
 /// children started afterwards. If another `log` backend is already installed, only the
 /// level changes and records keep going to that backend.
+///
+/// ```
+/// use log::LevelFilter;
+/// use multiproc_process::log_to_stderr;
+/// let logger = log_to_stderr(LevelFilter::Warn);
+/// assert!(logger.is_stderr());
+/// assert_eq!(log::max_level(), LevelFilter::Warn);
+/// log::warn!("shown as [WARN/MainProcess] ...");
+/// log::info!("filtered out");
+/// ```
 pub fn log_to_stderr(level: LevelFilter) -> Logger {
     if log::set_logger(&LOGGER).is_ok() || STDERR_LEVEL.load(Ordering::Acquire) != 0 {
         STDERR_LEVEL.store(level as usize + 1, Ordering::Release);
@@ -84,26 +99,56 @@ pub(crate) fn enable_in_child(level: usize) {
 }
 
 /// Handle on multiproc's logging (CPython's `get_logger()`).
+///
+/// ```
+/// use log::LevelFilter;
+/// let logger = multiproc_process::get_logger();
+/// logger.set_level(LevelFilter::Debug);
+/// assert_eq!(logger.level(), LevelFilter::Debug);
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct Logger(());
 
 /// The handle on multiproc's logging.
+///
+/// ```
+/// let logger = multiproc_process::get_logger();
+/// assert_eq!(logger.target(), "multiproc");
+/// ```
 pub fn get_logger() -> Logger {
     Logger(())
 }
 
 impl Logger {
     /// The `log` target multiproc writes under.
+    ///
+    /// ```
+    /// // Filter on this target in any `log` backend to see multiproc's records.
+    /// assert_eq!(multiproc_process::get_logger().target(), "multiproc");
+    /// ```
     pub fn target(&self) -> &'static str {
         TARGET
     }
 
     /// The maximum level in force (the `log` crate's global one).
+    ///
+    /// ```
+    /// use log::LevelFilter;
+    /// log::set_max_level(LevelFilter::Error);
+    /// assert_eq!(multiproc_process::get_logger().level(), LevelFilter::Error);
+    /// ```
     pub fn level(&self) -> LevelFilter {
         log::max_level()
     }
 
     /// Changes the maximum level.
+    ///
+    /// ```
+    /// use log::LevelFilter;
+    /// let logger = multiproc_process::log_to_stderr(LevelFilter::Info);
+    /// logger.set_level(LevelFilter::Off);
+    /// assert_eq!(log::max_level(), LevelFilter::Off);
+    /// ```
     pub fn set_level(&self, level: LevelFilter) {
         if STDERR_LEVEL.load(Ordering::Acquire) != 0 {
             STDERR_LEVEL.store(level as usize + 1, Ordering::Release);
@@ -112,6 +157,13 @@ impl Logger {
     }
 
     /// Whether records go to stderr through [`log_to_stderr`]'s backend.
+    ///
+    /// ```
+    /// use multiproc_process::{get_logger, log_to_stderr};
+    /// assert!(!get_logger().is_stderr());
+    /// log_to_stderr(log::LevelFilter::Error);
+    /// assert!(get_logger().is_stderr());
+    /// ```
     pub fn is_stderr(&self) -> bool {
         STDERR_LEVEL.load(Ordering::Acquire) != 0
     }

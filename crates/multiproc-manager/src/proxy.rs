@@ -95,6 +95,17 @@ proxy_struct! {
 
 impl<K: Serialize + DeserializeOwned, V: Serialize + DeserializeOwned> DictProxy<K, V> {
     /// `d.get(key)`: the value, or `None`.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let d = m.dict::<String, u32>()?;
+    /// d.set(&"a".into(), &1)?;
+    /// assert_eq!(d.get(&"a".into())?, Some(1));
+    /// assert_eq!(d.get(&"b".into())?, None);
+    /// # Ok(()) }
+    /// ```
     pub fn get(&self, key: &K) -> Result<Option<V>, ManagerError> {
         match self.getitem(key) {
             Ok(v) => Ok(Some(v)),
@@ -104,12 +115,35 @@ impl<K: Serialize + DeserializeOwned, V: Serialize + DeserializeOwned> DictProxy
     }
 
     /// `d[key]`: the value, or [`ManagerError::KeyNotFound`].
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let d = m.dict::<String, u32>()?;
+    /// d.set(&"a".into(), &1)?;
+    /// assert_eq!(d.getitem(&"a".into())?, 1);
+    /// let err = d.getitem(&"b".into()).unwrap_err();
+    /// assert!(matches!(err, multiproc_manager::ManagerError::KeyNotFound { .. }));
+    /// # Ok(()) }
+    /// ```
     pub fn getitem(&self, key: &K) -> Result<V, ManagerError> {
         let k = self.core.encode("get", key)?;
         self.core.call(Op::Get(&k), false, decode_bytes)
     }
 
     /// `d[key] = value`.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let d = m.dict::<String, u32>()?;
+    /// d.set(&"a".into(), &1)?;
+    /// d.set(&"a".into(), &2)?; // replaces
+    /// assert_eq!(d.items()?, [("a".to_string(), 2)]);
+    /// # Ok(()) }
+    /// ```
     pub fn set(&self, key: &K, value: &V) -> Result<(), ManagerError> {
         let k = self.core.encode("set", key)?;
         let v = self.core.encode("set", value)?;
@@ -117,18 +151,52 @@ impl<K: Serialize + DeserializeOwned, V: Serialize + DeserializeOwned> DictProxy
     }
 
     /// `del d[key]`, or [`ManagerError::KeyNotFound`].
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let d = m.dict::<String, u32>()?;
+    /// d.set(&"a".into(), &1)?;
+    /// d.del(&"a".into())?;
+    /// assert!(d.is_empty()?);
+    /// assert!(d.del(&"a".into()).is_err());
+    /// # Ok(()) }
+    /// ```
     pub fn del(&self, key: &K) -> Result<(), ManagerError> {
         let k = self.core.encode("del", key)?;
         self.core.call(Op::Del(&k), false, unit)
     }
 
     /// `d.pop(key, None)`: removes and returns the value if there was one.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let d = m.dict::<String, u32>()?;
+    /// d.set(&"a".into(), &1)?;
+    /// assert_eq!(d.pop(&"a".into())?, Some(1));
+    /// assert_eq!(d.pop(&"a".into())?, None);
+    /// # Ok(()) }
+    /// ```
     pub fn pop(&self, key: &K) -> Result<Option<V>, ManagerError> {
         let k = self.core.encode("pop", key)?;
         self.core.call(Op::Pop(&k), false, decode_maybe)
     }
 
     /// `key in d`.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let d = m.dict::<String, u32>()?;
+    /// d.set(&"a".into(), &1)?;
+    /// assert!(d.contains_key(&"a".into())?);
+    /// assert!(!d.contains_key(&"b".into())?);
+    /// # Ok(()) }
+    /// ```
     pub fn contains_key(&self, key: &K) -> Result<bool, ManagerError> {
         let k = self.core.encode("contains", key)?;
         self.core.call(Op::Contains(&k), false, boolean)
@@ -136,6 +204,17 @@ impl<K: Serialize + DeserializeOwned, V: Serialize + DeserializeOwned> DictProxy
 
     /// `d.setdefault(key, default)`: the value there, after storing `default` if there
     /// was none.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let d = m.dict::<String, u32>()?;
+    /// assert_eq!(d.setdefault(&"a".into(), &1)?, 1);
+    /// assert_eq!(d.setdefault(&"a".into(), &2)?, 1); // already there
+    /// assert_eq!(d.get(&"a".into())?, Some(1));
+    /// # Ok(()) }
+    /// ```
     pub fn setdefault(&self, key: &K, default: &V) -> Result<V, ManagerError> {
         let k = self.core.encode("setdefault", key)?;
         let v = self.core.encode("setdefault", default)?;
@@ -143,31 +222,99 @@ impl<K: Serialize + DeserializeOwned, V: Serialize + DeserializeOwned> DictProxy
     }
 
     /// `len(d)`.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let d = m.dict::<String, u32>()?;
+    /// assert_eq!(d.len()?, 0);
+    /// d.set(&"a".into(), &1)?;
+    /// d.set(&"b".into(), &2)?;
+    /// assert_eq!(d.len()?, 2);
+    /// # Ok(()) }
+    /// ```
     pub fn len(&self) -> Result<usize, ManagerError> {
         self.core.call(Op::Len, false, int).map(|n| n as usize)
     }
 
     /// `len(d) == 0`.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let d = m.dict::<String, u32>()?;
+    /// assert!(d.is_empty()?);
+    /// d.set(&"a".into(), &1)?;
+    /// assert!(!d.is_empty()?);
+    /// # Ok(()) }
+    /// ```
     pub fn is_empty(&self) -> Result<bool, ManagerError> {
         Ok(self.len()? == 0)
     }
 
     /// `list(d.keys())`.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let d = m.dict::<String, u32>()?;
+    /// d.set(&"b".into(), &2)?;
+    /// d.set(&"a".into(), &1)?;
+    /// assert_eq!(d.keys()?, ["b", "a"]); // insertion order
+    /// # Ok(()) }
+    /// ```
     pub fn keys(&self) -> Result<Vec<K>, ManagerError> {
         self.core.call(Op::Keys, false, decode_many)
     }
 
     /// `list(d.values())`.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let d = m.dict::<String, u32>()?;
+    /// d.set(&"b".into(), &2)?;
+    /// d.set(&"a".into(), &1)?;
+    /// assert_eq!(d.values()?, [2, 1]);
+    /// # Ok(()) }
+    /// ```
     pub fn values(&self) -> Result<Vec<V>, ManagerError> {
         self.core.call(Op::Values, false, decode_many)
     }
 
     /// `list(d.items())`.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let d = m.dict::<String, u32>()?;
+    /// d.set(&"b".into(), &2)?;
+    /// d.set(&"a".into(), &1)?;
+    /// assert_eq!(d.items()?, [("b".to_string(), 2), ("a".to_string(), 1)]);
+    /// # Ok(()) }
+    /// ```
     pub fn items(&self) -> Result<Vec<(K, V)>, ManagerError> {
         self.core.call(Op::Items, false, decode_pairs)
     }
 
     /// `d.update(pairs)`, in one request.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let d = m.dict::<String, u32>()?;
+    /// let (a, b) = ("a".to_string(), "b".to_string());
+    /// d.update([(&a, &1), (&b, &2)])?;
+    /// assert_eq!(d.len()?, 2);
+    /// assert_eq!(d.get(&b)?, Some(2));
+    /// # Ok(()) }
+    /// ```
     pub fn update<'a>(
         &self,
         pairs: impl IntoIterator<Item = (&'a K, &'a V)>,
@@ -193,6 +340,17 @@ impl<K: Serialize + DeserializeOwned, V: Serialize + DeserializeOwned> DictProxy
     }
 
     /// `d.clear()`.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let d = m.dict::<String, u32>()?;
+    /// d.set(&"a".into(), &1)?;
+    /// d.clear()?;
+    /// assert!(d.is_empty()?);
+    /// # Ok(()) }
+    /// ```
     pub fn clear(&self) -> Result<(), ManagerError> {
         self.core.call(Op::Clear, false, unit)
     }
@@ -222,28 +380,84 @@ proxy_struct! {
 
 impl<T: Serialize + DeserializeOwned> ListProxy<T> {
     /// `l[i]`, or [`ManagerError::IndexOutOfRange`].
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let l = m.list::<i32>()?;
+    /// l.extend(&[1, 2, 3])?;
+    /// assert_eq!(l.get(0)?, 1);
+    /// assert_eq!(l.get(-1)?, 3);
+    /// assert!(matches!(l.get(3), Err(multiproc_manager::ManagerError::IndexOutOfRange { .. })));
+    /// # Ok(()) }
+    /// ```
     pub fn get(&self, i: i64) -> Result<T, ManagerError> {
         self.core.call(Op::Index(i), false, decode_bytes)
     }
 
     /// `l[i] = v`.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let l = m.list::<i32>()?;
+    /// l.extend(&[1, 2, 3])?;
+    /// l.set(-1, &30)?;
+    /// assert_eq!(l.to_vec()?, [1, 2, 30]);
+    /// # Ok(()) }
+    /// ```
     pub fn set(&self, i: i64, v: &T) -> Result<(), ManagerError> {
         let b = self.core.encode("set_index", v)?;
         self.core.call(Op::SetIndex(i, &b), false, unit)
     }
 
     /// `del l[i]`.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let l = m.list::<i32>()?;
+    /// l.extend(&[1, 2, 3])?;
+    /// l.del(0)?;
+    /// assert_eq!(l.to_vec()?, [2, 3]);
+    /// # Ok(()) }
+    /// ```
     pub fn del(&self, i: i64) -> Result<(), ManagerError> {
         self.core.call(Op::DelIndex(i), false, unit)
     }
 
     /// `l.append(v)`.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let l = m.list::<i32>()?;
+    /// l.append(&1)?;
+    /// l.append(&2)?;
+    /// assert_eq!(l.to_vec()?, [1, 2]);
+    /// # Ok(()) }
+    /// ```
     pub fn append(&self, v: &T) -> Result<(), ManagerError> {
         let b = self.core.encode("append", v)?;
         self.core.call(Op::Append(&b), false, unit)
     }
 
     /// `l.extend(vs)`, in one request.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let l = m.list::<i32>()?;
+    /// l.extend(&[1, 2])?;
+    /// l.extend(&[3])?;
+    /// assert_eq!(l.to_vec()?, [1, 2, 3]);
+    /// # Ok(()) }
+    /// ```
     pub fn extend(&self, vs: &[T]) -> Result<(), ManagerError> {
         let enc: Vec<Vec<u8>> = vs
             .iter()
@@ -257,32 +471,98 @@ impl<T: Serialize + DeserializeOwned> ListProxy<T> {
     }
 
     /// `l.insert(i, v)` (an index past either end inserts at that end, as in Python).
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let l = m.list::<i32>()?;
+    /// l.extend(&[1, 3])?;
+    /// l.insert(1, &2)?;
+    /// l.insert(100, &4)?; // past the end: appends
+    /// assert_eq!(l.to_vec()?, [1, 2, 3, 4]);
+    /// # Ok(()) }
+    /// ```
     pub fn insert(&self, i: i64, v: &T) -> Result<(), ManagerError> {
         let b = self.core.encode("insert", v)?;
         self.core.call(Op::Insert(i, &b), false, unit)
     }
 
     /// `l.pop(i)` (`None`: the last), or [`ManagerError::IndexOutOfRange`].
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let l = m.list::<i32>()?;
+    /// l.extend(&[1, 2, 3])?;
+    /// assert_eq!(l.pop(None)?, 3);
+    /// assert_eq!(l.pop(Some(0))?, 1);
+    /// assert_eq!(l.to_vec()?, [2]);
+    /// # Ok(()) }
+    /// ```
     pub fn pop(&self, i: Option<i64>) -> Result<T, ManagerError> {
         self.core.call(Op::PopIndex(i), false, decode_bytes)
     }
 
     /// `len(l)`.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let l = m.list::<i32>()?;
+    /// l.extend(&[1, 2, 3])?;
+    /// assert_eq!(l.len()?, 3);
+    /// # Ok(()) }
+    /// ```
     pub fn len(&self) -> Result<usize, ManagerError> {
         self.core.call(Op::Len, false, int).map(|n| n as usize)
     }
 
     /// `len(l) == 0`.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let l = m.list::<i32>()?;
+    /// assert!(l.is_empty()?);
+    /// l.append(&1)?;
+    /// assert!(!l.is_empty()?);
+    /// # Ok(()) }
+    /// ```
     pub fn is_empty(&self) -> Result<bool, ManagerError> {
         Ok(self.len()? == 0)
     }
 
     /// `list(l)`: a copy of the whole list.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let l = m.list::<i32>()?;
+    /// l.extend(&[1, 2])?;
+    /// assert_eq!(l.to_vec()?, vec![1, 2]);
+    /// # Ok(()) }
+    /// ```
     pub fn to_vec(&self) -> Result<Vec<T>, ManagerError> {
         self.core.call(Op::ToVec, false, decode_many)
     }
 
     /// `l.count(v)` (elements compare by their encoding).
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let l = m.list::<i32>()?;
+    /// l.extend(&[1, 2, 1])?;
+    /// assert_eq!(l.count(&1)?, 2);
+    /// assert_eq!(l.count(&5)?, 0);
+    /// # Ok(()) }
+    /// ```
     pub fn count(&self, v: &T) -> Result<usize, ManagerError> {
         let b = self.core.encode("count", v)?;
         self.core
@@ -291,6 +571,17 @@ impl<T: Serialize + DeserializeOwned> ListProxy<T> {
     }
 
     /// `l.index(v)`: the first position of `v`, or `None` (Python raises `ValueError`).
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let l = m.list::<i32>()?;
+    /// l.extend(&[5, 6, 5])?;
+    /// assert_eq!(l.index(&5)?, Some(0));
+    /// assert_eq!(l.index(&7)?, None);
+    /// # Ok(()) }
+    /// ```
     pub fn index(&self, v: &T) -> Result<Option<usize>, ManagerError> {
         let b = self.core.encode("index", v)?;
         self.core
@@ -299,23 +590,68 @@ impl<T: Serialize + DeserializeOwned> ListProxy<T> {
     }
 
     /// `v in l`.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let l = m.list::<i32>()?;
+    /// l.extend(&[5, 6])?;
+    /// assert!(l.contains(&6)?);
+    /// assert!(!l.contains(&7)?);
+    /// # Ok(()) }
+    /// ```
     pub fn contains(&self, v: &T) -> Result<bool, ManagerError> {
         Ok(self.index(v)?.is_some())
     }
 
     /// `l.remove(v)`: removes the first `v`; whether there was one (Python raises
     /// `ValueError` when not).
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let l = m.list::<i32>()?;
+    /// l.extend(&[5, 6, 5])?;
+    /// assert!(l.remove(&5)?);
+    /// assert_eq!(l.to_vec()?, [6, 5]);
+    /// assert!(!l.remove(&7)?);
+    /// # Ok(()) }
+    /// ```
     pub fn remove(&self, v: &T) -> Result<bool, ManagerError> {
         let b = self.core.encode("remove", v)?;
         self.core.call(Op::RemoveValue(&b), false, boolean)
     }
 
     /// `l.reverse()`.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let l = m.list::<i32>()?;
+    /// l.extend(&[1, 2, 3])?;
+    /// l.reverse()?;
+    /// assert_eq!(l.to_vec()?, [3, 2, 1]);
+    /// # Ok(()) }
+    /// ```
     pub fn reverse(&self) -> Result<(), ManagerError> {
         self.core.call(Op::Reverse, false, unit)
     }
 
     /// `l.clear()`.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let l = m.list::<i32>()?;
+    /// l.extend(&[1, 2, 3])?;
+    /// l.clear()?;
+    /// assert!(l.is_empty()?);
+    /// # Ok(()) }
+    /// ```
     pub fn clear(&self) -> Result<(), ManagerError> {
         self.core.call(Op::Clear, false, unit)
     }
@@ -400,11 +736,30 @@ proxy_struct! {
 
 impl<T: Serialize + DeserializeOwned> ValueProxy<T> {
     /// `v.value`.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let v = m.value(&7u32)?;
+    /// assert_eq!(v.get()?, 7);
+    /// # Ok(()) }
+    /// ```
     pub fn get(&self) -> Result<T, ManagerError> {
         self.core.call(Op::Load, false, decode_bytes)
     }
 
     /// `v.value = x`.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let v = m.value(&String::from("a"))?;
+    /// v.set(&"b".into())?;
+    /// assert_eq!(v.get()?, "b");
+    /// # Ok(()) }
+    /// ```
     pub fn set(&self, x: &T) -> Result<(), ManagerError> {
         let b = self.core.encode("set", x)?;
         self.core.call(Op::Store(&b), false, unit)

@@ -59,6 +59,14 @@ use crate::Process;
 use crate::process::ProcessBuilder;
 
 /// How a child process is created.
+///
+/// ```
+/// use multiproc_process::StartMethod;
+/// let m: StartMethod = "fork".parse()?;
+/// assert_eq!(m, StartMethod::Fork);
+/// assert_eq!(m.to_string(), "fork");
+/// # Ok::<(), multiproc_process::UnknownStartMethod>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum StartMethod {
     /// `fork()`: the child is a copy of the parent. Fastest; runs capturing closures; unsafe
@@ -73,6 +81,12 @@ pub enum StartMethod {
 
 impl StartMethod {
     /// All methods, in CPython's order.
+    ///
+    /// ```
+    /// use multiproc_process::StartMethod;
+    /// let names: Vec<&str> = StartMethod::ALL.iter().map(|m| m.name()).collect();
+    /// assert_eq!(names, ["fork", "spawn", "forkserver"]);
+    /// ```
     pub const ALL: [StartMethod; 3] = [
         StartMethod::Fork,
         StartMethod::Spawn,
@@ -80,6 +94,13 @@ impl StartMethod {
     ];
 
     /// CPython's name for it.
+    ///
+    /// ```
+    /// use multiproc_process::StartMethod;
+    /// assert_eq!(StartMethod::Forkserver.name(), "forkserver");
+    /// assert_eq!(StartMethod::Spawn.name().parse::<StartMethod>()?, StartMethod::Spawn);
+    /// # Ok::<(), multiproc_process::UnknownStartMethod>(())
+    /// ```
     pub fn name(self) -> &'static str {
         match self {
             StartMethod::Fork => "fork",
@@ -113,6 +134,13 @@ impl fmt::Display for StartMethod {
 }
 
 /// A name that is not a start method.
+///
+/// ```
+/// use multiproc_process::{StartMethod, UnknownStartMethod};
+/// let err = "thread".parse::<StartMethod>().unwrap_err();
+/// assert_eq!(err, UnknownStartMethod("thread".to_string()));
+/// assert!(err.to_string().contains("expected \"fork\""));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown start method {0:?}: expected \"fork\", \"spawn\" or \"forkserver\"")]
 pub struct UnknownStartMethod(pub String);
@@ -130,11 +158,25 @@ impl FromStr for StartMethod {
 }
 
 /// The default method, when nothing was set.
+///
+/// ```
+/// use multiproc_process::{DEFAULT_START_METHOD, StartMethod, get_start_method};
+/// assert_eq!(DEFAULT_START_METHOD, StartMethod::Forkserver);
+/// assert_eq!(get_start_method(), DEFAULT_START_METHOD); // nothing set yet
+/// ```
 pub const DEFAULT_START_METHOD: StartMethod = StartMethod::Forkserver;
 
 static METHOD: AtomicU8 = AtomicU8::new(0);
 
 /// `set_start_method` was called again without `force`.
+///
+/// ```
+/// use multiproc_process::{StartMethod, set_start_method};
+/// set_start_method(StartMethod::Spawn, false)?;
+/// let err = set_start_method(StartMethod::Fork, false).unwrap_err();
+/// assert_eq!(err.current, StartMethod::Spawn);
+/// # Ok::<(), multiproc_process::StartMethodAlreadySet>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("the start method has already been set to {current}; pass force = true to change it")]
 pub struct StartMethodAlreadySet {
@@ -144,6 +186,16 @@ pub struct StartMethodAlreadySet {
 
 /// Sets the default start method for this process, once (CPython raises `RuntimeError`
 /// the second time unless `force` is true).
+///
+/// ```
+/// use multiproc_process::{StartMethod, get_start_method, set_start_method};
+/// set_start_method(StartMethod::Spawn, false)?;
+/// set_start_method(StartMethod::Spawn, false)?; // the same method again is fine
+/// assert!(set_start_method(StartMethod::Fork, false).is_err());
+/// set_start_method(StartMethod::Fork, true)?; // force changes it
+/// assert_eq!(get_start_method(), StartMethod::Fork);
+/// # Ok::<(), multiproc_process::StartMethodAlreadySet>(())
+/// ```
 pub fn set_start_method(method: StartMethod, force: bool) -> Result<(), StartMethodAlreadySet> {
     let new = method.to_u8();
     if force {
@@ -160,6 +212,14 @@ pub fn set_start_method(method: StartMethod, force: bool) -> Result<(), StartMet
 }
 
 /// The default start method in force.
+///
+/// ```
+/// use multiproc_process::{StartMethod, get_start_method, set_start_method};
+/// assert_eq!(get_start_method(), StartMethod::Forkserver);
+/// set_start_method(StartMethod::Spawn, false)?;
+/// assert_eq!(get_start_method(), StartMethod::Spawn);
+/// # Ok::<(), multiproc_process::StartMethodAlreadySet>(())
+/// ```
 pub fn get_start_method() -> StartMethod {
     StartMethod::from_u8(METHOD.load(Ordering::SeqCst)).unwrap_or(DEFAULT_START_METHOD)
 }
@@ -171,17 +231,46 @@ pub(crate) fn inherit_start_method(method: StartMethod) {
 }
 
 /// An object with the API of this crate bound to one start method (CPython's context).
+///
+/// ```
+/// # multiproc_process::setup!();
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use multiproc_process::{StartMethod, get_context};
+/// fn len(s: String) -> usize { s.len() }
+/// let ctx = get_context(StartMethod::Spawn);
+/// let mut p = ctx.process(len, "four".to_string());
+/// assert_eq!(p.start_method(), StartMethod::Spawn);
+/// p.start()?;
+/// assert_eq!(p.result()?, 4);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Context {
     method: StartMethod,
 }
 
 /// The context of `method`.
+///
+/// ```
+/// use multiproc_process::{StartMethod, get_context, get_start_method};
+/// let ctx = get_context(StartMethod::Fork);
+/// assert_eq!(ctx.method(), StartMethod::Fork);
+/// // A context does not change the process-wide default.
+/// assert_eq!(get_start_method(), StartMethod::Forkserver);
+/// ```
 pub fn get_context(method: StartMethod) -> Context {
     Context { method }
 }
 
 /// The context of the default start method.
+///
+/// ```
+/// use multiproc_process::{StartMethod, default_context, set_start_method};
+/// assert_eq!(default_context().method(), StartMethod::Forkserver);
+/// set_start_method(StartMethod::Fork, false)?;
+/// assert_eq!(default_context().method(), StartMethod::Fork);
+/// # Ok::<(), multiproc_process::StartMethodAlreadySet>(())
+/// ```
 pub fn default_context() -> Context {
     Context {
         method: get_start_method(),
@@ -190,11 +279,29 @@ pub fn default_context() -> Context {
 
 impl Context {
     /// The method processes of this context start with.
+    ///
+    /// ```
+    /// use multiproc_process::{StartMethod, get_context};
+    /// for m in StartMethod::ALL {
+    ///     assert_eq!(get_context(m).method(), m);
+    /// }
+    /// ```
     pub fn method(&self) -> StartMethod {
         self.method
     }
 
     /// A process that will run `f(args)` under this context's method.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_process::{StartMethod, get_context};
+    /// fn double(x: i64) -> i64 { 2 * x }
+    /// let mut p = get_context(StartMethod::Fork).process(double, 21);
+    /// p.start()?;
+    /// assert_eq!(p.result()?, 42);
+    /// # Ok(()) }
+    /// ```
     pub fn process<A, R>(&self, f: fn(A) -> R, args: A) -> Process<R>
     where
         A: Serialize + DeserializeOwned + Send + 'static,
@@ -204,6 +311,18 @@ impl Context {
     }
 
     /// A builder for a process of this context.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_process::{StartMethod, get_context};
+    /// fn hello(_: ()) -> String { "hi".into() }
+    /// let mut p = get_context(StartMethod::Forkserver).builder().name("greeter").target(hello, ());
+    /// assert_eq!((p.name(), p.start_method()), ("greeter", StartMethod::Forkserver));
+    /// p.start()?;
+    /// assert_eq!(p.result()?, "hi");
+    /// # Ok(()) }
+    /// ```
     pub fn builder(&self) -> ProcessBuilder {
         Process::builder().method(self.method)
     }

@@ -854,21 +854,67 @@ macro_rules! queue_methods {
     ($name:ident) => {
         impl<T: Serialize + DeserializeOwned> $name<T> {
             /// Puts `item`, waiting for room if the queue is bounded and full.
+            ///
+            /// ```
+            /// # multiproc_process::setup!();
+            /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+            /// use std::time::Duration;
+            /// let m = multiproc_manager::Manager::start()?;
+            /// let q = m.queue::<u32>(1)?; // the same with m.joinable_queue()
+            /// q.put(&1)?;
+            /// assert_eq!(q.get_timeout(Duration::from_secs(5))?, 1);
+            /// # Ok(()) }
+            /// ```
             pub fn put(&self, item: &T) -> Result<(), ManagerError> {
                 self.put_until(item, None)
             }
 
             /// Puts `item` if there is room now, or [`ManagerError::Full`] (`put_nowait`).
+            ///
+            /// ```
+            /// # multiproc_process::setup!();
+            /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+            /// use std::time::Duration;
+            /// let m = multiproc_manager::Manager::start()?;
+            /// let q = m.queue::<u32>(1)?; // the same with m.joinable_queue()
+            /// q.try_put(&1)?;
+            /// let err = q.try_put(&2).unwrap_err(); // bounded to 1 item
+            /// assert!(matches!(err, multiproc_manager::ManagerError::Full { .. }));
+            /// # Ok(()) }
+            /// ```
             pub fn try_put(&self, item: &T) -> Result<(), ManagerError> {
                 self.put_until(item, Some(Instant::now()))
             }
 
             /// Puts `item`, waiting up to `timeout` for room, or [`ManagerError::Full`].
+            ///
+            /// ```
+            /// # multiproc_process::setup!();
+            /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+            /// use std::time::Duration;
+            /// let m = multiproc_manager::Manager::start()?;
+            /// let q = m.queue::<u32>(1)?; // the same with m.joinable_queue()
+            /// q.put_timeout(&1, Duration::from_secs(5))?;
+            /// assert!(q.put_timeout(&2, Duration::from_millis(10)).unwrap_err().is_timeout());
+            /// # Ok(()) }
+            /// ```
             pub fn put_timeout(&self, item: &T, timeout: Duration) -> Result<(), ManagerError> {
                 self.put_until(item, Some(now_plus(timeout)))
             }
 
             /// Puts `item`, waiting until `deadline` for room, or [`ManagerError::Full`].
+            ///
+            /// ```
+            /// # multiproc_process::setup!();
+            /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+            /// use std::time::{Duration, Instant};
+            /// let m = multiproc_manager::Manager::start()?;
+            /// let q = m.queue::<u32>(1)?; // the same with m.joinable_queue()
+            /// q.put_deadline(&1, Instant::now() + Duration::from_secs(5))?;
+            /// let soon = Instant::now() + Duration::from_millis(10);
+            /// assert!(q.put_deadline(&2, soon).unwrap_err().is_timeout());
+            /// # Ok(()) }
+            /// ```
             pub fn put_deadline(&self, item: &T, deadline: Instant) -> Result<(), ManagerError> {
                 self.put_until(item, Some(deadline))
             }
@@ -879,22 +925,71 @@ macro_rules! queue_methods {
             }
 
             /// Takes the next item, waiting for one.
+            ///
+            /// ```
+            /// # multiproc_process::setup!();
+            /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+            /// use std::time::Duration;
+            /// let m = multiproc_manager::Manager::start()?;
+            /// let q = m.queue::<u32>(1)?; // the same with m.joinable_queue()
+            /// q.put(&1)?;
+            /// assert_eq!(q.get()?, 1); // waits with no limit: use get_timeout when unsure
+            /// # Ok(()) }
+            /// ```
             pub fn get(&self) -> Result<T, ManagerError> {
                 self.get_until(None)
             }
 
             /// Takes the next item if there is one now, or [`ManagerError::Empty`]
             /// (`get_nowait`).
+            ///
+            /// ```
+            /// # multiproc_process::setup!();
+            /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+            /// use std::time::Duration;
+            /// let m = multiproc_manager::Manager::start()?;
+            /// let q = m.queue::<u32>(1)?; // the same with m.joinable_queue()
+            /// let err = q.try_get().unwrap_err();
+            /// assert!(matches!(err, multiproc_manager::ManagerError::Empty { .. }));
+            /// q.put(&1)?;
+            /// assert_eq!(q.try_get()?, 1);
+            /// # Ok(()) }
+            /// ```
             pub fn try_get(&self) -> Result<T, ManagerError> {
                 self.get_until(Some(Instant::now()))
             }
 
             /// Takes the next item, waiting up to `timeout`, or [`ManagerError::Empty`].
+            ///
+            /// ```
+            /// # multiproc_process::setup!();
+            /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+            /// use std::time::Duration;
+            /// let m = multiproc_manager::Manager::start()?;
+            /// let q = m.queue::<u32>(1)?; // the same with m.joinable_queue()
+            /// assert!(q.get_timeout(Duration::from_millis(10)).unwrap_err().is_timeout());
+            /// q.put(&1)?;
+            /// assert_eq!(q.get_timeout(Duration::from_secs(5))?, 1);
+            /// # Ok(()) }
+            /// ```
             pub fn get_timeout(&self, timeout: Duration) -> Result<T, ManagerError> {
                 self.get_until(Some(now_plus(timeout)))
             }
 
             /// Takes the next item, waiting until `deadline`, or [`ManagerError::Empty`].
+            ///
+            /// ```
+            /// # multiproc_process::setup!();
+            /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+            /// use std::time::{Duration, Instant};
+            /// let m = multiproc_manager::Manager::start()?;
+            /// let q = m.queue::<u32>(1)?; // the same with m.joinable_queue()
+            /// q.put(&1)?;
+            /// assert_eq!(q.get_deadline(Instant::now() + Duration::from_secs(5))?, 1);
+            /// let soon = Instant::now() + Duration::from_millis(10);
+            /// assert!(q.get_deadline(soon).unwrap_err().is_timeout());
+            /// # Ok(()) }
+            /// ```
             pub fn get_deadline(&self, deadline: Instant) -> Result<T, ManagerError> {
                 self.get_until(Some(deadline))
             }
@@ -904,16 +999,52 @@ macro_rules! queue_methods {
             }
 
             /// `q.qsize()`: exact.
+            ///
+            /// ```
+            /// # multiproc_process::setup!();
+            /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+            /// use std::time::Duration;
+            /// let m = multiproc_manager::Manager::start()?;
+            /// let q = m.queue::<u32>(1)?; // the same with m.joinable_queue()
+            /// assert_eq!(q.qsize()?, 0);
+            /// q.put(&1)?;
+            /// assert_eq!(q.qsize()?, 1);
+            /// # Ok(()) }
+            /// ```
             pub fn qsize(&self) -> Result<usize, ManagerError> {
                 self.core.call(Op::QSize, false, int).map(|n| n as usize)
             }
 
             /// `q.empty()`.
+            ///
+            /// ```
+            /// # multiproc_process::setup!();
+            /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+            /// use std::time::Duration;
+            /// let m = multiproc_manager::Manager::start()?;
+            /// let q = m.queue::<u32>(1)?; // the same with m.joinable_queue()
+            /// assert!(q.empty()?);
+            /// q.put(&1)?;
+            /// assert!(!q.empty()?);
+            /// # Ok(()) }
+            /// ```
             pub fn empty(&self) -> Result<bool, ManagerError> {
                 self.core.call(Op::IsEmpty, false, boolean)
             }
 
             /// `q.full()`.
+            ///
+            /// ```
+            /// # multiproc_process::setup!();
+            /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+            /// use std::time::Duration;
+            /// let m = multiproc_manager::Manager::start()?;
+            /// let q = m.queue::<u32>(1)?; // the same with m.joinable_queue()
+            /// assert!(!q.full()?);
+            /// q.put(&1)?;
+            /// assert!(q.full()?);
+            /// # Ok(()) }
+            /// ```
             pub fn full(&self) -> Result<bool, ManagerError> {
                 self.core.call(Op::IsFull, false, boolean)
             }
@@ -926,21 +1057,75 @@ queue_methods!(JoinableQueueProxy);
 
 impl<T: Serialize + DeserializeOwned> JoinableQueueProxy<T> {
     /// Marks one item taken earlier as done.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let q = m.joinable_queue::<u32>(0)?;
+    /// q.put(&1)?;
+    /// assert!(q.join_timeout(Duration::from_millis(10)).unwrap_err().is_timeout());
+    /// assert_eq!(q.get()?, 1);
+    /// q.task_done()?;
+    /// q.join_timeout(Duration::from_secs(5))?;
+    /// # Ok(()) }
+    /// ```
     pub fn task_done(&self) -> Result<(), ManagerError> {
         self.core.call(Op::TaskDone, false, unit)
     }
 
     /// Waits until every item put has been marked done.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let q = m.joinable_queue::<u32>(0)?;
+    /// q.put(&1)?;
+    /// assert_eq!(q.get_timeout(Duration::from_secs(5))?, 1);
+    /// q.task_done()?;
+    /// q.join()?; // every item is done: returns at once
+    /// # Ok(()) }
+    /// ```
     pub fn join(&self) -> Result<(), ManagerError> {
         self.core.call(Op::Join(None), true, unit)
     }
 
     /// As [`join`](Self::join), or [`ManagerError::Timeout`] after `timeout`.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let q = m.joinable_queue::<u32>(0)?;
+    /// q.put(&1)?;
+    /// assert!(q.join_timeout(Duration::from_millis(10)).unwrap_err().is_timeout());
+    /// q.get_timeout(Duration::from_secs(5))?;
+    /// q.task_done()?;
+    /// q.join_timeout(Duration::from_secs(5))?;
+    /// # Ok(()) }
+    /// ```
     pub fn join_timeout(&self, timeout: Duration) -> Result<(), ManagerError> {
         self.join_deadline(now_plus(timeout))
     }
 
     /// As [`join`](Self::join), or [`ManagerError::Timeout`] at `deadline`.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::{Duration, Instant};
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let q = m.joinable_queue::<u32>(0)?;
+    /// q.put(&1)?;
+    /// q.get_timeout(Duration::from_secs(5))?;
+    /// q.task_done()?;
+    /// q.join_deadline(Instant::now() + Duration::from_secs(5))?;
+    /// # Ok(()) }
+    /// ```
     pub fn join_deadline(&self, deadline: Instant) -> Result<(), ManagerError> {
         self.core.call(Op::Join(micros(Some(deadline))), true, unit)
     }
@@ -969,21 +1154,70 @@ macro_rules! acquire_methods {
     ($name:ident) => {
         impl $name {
             /// Waits until acquired.
+            ///
+            /// ```
+            /// # multiproc_process::setup!();
+            /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+            /// use std::time::Duration;
+            /// let m = multiproc_manager::Manager::start()?;
+            /// let l = m.lock()?; // the same with the other locks, semaphores and conditions
+            /// l.acquire()?;
+            /// assert!(!l.clone().try_acquire()?); // another proxy (connection) cannot take it
+            /// l.release()?;
+            /// # Ok(()) }
+            /// ```
             pub fn acquire(&self) -> Result<(), ManagerError> {
                 self.acquire_until(None).map(|_| ())
             }
 
             /// Acquires if free now; `false` if not (`acquire(False)`).
+            ///
+            /// ```
+            /// # multiproc_process::setup!();
+            /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+            /// use std::time::Duration;
+            /// let m = multiproc_manager::Manager::start()?;
+            /// let l = m.lock()?; // the same with the other locks, semaphores and conditions
+            /// assert!(l.try_acquire()?);
+            /// assert!(!l.clone().try_acquire()?);
+            /// l.release()?;
+            /// # Ok(()) }
+            /// ```
             pub fn try_acquire(&self) -> Result<bool, ManagerError> {
                 self.acquire_until(Some(Instant::now()))
             }
 
             /// Waits up to `timeout`; `false` if not acquired by then.
+            ///
+            /// ```
+            /// # multiproc_process::setup!();
+            /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+            /// use std::time::Duration;
+            /// let m = multiproc_manager::Manager::start()?;
+            /// let l = m.lock()?; // the same with the other locks, semaphores and conditions
+            /// assert!(l.acquire_timeout(Duration::from_secs(5))?);
+            /// assert!(!l.clone().acquire_timeout(Duration::from_millis(10))?);
+            /// l.release()?;
+            /// # Ok(()) }
+            /// ```
             pub fn acquire_timeout(&self, timeout: Duration) -> Result<bool, ManagerError> {
                 self.acquire_until(Some(now_plus(timeout)))
             }
 
             /// Waits until `deadline`; `false` if not acquired by then.
+            ///
+            /// ```
+            /// # multiproc_process::setup!();
+            /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+            /// use std::time::{Duration, Instant};
+            /// let m = multiproc_manager::Manager::start()?;
+            /// let l = m.lock()?; // the same with the other locks, semaphores and conditions
+            /// assert!(l.acquire_deadline(Instant::now() + Duration::from_secs(5))?);
+            /// let soon = Instant::now() + Duration::from_millis(10);
+            /// assert!(!l.clone().acquire_deadline(soon)?);
+            /// l.release()?;
+            /// # Ok(()) }
+            /// ```
             pub fn acquire_deadline(&self, deadline: Instant) -> Result<bool, ManagerError> {
                 self.acquire_until(Some(deadline))
             }
@@ -993,6 +1227,18 @@ macro_rules! acquire_methods {
             }
 
             /// Releases.
+            ///
+            /// ```
+            /// # multiproc_process::setup!();
+            /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+            /// use std::time::Duration;
+            /// let m = multiproc_manager::Manager::start()?;
+            /// let l = m.lock()?; // the same with the other locks, semaphores and conditions
+            /// assert!(l.acquire_timeout(Duration::from_secs(5))?);
+            /// l.release()?;
+            /// assert!(l.clone().try_acquire()?);
+            /// # Ok(()) }
+            /// ```
             pub fn release(&self) -> Result<(), ManagerError> {
                 self.core.call(Op::Release, false, unit)
             }
@@ -1004,12 +1250,38 @@ macro_rules! guard_methods {
     ($name:ident) => {
         impl $name {
             /// Acquires and returns a guard that releases on drop (`with lock:`).
+            ///
+            /// ```
+            /// # multiproc_process::setup!();
+            /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+            /// use std::time::Duration;
+            /// let m = multiproc_manager::Manager::start()?;
+            /// let l = m.lock()?; // the same with m.rlock() and m.condition()
+            /// {
+            ///     let _guard = l.lock()?;
+            ///     assert!(!l.clone().acquire_timeout(Duration::from_millis(10))?);
+            /// } // released here
+            /// assert!(l.clone().acquire_timeout(Duration::from_secs(5))?);
+            /// # Ok(()) }
+            /// ```
             pub fn lock(&self) -> Result<ProxyGuard<'_>, ManagerError> {
                 self.acquire()?;
                 Ok(ProxyGuard { core: &self.core })
             }
 
             /// As [`lock`](Self::lock), waiting up to `timeout`; `None` if not acquired.
+            ///
+            /// ```
+            /// # multiproc_process::setup!();
+            /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+            /// use std::time::Duration;
+            /// let m = multiproc_manager::Manager::start()?;
+            /// let l = m.lock()?; // the same with m.rlock() and m.condition()
+            /// let guard = l.lock_timeout(Duration::from_secs(5))?;
+            /// assert!(guard.is_some());
+            /// assert!(l.clone().lock_timeout(Duration::from_millis(10))?.is_none());
+            /// # Ok(()) }
+            /// ```
             pub fn lock_timeout(
                 &self,
                 timeout: Duration,
@@ -1047,6 +1319,19 @@ guard_methods!(LockProxy);
 
 impl LockProxy {
     /// Whether it is held.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let l = m.lock()?;
+    /// assert!(!l.locked()?);
+    /// let g = l.lock()?;
+    /// assert!(l.locked()?);
+    /// drop(g);
+    /// assert!(!l.locked()?);
+    /// # Ok(()) }
+    /// ```
     pub fn locked(&self) -> Result<bool, ManagerError> {
         self.core.call(Op::Locked, false, boolean)
     }
@@ -1213,31 +1498,100 @@ proxy_struct! {
 
 impl EventProxy {
     /// Whether it is set.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let e = m.event()?;
+    /// assert!(!e.is_set()?);
+    /// e.set()?;
+    /// assert!(e.is_set()?);
+    /// # Ok(()) }
+    /// ```
     pub fn is_set(&self) -> Result<bool, ManagerError> {
         self.core.call(Op::IsSet, false, boolean)
     }
 
     /// Sets it, waking every waiter.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let e = m.event()?;
+    /// let waiter = e.clone(); // one proxy per thread for blocking calls
+    /// let t = std::thread::spawn(move || waiter.wait_timeout(Duration::from_secs(30)));
+    /// e.set()?;
+    /// assert!(t.join().unwrap()?);
+    /// # Ok(()) }
+    /// ```
     pub fn set(&self) -> Result<(), ManagerError> {
         self.core.call(Op::SetFlag, false, unit)
     }
 
     /// Clears it.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let e = m.event()?;
+    /// e.set()?;
+    /// e.clear()?;
+    /// assert!(!e.is_set()?);
+    /// # Ok(()) }
+    /// ```
     pub fn clear(&self) -> Result<(), ManagerError> {
         self.core.call(Op::ClearFlag, false, unit)
     }
 
     /// Waits until set; returns `true`.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let e = m.event()?;
+    /// e.set()?;
+    /// assert!(e.wait()?); // set already: returns at once
+    /// # Ok(()) }
+    /// ```
     pub fn wait(&self) -> Result<bool, ManagerError> {
         self.wait_until(None)
     }
 
     /// Waits up to `timeout`; whether it is set.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let e = m.event()?;
+    /// assert!(!e.wait_timeout(Duration::from_millis(10))?);
+    /// e.set()?;
+    /// assert!(e.wait_timeout(Duration::from_secs(5))?);
+    /// # Ok(()) }
+    /// ```
     pub fn wait_timeout(&self, timeout: Duration) -> Result<bool, ManagerError> {
         self.wait_until(Some(now_plus(timeout)))
     }
 
     /// Waits until `deadline`; whether it is set.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::{Duration, Instant};
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let e = m.event()?;
+    /// assert!(!e.wait_deadline(Instant::now() + Duration::from_millis(10))?);
+    /// e.set()?;
+    /// assert!(e.wait_deadline(Instant::now() + Duration::from_secs(5))?);
+    /// # Ok(()) }
+    /// ```
     pub fn wait_deadline(&self, deadline: Instant) -> Result<bool, ManagerError> {
         self.wait_until(Some(deadline))
     }

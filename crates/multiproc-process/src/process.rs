@@ -51,6 +51,13 @@ pub struct ProcessBuilder {
 impl ProcessBuilder {
     /// The process name (default: `Process-N`, with N counting the children of this
     /// process, and the parent's identity before it in a child: `Process-2:1`).
+    ///
+    /// ```
+    /// use multiproc_process::Process;
+    /// fn work(_: ()) {}
+    /// let p = Process::builder().name("loader").target(work, ());
+    /// assert_eq!(p.name(), "loader");
+    /// ```
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self
@@ -60,12 +67,26 @@ impl ProcessBuilder {
     ///
     /// The kernel ties this to the *thread* that started the child: start daemon children
     /// from a thread that lives as long as they should (the main thread, say).
+    ///
+    /// ```
+    /// use multiproc_process::Process;
+    /// fn work(_: ()) {}
+    /// let p = Process::builder().daemon(true).target(work, ());
+    /// assert!(p.daemon());
+    /// ```
     pub fn daemon(mut self, daemon: bool) -> Self {
         self.daemon = daemon;
         self
     }
 
     /// The start method (default: [`get_start_method`]).
+    ///
+    /// ```
+    /// use multiproc_process::{Process, StartMethod};
+    /// fn work(_: ()) {}
+    /// let p = Process::builder().method(StartMethod::Spawn).target(work, ());
+    /// assert_eq!(p.start_method(), StartMethod::Spawn);
+    /// ```
     pub fn method(mut self, method: StartMethod) -> Self {
         self.method = Some(method);
         self
@@ -92,6 +113,19 @@ impl ProcessBuilder {
     /// A process that will run `f(args)`. Works under every start method: `f` is a plain
     /// `fn` (non-capturing closures coerce to one) and `args` a serde value, which may hold
     /// handles (locks, queues, shared memory) that cross into the child with it.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_process::{Process, StartMethod};
+    /// // A non-capturing closure coerces to a `fn`.
+    /// let mut p = Process::builder()
+    ///     .method(StartMethod::Spawn)
+    ///     .target(|v: Vec<u32>| v.iter().sum::<u32>(), vec![1, 2, 3]);
+    /// p.start()?;
+    /// assert_eq!(p.result()?, 6);
+    /// # Ok(()) }
+    /// ```
     pub fn target<A, R>(self, f: fn(A) -> R, args: A) -> Process<R>
     where
         A: Serialize + DeserializeOwned + Send + 'static,
@@ -103,6 +137,21 @@ impl ProcessBuilder {
 
     /// A process that will run the closure `f`, which may capture anything. Only the fork
     /// start method can run it (the default for closures when no method was chosen).
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_process::{Process, ProcessError, StartMethod};
+    /// let base = 10;
+    /// let mut p = Process::builder().name("adder").closure(move || base + 1);
+    /// assert_eq!(p.start_method(), StartMethod::Fork);
+    /// p.start()?;
+    /// assert_eq!(p.result()?, 11);
+    /// // Any other method refuses a closure.
+    /// let mut q = Process::builder().method(StartMethod::Spawn).closure(|| ());
+    /// assert!(matches!(q.start(), Err(ProcessError::ClosureNeedsFork { .. })));
+    /// # Ok(()) }
+    /// ```
     pub fn closure<F, R>(self, f: F) -> Process<R>
     where
         F: FnOnce() -> R + Send + 'static,
@@ -262,6 +311,13 @@ impl Running {
 impl Process {
     /// A builder, to set a name, the daemon flag or the start method; its `target` or
     /// `closure` makes the process.
+    ///
+    /// ```
+    /// use multiproc_process::Process;
+    /// fn work(_: ()) {}
+    /// let p = Process::builder().name("w").daemon(true).target(work, ());
+    /// assert_eq!((p.name(), p.daemon()), ("w", true));
+    /// ```
     pub fn builder() -> ProcessBuilder {
         ProcessBuilder::default()
     }
@@ -306,26 +362,69 @@ impl<R> Process<R> {
     }
 
     /// The process name.
+    ///
+    /// ```
+    /// use multiproc_process::Process;
+    /// fn work(_: ()) {}
+    /// // The first process made here gets the default name `Process-1`.
+    /// assert_eq!(Process::new(work, ()).name(), "Process-1");
+    /// assert_eq!(Process::new(work, ()).name(), "Process-2");
+    /// ```
     pub fn name(&self) -> &str {
         &self.name
     }
 
     /// Whether this is a daemon process.
+    ///
+    /// ```
+    /// use multiproc_process::Process;
+    /// fn work(_: ()) {}
+    /// assert!(!Process::new(work, ()).daemon()); // not a daemon unless asked
+    /// ```
     pub fn daemon(&self) -> bool {
         self.daemon
     }
 
     /// The start method it starts (or started) with.
+    ///
+    /// ```
+    /// use multiproc_process::{Process, StartMethod, get_start_method};
+    /// fn work(_: ()) {}
+    /// assert_eq!(Process::new(work, ()).start_method(), get_start_method());
+    /// // A closure defaults to fork.
+    /// assert_eq!(Process::from_closure(|| ()).start_method(), StartMethod::Fork);
+    /// ```
     pub fn start_method(&self) -> StartMethod {
         self.method
     }
 
     /// Its position in the process tree (see [`crate::CurrentProcess::identity`]).
+    ///
+    /// ```
+    /// use multiproc_process::Process;
+    /// fn work(_: ()) {}
+    /// // In the main process, the first child is [1] and the second [2].
+    /// assert_eq!(Process::new(work, ()).identity(), [1]);
+    /// assert_eq!(Process::new(work, ()).identity(), [2]);
+    /// ```
     pub fn identity(&self) -> &[u32] {
         &self.identity
     }
 
     /// The child's pid, once started.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_process::Process;
+    /// fn work(_: ()) {}
+    /// let mut p = Process::new(work, ());
+    /// assert_eq!(p.pid(), None);
+    /// p.start()?;
+    /// assert!(p.pid().is_some_and(|pid| pid > 0));
+    /// p.join()?;
+    /// # Ok(()) }
+    /// ```
     pub fn pid(&self) -> Option<i32> {
         self.running.as_ref().map(Running::pid)
     }
@@ -348,6 +447,18 @@ impl<R> Process<R> {
     }
 
     /// Starts the child. A process can be started once.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_process::{Process, ProcessError};
+    /// fn work(_: ()) {}
+    /// let mut p = Process::new(work, ());
+    /// p.start()?;
+    /// assert!(matches!(p.start(), Err(ProcessError::AlreadyStarted { .. })));
+    /// assert_eq!(p.join()?, 0);
+    /// # Ok(()) }
+    /// ```
     pub fn start(&mut self) -> Result<(), ProcessError> {
         if self.closed {
             return Err(ProcessError::Closed {
@@ -569,17 +680,57 @@ impl<R> Process<R> {
     }
 
     /// Waits for the child to exit and returns its exit code.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_process::Process;
+    /// fn quit(code: i32) { std::process::exit(code) }
+    /// let mut p = Process::new(quit, 4);
+    /// p.start()?;
+    /// assert_eq!(p.join()?, 4);
+    /// # Ok(()) }
+    /// ```
     pub fn join(&mut self) -> Result<i32, ProcessError> {
         self.join_deadline(None)
             .map(|c| c.expect("no deadline, so the child has exited"))
     }
 
     /// Waits at most `timeout`; `Ok(None)` if the child is still running then.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_process::Process;
+    /// use std::time::Duration;
+    /// fn nap(secs: u64) { std::thread::sleep(Duration::from_secs(secs)) }
+    /// let mut p = Process::new(nap, 10);
+    /// p.start()?;
+    /// assert_eq!(p.join_timeout(Duration::from_millis(20))?, None); // still sleeping
+    /// p.terminate()?;
+    /// assert_eq!(p.join_timeout(Duration::from_secs(10))?, Some(-15));
+    /// # Ok(()) }
+    /// ```
     pub fn join_timeout(&mut self, timeout: Duration) -> Result<Option<i32>, ProcessError> {
         self.join_deadline(Some(Instant::now() + timeout))
     }
 
     /// Reaps the child if it has exited; never blocks.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_process::Process;
+    /// use std::time::Duration;
+    /// fn nap(secs: u64) { std::thread::sleep(Duration::from_secs(secs)) }
+    /// let mut p = Process::new(nap, 10);
+    /// p.start()?;
+    /// assert_eq!(p.try_join()?, None);
+    /// p.kill()?;
+    /// assert_eq!(p.join_timeout(Duration::from_secs(10))?, Some(-9));
+    /// assert_eq!(p.try_join()?, Some(-9));
+    /// # Ok(()) }
+    /// ```
     pub fn try_join(&mut self) -> Result<Option<i32>, ProcessError> {
         self.join_deadline(Some(Instant::now()))
     }
@@ -587,6 +738,24 @@ impl<R> Process<R> {
     /// Waits until `deadline` at the latest (`None`: no limit); `Ok(None)` if the child is
     /// still running then. While waiting it reads what the child sends, so a child with a
     /// large result never blocks on a full socket.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_process::Process;
+    /// use std::time::{Duration, Instant};
+    /// fn nap(ms: u64) { std::thread::sleep(Duration::from_millis(ms)) }
+    /// // Several children, one deadline for all of them.
+    /// let mut ps: Vec<_> = (0..3).map(|_| Process::new(nap, 20)).collect();
+    /// for p in &mut ps {
+    ///     p.start()?;
+    /// }
+    /// let deadline = Instant::now() + Duration::from_secs(10);
+    /// for p in &mut ps {
+    ///     assert_eq!(p.join_deadline(Some(deadline))?, Some(0));
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn join_deadline(
         &mut self,
         deadline: Option<Instant>,
@@ -655,6 +824,22 @@ impl<R> Process<R> {
     }
 
     /// Whether the child is running (reaping it if it has just exited).
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_process::Process;
+    /// use std::time::Duration;
+    /// fn nap(secs: u64) { std::thread::sleep(Duration::from_secs(secs)) }
+    /// let mut p = Process::new(nap, 10);
+    /// assert!(!p.is_alive()); // not started
+    /// p.start()?;
+    /// assert!(p.is_alive());
+    /// p.kill()?;
+    /// p.join_timeout(Duration::from_secs(10))?;
+    /// assert!(!p.is_alive());
+    /// # Ok(()) }
+    /// ```
     pub fn is_alive(&self) -> bool {
         match &self.running {
             Some(r) if !self.closed => matches!(r.entry.watch.try_wait(), Ok(None)),
@@ -664,11 +849,38 @@ impl<R> Process<R> {
 
     /// The exit code once the child has exited: 0 after a return, 1 after a panic, the code
     /// it passed to `exit`, or minus the signal that killed it.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_process::Process;
+    /// fn fail(_: ()) { panic!("no") }
+    /// let mut p = Process::new(fail, ());
+    /// assert_eq!(p.exitcode(), None);
+    /// p.start()?;
+    /// p.join()?;
+    /// assert_eq!(p.exitcode(), Some(1)); // a panic exits with 1
+    /// # Ok(()) }
+    /// ```
     pub fn exitcode(&self) -> Option<i32> {
         self.exit_status().map(ExitStatus::code)
     }
 
     /// How the child ended, once it has.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_process::{ExitStatus, Process};
+    /// use std::time::Duration;
+    /// fn nap(secs: u64) { std::thread::sleep(Duration::from_secs(secs)) }
+    /// let mut p = Process::new(nap, 10);
+    /// p.start()?;
+    /// p.kill()?;
+    /// p.join_timeout(Duration::from_secs(10))?;
+    /// assert_eq!(p.exit_status(), Some(ExitStatus::Signaled(9)));
+    /// # Ok(()) }
+    /// ```
     pub fn exit_status(&self) -> Option<ExitStatus> {
         let r = self.running.as_ref()?;
         r.entry.watch.try_wait().ok().flatten()
@@ -683,16 +895,56 @@ impl<R> Process<R> {
     }
 
     /// Sends `SIGTERM` (CPython's `terminate`). Does nothing if the child has exited.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_process::Process;
+    /// use std::time::Duration;
+    /// fn nap(secs: u64) { std::thread::sleep(Duration::from_secs(secs)) }
+    /// let mut p = Process::new(nap, 10);
+    /// p.start()?;
+    /// p.terminate()?;
+    /// assert_eq!(p.join_timeout(Duration::from_secs(10))?, Some(-15));
+    /// p.terminate()?; // exited: does nothing
+    /// # Ok(()) }
+    /// ```
     pub fn terminate(&self) -> Result<(), ProcessError> {
         self.signal(os::signal::TERM, "terminate")
     }
 
     /// Sends `SIGKILL` (CPython's `kill`). Does nothing if the child has exited.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_process::Process;
+    /// use std::time::Duration;
+    /// fn nap(secs: u64) { std::thread::sleep(Duration::from_secs(secs)) }
+    /// let mut p = Process::new(nap, 10);
+    /// p.start()?;
+    /// p.kill()?;
+    /// assert_eq!(p.join_timeout(Duration::from_secs(10))?, Some(-9));
+    /// # Ok(()) }
+    /// ```
     pub fn kill(&self) -> Result<(), ProcessError> {
         self.signal(os::signal::KILL, "kill")
     }
 
     /// Sends `SIGINT` (CPython's `interrupt`). Does nothing if the child has exited.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_process::Process;
+    /// use std::time::Duration;
+    /// fn nap(secs: u64) { std::thread::sleep(Duration::from_secs(secs)) }
+    /// let mut p = Process::new(nap, 10);
+    /// p.start()?;
+    /// p.interrupt()?;
+    /// assert_eq!(p.join_timeout(Duration::from_secs(10))?, Some(-2));
+    /// # Ok(()) }
+    /// ```
     pub fn interrupt(&self) -> Result<(), ProcessError> {
         self.signal(os::signal::INT, "interrupt")
     }
@@ -701,6 +953,21 @@ impl<R> Process<R> {
     /// becomes ready when the child exits. It is the child's pidfd; on kernels without
     /// pidfds it is the result socket, which also becomes ready when the child sends its
     /// result just before exiting.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_process::{Process, wait};
+    /// use std::time::Duration;
+    /// fn work(_: ()) {}
+    /// let mut p = Process::new(work, ());
+    /// assert!(p.sentinel().is_err()); // not started
+    /// p.start()?;
+    /// let s = p.sentinel()?;
+    /// assert_eq!(wait(&[&s], Some(Duration::from_secs(10)))?, vec![0]);
+    /// assert_eq!(p.join()?, 0);
+    /// # Ok(()) }
+    /// ```
     pub fn sentinel(&self) -> Result<Sentinel<'_>, ProcessError> {
         let run = self.running()?;
         Ok(Sentinel(
@@ -709,6 +976,21 @@ impl<R> Process<R> {
     }
 
     /// Releases the process's resources (CPython's `close`). Fails while the child runs.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_process::{Process, ProcessError};
+    /// use std::time::Duration;
+    /// fn nap(ms: u64) { std::thread::sleep(Duration::from_millis(ms)) }
+    /// let mut p = Process::new(nap, 50);
+    /// p.start()?;
+    /// assert!(matches!(p.close(), Err(ProcessError::StillRunning { .. })));
+    /// p.join()?;
+    /// p.close()?;
+    /// assert!(matches!(p.join(), Err(ProcessError::Closed { .. })));
+    /// # Ok(()) }
+    /// ```
     pub fn close(&mut self) -> Result<(), ProcessError> {
         if let Some(run) = &mut self.running {
             if !self.closed && matches!(run.entry.watch.try_wait(), Ok(None)) {
@@ -729,6 +1011,19 @@ impl<R> Process<R> {
 impl<R: DeserializeOwned> Process<R> {
     /// Waits for the child and takes the value its function returned. A panic, an exit
     /// without a value or a fatal signal comes back as the matching [`ProcessError`].
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_process::{Process, ProcessError};
+    /// fn words(s: String) -> Vec<String> { s.split(' ').map(String::from).collect() }
+    /// let mut p = Process::new(words, "a b".to_string());
+    /// p.start()?;
+    /// assert_eq!(p.result()?, ["a", "b"]);
+    /// // The value is handed over once.
+    /// assert!(matches!(p.result(), Err(ProcessError::ResultTaken { .. })));
+    /// # Ok(()) }
+    /// ```
     pub fn result(&mut self) -> Result<R, ProcessError> {
         self.result_deadline(None)
             .map(|r| r.expect("no deadline, so the child has exited"))
@@ -736,16 +1031,68 @@ impl<R: DeserializeOwned> Process<R> {
 
     /// As [`result`](Self::result), waiting at most `timeout`; `Ok(None)` if the child is
     /// still running then.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_process::Process;
+    /// use std::time::Duration;
+    /// fn slow(x: u8) -> u8 { std::thread::sleep(Duration::from_millis(200)); x }
+    /// let mut p = Process::new(slow, 7);
+    /// p.start()?;
+    /// assert_eq!(p.result_timeout(Duration::from_millis(10))?, None);
+    /// assert_eq!(p.result_timeout(Duration::from_secs(10))?, Some(7));
+    /// # Ok(()) }
+    /// ```
     pub fn result_timeout(&mut self, timeout: Duration) -> Result<Option<R>, ProcessError> {
         self.result_deadline(Some(Instant::now() + timeout))
     }
 
     /// As [`result`](Self::result), without waiting.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_process::Process;
+    /// use std::time::{Duration, Instant};
+    /// fn slow(x: u8) -> u8 { std::thread::sleep(Duration::from_millis(50)); x }
+    /// let mut p = Process::new(slow, 9);
+    /// p.start()?;
+    /// let deadline = Instant::now() + Duration::from_secs(10);
+    /// let value = loop {
+    ///     if let Some(v) = p.try_result()? {
+    ///         break v;
+    ///     }
+    ///     assert!(Instant::now() < deadline);
+    ///     std::thread::sleep(Duration::from_millis(5)); // other work here
+    /// };
+    /// assert_eq!(value, 9);
+    /// # Ok(()) }
+    /// ```
     pub fn try_result(&mut self) -> Result<Option<R>, ProcessError> {
         self.result_deadline(Some(Instant::now()))
     }
 
     /// As [`result`](Self::result), waiting until `deadline` at the latest.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_process::Process;
+    /// use std::time::{Duration, Instant};
+    /// fn square(x: u32) -> u32 { x * x }
+    /// let mut ps: Vec<_> = (1..=3).map(|x| Process::new(square, x)).collect();
+    /// for p in &mut ps {
+    ///     p.start()?;
+    /// }
+    /// let deadline = Instant::now() + Duration::from_secs(10);
+    /// let mut got = Vec::new();
+    /// for p in &mut ps {
+    ///     got.push(p.result_deadline(Some(deadline))?.expect("in time"));
+    /// }
+    /// assert_eq!(got, [1, 4, 9]);
+    /// # Ok(()) }
+    /// ```
     pub fn result_deadline(
         &mut self,
         deadline: Option<Instant>,
@@ -860,6 +1207,25 @@ impl<'a> Outbox<'a> {
 }
 
 /// A handle that becomes ready when a child process exits; see [`Process::sentinel`].
+///
+/// ```
+/// # multiproc_process::setup!();
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use multiproc_process::{Process, wait};
+/// use std::time::Duration;
+/// fn nap(ms: u64) { std::thread::sleep(Duration::from_millis(ms)) }
+/// let mut slow = Process::new(nap, 10_000);
+/// let mut quick = Process::new(nap, 0);
+/// slow.start()?;
+/// quick.start()?;
+/// // Wait for whichever child exits first.
+/// let ready = wait(&[&slow.sentinel()?, &quick.sentinel()?], Some(Duration::from_secs(10)))?;
+/// assert_eq!(ready, vec![1]);
+/// slow.kill()?;
+/// slow.join_timeout(Duration::from_secs(10))?;
+/// # quick.join()?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct Sentinel<'a>(BorrowedFd<'a>);
 

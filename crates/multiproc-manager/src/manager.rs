@@ -26,13 +26,39 @@ use crate::wire::{Init, ProxyKind, Reply, Request};
 
 /// The longest message a server or client takes unless set: 64 MiB (the IPC crate's
 /// default). A longer frame closes that one connection, before anything is allocated.
+///
+/// ```
+/// # multiproc_process::setup!();
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use multiproc_manager::DEFAULT_MAX_FRAME_LEN;
+/// assert_eq!(DEFAULT_MAX_FRAME_LEN, 64 << 20);
+/// # Ok(()) }
+/// ```
 pub const DEFAULT_MAX_FRAME_LEN: u64 = multiproc_ipc::listener::DEFAULT_MAX_FRAME_LEN;
 
 /// How long a new connection may take to authenticate: 2 s. Handshakes run one at a time
 /// on the accepting thread, so this bounds what a silent peer costs the next client.
+///
+/// ```
+/// # multiproc_process::setup!();
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::time::Duration;
+/// use multiproc_manager::HANDSHAKE_TIMEOUT;
+/// assert_eq!(HANDSHAKE_TIMEOUT, Duration::from_secs(2));
+/// # Ok(()) }
+/// ```
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// How long [`Manager::shutdown`] waits for the server to exit before killing it.
+///
+/// ```
+/// # multiproc_process::setup!();
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::time::Duration;
+/// use multiproc_manager::SHUTDOWN_TIMEOUT;
+/// assert_eq!(SHUTDOWN_TIMEOUT, Duration::from_secs(5));
+/// # Ok(()) }
+/// ```
 pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How often the accepting loop looks whether it was asked to stop.
@@ -206,6 +232,16 @@ pub struct ManagerBuilder {
 
 impl ManagerBuilder {
     /// How the server process starts (default: [`get_start_method`]).
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_manager::Manager;
+    /// use multiproc_process::StartMethod;
+    /// let m = Manager::builder().start_method(StartMethod::Spawn).start()?;
+    /// assert_eq!(m.ping()?, m.pid());
+    /// # Ok(()) }
+    /// ```
     pub fn start_method(mut self, method: StartMethod) -> Self {
         self.method = Some(method);
         self
@@ -213,18 +249,52 @@ impl ManagerBuilder {
 
     /// Where the server listens (default: a Unix socket in a fresh private 0700 directory,
     /// removed at shutdown). Give a TCP address to reach the server from elsewhere.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_ipc::listener::Address;
+    /// use multiproc_manager::Manager;
+    /// let m = Manager::builder().address(Address::tcp_loopback()).start()?;
+    /// let Address::Tcp(a) = m.address() else { panic!("not TCP") };
+    /// assert!(a.ip().is_loopback() && a.port() != 0);
+    /// # Ok(()) }
+    /// ```
     pub fn address(mut self, address: Address) -> Self {
         self.address = Some(address);
         self
     }
 
     /// The authentication key (default: 32 random bytes).
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_ipc::listener::Address;
+    /// use multiproc_manager::Manager;
+    /// let m = Manager::builder().address(Address::tcp_loopback()).authkey(b"secret").start()?;
+    /// // Whoever has the address and the key can connect.
+    /// let c = Manager::connect(m.address().clone(), b"secret");
+    /// assert_eq!(c.ping()?, m.pid());
+    /// # Ok(()) }
+    /// ```
     pub fn authkey(mut self, key: &[u8]) -> Self {
         self.authkey = Some(key.to_vec());
         self
     }
 
     /// The longest request or reply, in bytes ([`DEFAULT_MAX_FRAME_LEN`] unless set).
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_manager::{Manager, ManagerError};
+    /// let m = Manager::builder().max_frame_len(1024).start()?;
+    /// let l = m.list::<Vec<u8>>()?;
+    /// l.append(&vec![0; 100])?;
+    /// assert!(matches!(l.append(&vec![0; 4096]), Err(ManagerError::TooLarge { .. })));
+    /// # Ok(()) }
+    /// ```
     pub fn max_frame_len(mut self, max: u64) -> Self {
         self.max_frame_len = Some(max);
         self
@@ -232,6 +302,27 @@ impl ManagerBuilder {
 
     /// Registers the user type `T` under `name` (CPython's `BaseManager.register`);
     /// create objects with [`ManagerClient::create`]. See [`Served`].
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_manager::{Manager, Served};
+    ///
+    /// struct Total(u64);
+    ///
+    /// impl Served for Total {
+    ///     type Args = u64;
+    ///     type Call = u64; // an amount to add
+    ///     type Reply = u64; // the new total
+    ///     fn new(start: u64) -> Result<Self, String> { Ok(Total(start)) }
+    ///     fn call(&mut self, n: u64) -> Result<u64, String> { self.0 += n; Ok(self.0) }
+    /// }
+    ///
+    /// let m = Manager::builder().register::<Total>("Total").start()?;
+    /// let t = m.create::<Total>("Total", &1)?;
+    /// assert_eq!(t.call(&2)?, 3);
+    /// # Ok(()) }
+    /// ```
     pub fn register<T: Served>(mut self, name: &str) -> Self {
         let ctor: Ctor = construct::<T>;
         self.registry
@@ -240,6 +331,16 @@ impl ManagerBuilder {
     }
 
     /// Starts the server process and waits until it listens.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_manager::Manager;
+    /// let m = Manager::builder().start()?;
+    /// assert_eq!(m.ping()?, m.pid());
+    /// m.shutdown()?;
+    /// # Ok(()) }
+    /// ```
     pub fn start(self) -> Result<Manager, ManagerError> {
         let authkey = match self.authkey {
             Some(k) => k,
@@ -395,11 +496,31 @@ pub struct Manager {
 
 impl Manager {
     /// Starts a manager with the defaults (CPython's `Manager()`).
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_manager::Manager;
+    /// let m = Manager::start()?;
+    /// let v = m.value(&1u8)?;
+    /// assert_eq!(v.get()?, 1);
+    /// m.shutdown()?;
+    /// # Ok(()) }
+    /// ```
     pub fn start() -> Result<Manager, ManagerError> {
         Self::builder().start()
     }
 
     /// A builder for a manager with other settings.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_manager::Manager;
+    /// let m = Manager::builder().max_frame_len(1 << 20).start()?;
+    /// assert!(m.list::<u8>()?.is_empty()?);
+    /// # Ok(()) }
+    /// ```
     pub fn builder() -> ManagerBuilder {
         ManagerBuilder::default()
     }
@@ -429,16 +550,51 @@ impl Manager {
 
     /// The client that creates objects (also reachable through `Deref`); it can be cloned
     /// and sent to children.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_manager::Manager;
+    /// let m = Manager::start()?;
+    /// let c = m.client().clone(); // can be sent to a child, too
+    /// let l = c.list::<u8>()?;
+    /// l.append(&1)?;
+    /// assert_eq!(c.ping()?, m.pid());
+    /// # Ok(()) }
+    /// ```
     pub fn client(&self) -> &ManagerClient {
         &self.client
     }
 
     /// The server process's pid.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_manager::Manager;
+    /// let m = Manager::start()?;
+    /// assert!(m.pid() > 0);
+    /// assert_eq!(m.ping()?, m.pid());
+    /// # Ok(()) }
+    /// ```
     pub fn pid(&self) -> i32 {
         self.pid
     }
 
     /// Where the server listens.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_ipc::listener::Address;
+    /// use multiproc_manager::Manager;
+    /// let m = Manager::start()?;
+    /// let Address::Unix(path) = m.address().clone() else { panic!("not a Unix socket") };
+    /// assert!(path.exists());
+    /// m.shutdown()?;
+    /// assert!(!path.exists()); // removed at shutdown
+    /// # Ok(()) }
+    /// ```
     pub fn address(&self) -> &Address {
         &self.client.endpoint.address
     }
@@ -446,11 +602,35 @@ impl Manager {
     /// Stops the server: asks it to exit, waits up to [`SHUTDOWN_TIMEOUT`], kills it if it
     /// has not, reaps it and removes its socket. Proxies fail with
     /// [`ManagerError::ServerGone`] from then on. Calling it again does nothing.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_manager::Manager;
+    /// let m = Manager::start()?;
+    /// let d = m.dict::<u8, u8>()?;
+    /// m.shutdown()?;
+    /// assert!(d.len().unwrap_err().is_server_gone());
+    /// m.shutdown()?; // again: nothing to do
+    /// # Ok(()) }
+    /// ```
     pub fn shutdown(&self) -> Result<(), ManagerError> {
         self.shutdown_timeout(SHUTDOWN_TIMEOUT)
     }
 
     /// As [`shutdown`](Self::shutdown), waiting `timeout` before killing the server.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use multiproc_manager::Manager;
+    /// let m = Manager::start()?;
+    /// let l = m.lock()?;
+    /// m.shutdown_timeout(Duration::from_secs(5))?;
+    /// assert!(l.try_acquire().unwrap_err().is_server_gone());
+    /// # Ok(()) }
+    /// ```
     pub fn shutdown_timeout(&self, timeout: Duration) -> Result<(), ManagerError> {
         let running = self.state.lock().unwrap_or_else(|p| p.into_inner()).take();
         let Some(Running {
@@ -563,6 +743,15 @@ impl ManagerClient {
     }
 
     /// Where the server listens.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_manager::Manager;
+    /// let m = Manager::start()?;
+    /// assert_eq!(m.client().address(), m.address());
+    /// # Ok(()) }
+    /// ```
     pub fn address(&self) -> &Address {
         &self.endpoint.address
     }
@@ -587,6 +776,15 @@ impl ManagerClient {
     }
 
     /// Asks the server for its pid (a round trip; CPython's `Manager()._process.pid`).
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_manager::Manager;
+    /// let m = Manager::start()?;
+    /// assert_eq!(m.ping()?, m.pid());
+    /// # Ok(()) }
+    /// ```
     pub fn ping(&self) -> Result<i32, ManagerError> {
         let mut chan = lock_chan(&self.chan);
         let bytes = exchange(
@@ -679,6 +877,16 @@ impl ManagerClient {
     }
 
     /// A new empty list (CPython's `Manager().list()`).
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let l = m.list::<String>()?;
+    /// l.append(&"a".into())?;
+    /// assert_eq!(l.to_vec()?, ["a"]);
+    /// # Ok(()) }
+    /// ```
     pub fn list<T: Serialize + DeserializeOwned>(&self) -> Result<ListProxy<T>, ManagerError> {
         Ok(ListProxy::new(
             self.create_core(ProxyKind::List, Init::Empty)?,
@@ -686,6 +894,16 @@ impl ManagerClient {
     }
 
     /// A new list holding `items`.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let l = m.list_from(&[3, 1, 2])?;
+    /// assert_eq!(l.len()?, 3);
+    /// assert_eq!(l.get(0)?, 3);
+    /// # Ok(()) }
+    /// ```
     pub fn list_from<T: Serialize + DeserializeOwned>(
         &self,
         items: &[T],
@@ -699,6 +917,16 @@ impl ManagerClient {
     }
 
     /// A new empty namespace (CPython's `Manager().Namespace()`).
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let ns = m.namespace()?;
+    /// ns.set("ready", &true)?;
+    /// assert!(ns.get::<bool>("ready")?);
+    /// # Ok(()) }
+    /// ```
     pub fn namespace(&self) -> Result<NamespaceProxy, ManagerError> {
         Ok(NamespaceProxy::new(
             self.create_core(ProxyKind::Namespace, Init::Empty)?,
@@ -706,6 +934,16 @@ impl ManagerClient {
     }
 
     /// A new value holding `initial` (CPython's `Manager().Value(typecode, value)`).
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let v = m.value(&0i64)?;
+    /// v.set(&-5)?;
+    /// assert_eq!(v.get()?, -5);
+    /// # Ok(()) }
+    /// ```
     pub fn value<T: Serialize + DeserializeOwned>(
         &self,
         initial: &T,
@@ -717,6 +955,16 @@ impl ManagerClient {
     }
 
     /// A new fixed-length array holding `items` (CPython's `Manager().Array(typecode, seq)`).
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let a = m.array(&[1.0f64, 2.0])?;
+    /// assert_eq!(a.len()?, 2);
+    /// assert_eq!(a.get(1)?, 2.0);
+    /// # Ok(()) }
+    /// ```
     pub fn array<T: Serialize + DeserializeOwned>(
         &self,
         items: &[T],
@@ -731,6 +979,17 @@ impl ManagerClient {
 
     /// A new queue holding at most `maxsize` items (0: unbounded; CPython's
     /// `Manager().Queue(maxsize)`).
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let q = m.queue::<String>(0)?; // unbounded
+    /// q.put(&"job".into())?;
+    /// assert_eq!(q.get_timeout(Duration::from_secs(5))?, "job");
+    /// # Ok(()) }
+    /// ```
     pub fn queue<T: Serialize + DeserializeOwned>(
         &self,
         maxsize: usize,
@@ -742,6 +1001,19 @@ impl ManagerClient {
     }
 
     /// A new joinable queue (CPython's `Manager().JoinableQueue(maxsize)`).
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let q = m.joinable_queue::<u32>(0)?;
+    /// q.put(&1)?;
+    /// assert_eq!(q.get_timeout(Duration::from_secs(5))?, 1);
+    /// q.task_done()?;
+    /// q.join_timeout(Duration::from_secs(5))?;
+    /// # Ok(()) }
+    /// ```
     pub fn joinable_queue<T: Serialize + DeserializeOwned>(
         &self,
         maxsize: usize,
@@ -753,6 +1025,17 @@ impl ManagerClient {
     }
 
     /// A new lock (CPython's `Manager().Lock()`).
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let l = m.lock()?;
+    /// let g = l.lock()?;
+    /// assert!(l.locked()?);
+    /// drop(g);
+    /// # Ok(()) }
+    /// ```
     pub fn lock(&self) -> Result<LockProxy, ManagerError> {
         Ok(LockProxy::new(
             self.create_core(ProxyKind::Lock, Init::Empty)?,
@@ -760,6 +1043,16 @@ impl ManagerClient {
     }
 
     /// A new re-entrant lock (CPython's `Manager().RLock()`).
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let r = m.rlock()?;
+    /// let _outer = r.lock()?;
+    /// let _inner = r.lock()?; // the same proxy may take it again
+    /// # Ok(()) }
+    /// ```
     pub fn rlock(&self) -> Result<RLockProxy, ManagerError> {
         Ok(RLockProxy::new(
             self.create_core(ProxyKind::RLock, Init::Empty)?,
@@ -767,6 +1060,16 @@ impl ManagerClient {
     }
 
     /// A new semaphore with `value` permits (CPython's `Manager().Semaphore(value)`).
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let s = m.semaphore(3)?;
+    /// assert!(s.try_acquire()?);
+    /// assert_eq!(s.get_value()?, 2);
+    /// # Ok(()) }
+    /// ```
     pub fn semaphore(&self, value: u64) -> Result<SemaphoreProxy, ManagerError> {
         Ok(SemaphoreProxy::new(
             self.create_core(ProxyKind::Semaphore, Init::Count(value))?,
@@ -774,6 +1077,17 @@ impl ManagerClient {
     }
 
     /// A new bounded semaphore (CPython's `Manager().BoundedSemaphore(value)`).
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let s = m.bounded_semaphore(2)?;
+    /// s.acquire()?;
+    /// s.release()?;
+    /// assert!(s.release().is_err()); // above the initial value
+    /// # Ok(()) }
+    /// ```
     pub fn bounded_semaphore(&self, value: u64) -> Result<BoundedSemaphoreProxy, ManagerError> {
         Ok(BoundedSemaphoreProxy::new(self.create_core(
             ProxyKind::BoundedSemaphore,
@@ -782,6 +1096,17 @@ impl ManagerClient {
     }
 
     /// A new condition with its own re-entrant lock (CPython's `Manager().Condition()`).
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let c = m.condition()?;
+    /// let _g = c.lock()?;
+    /// assert!(!c.wait_timeout(Duration::from_millis(10))?); // nobody notified
+    /// # Ok(()) }
+    /// ```
     pub fn condition(&self) -> Result<ConditionProxy, ManagerError> {
         Ok(ConditionProxy::new(
             self.create_core(ProxyKind::Condition, Init::Empty)?,
@@ -789,6 +1114,17 @@ impl ManagerClient {
     }
 
     /// A new event, not set (CPython's `Manager().Event()`).
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let e = m.event()?;
+    /// assert!(!e.is_set()?);
+    /// e.set()?;
+    /// assert!(e.is_set()?);
+    /// # Ok(()) }
+    /// ```
     pub fn event(&self) -> Result<EventProxy, ManagerError> {
         Ok(EventProxy::new(
             self.create_core(ProxyKind::Event, Init::Empty)?,
@@ -796,6 +1132,16 @@ impl ManagerClient {
     }
 
     /// A new barrier for `parties` waiters (CPython's `Manager().Barrier(parties)`).
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let b = m.barrier(3)?;
+    /// assert_eq!(b.parties()?, 3);
+    /// assert_eq!(b.n_waiting()?, 0);
+    /// # Ok(()) }
+    /// ```
     pub fn barrier(&self, parties: usize) -> Result<BarrierProxy, ManagerError> {
         Ok(BarrierProxy::new(self.create_core(
             ProxyKind::Barrier,
@@ -805,6 +1151,28 @@ impl ManagerClient {
 
     /// A new object of the user type registered as `name`, built by
     /// [`Served::new`]`(args)` in the server. See [`Served`].
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_manager::{Manager, Served};
+    ///
+    /// struct Total(u64);
+    ///
+    /// impl Served for Total {
+    ///     type Args = u64;
+    ///     type Call = u64; // an amount to add
+    ///     type Reply = u64; // the new total
+    ///     fn new(start: u64) -> Result<Self, String> { Ok(Total(start)) }
+    ///     fn call(&mut self, n: u64) -> Result<u64, String> { self.0 += n; Ok(self.0) }
+    /// }
+    ///
+    /// let m = Manager::builder().register::<Total>("Total").start()?;
+    /// let t = m.create::<Total>("Total", &10)?;
+    /// assert_eq!(t.call(&5)?, 15);
+    /// assert!(m.create::<Total>("Unregistered", &0).is_err());
+    /// # Ok(()) }
+    /// ```
     pub fn create<T: Served>(
         &self,
         name: &str,
@@ -822,6 +1190,22 @@ impl ManagerClient {
 // a server in this process
 
 /// Builds a [`ManagerServer`].
+///
+/// ```
+/// # multiproc_process::setup!();
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::time::Duration;
+/// use multiproc_manager::{Manager, ManagerServer};
+/// let server = ManagerServer::builder(b"key")
+///     .max_frame_len(1 << 20)
+///     .handshake_timeout(Duration::from_millis(500))
+///     .bind_tcp_loopback()?
+///     .spawn()?;
+/// let c = Manager::connect(server.address().clone(), b"key");
+/// assert!(c.dict::<u8, u8>()?.is_empty()?);
+/// server.shutdown();
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 #[must_use = "a builder does nothing until bound"]
 pub struct ManagerServerBuilder {
@@ -835,6 +1219,18 @@ impl ManagerServerBuilder {
     /// The longest request a client may send ([`DEFAULT_MAX_FRAME_LEN`] unless set). A
     /// longer frame is refused before anything is allocated and closes that connection
     /// only.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_manager::{Manager, ManagerError, ManagerServer};
+    /// let server = ManagerServer::builder(b"k").max_frame_len(1024).bind_tcp_loopback()?.spawn()?;
+    /// let c = Manager::connect(server.address().clone(), b"k").with_max_frame_len(1024);
+    /// let l = c.list::<Vec<u8>>()?;
+    /// assert!(matches!(l.append(&vec![0; 4096]), Err(ManagerError::TooLarge { .. })));
+    /// server.shutdown();
+    /// # Ok(()) }
+    /// ```
     pub fn max_frame_len(mut self, max: u64) -> Self {
         self.max_frame_len = max;
         self
@@ -842,12 +1238,50 @@ impl ManagerServerBuilder {
 
     /// How long a new connection may take to authenticate ([`HANDSHAKE_TIMEOUT`] unless
     /// set).
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use multiproc_manager::{Manager, ManagerServer};
+    /// let server = ManagerServer::builder(b"k")
+    ///     .handshake_timeout(Duration::from_millis(200))
+    ///     .bind_tcp_loopback()?
+    ///     .spawn()?;
+    /// let c = Manager::connect(server.address().clone(), b"k");
+    /// c.ping()?;
+    /// server.shutdown();
+    /// # Ok(()) }
+    /// ```
     pub fn handshake_timeout(mut self, t: Duration) -> Self {
         self.handshake_timeout = t;
         self
     }
 
     /// Registers the user type `T` under `name`. See [`Served`].
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_manager::{Manager, ManagerServer, Served};
+    ///
+    /// struct Total(u64);
+    ///
+    /// impl Served for Total {
+    ///     type Args = u64;
+    ///     type Call = u64; // an amount to add
+    ///     type Reply = u64; // the new total
+    ///     fn new(start: u64) -> Result<Self, String> { Ok(Total(start)) }
+    ///     fn call(&mut self, n: u64) -> Result<u64, String> { self.0 += n; Ok(self.0) }
+    /// }
+    ///
+    /// let server = ManagerServer::builder(b"k").register::<Total>("Total").bind_tcp_loopback()?.spawn()?;
+    /// let c = Manager::connect(server.address().clone(), b"k");
+    /// let t = c.create::<Total>("Total", &0)?;
+    /// assert_eq!(t.call(&7)?, 7);
+    /// server.shutdown();
+    /// # Ok(()) }
+    /// ```
     pub fn register<T: Served>(mut self, name: &str) -> Self {
         self.registry.insert(name.to_string(), construct::<T>);
         self
@@ -856,6 +1290,19 @@ impl ManagerServerBuilder {
     /// Binds at `address` (a TCP address or a Unix socket path that must not exist).
     /// A TCP port is bound with `SO_REUSEADDR`, so a server restarted at once on the same
     /// port binds it again.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_ipc::listener::Address;
+    /// use multiproc_manager::{Manager, ManagerServer};
+    /// let server = ManagerServer::builder(b"k").bind(&Address::tcp_loopback())?;
+    /// let server = server.spawn()?;
+    /// let c = Manager::connect(server.address().clone(), b"k");
+    /// c.ping()?;
+    /// server.shutdown();
+    /// # Ok(()) }
+    /// ```
     pub fn bind(self, address: &Address) -> io::Result<ManagerServer> {
         let listener = Listener::builder(&self.authkey)
             .max_frame_len(self.max_frame_len)
@@ -868,6 +1315,17 @@ impl ManagerServerBuilder {
     }
 
     /// Binds a TCP port on 127.0.0.1 chosen by the system.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_ipc::listener::Address;
+    /// use multiproc_manager::ManagerServer;
+    /// let server = ManagerServer::builder(b"k").bind_tcp_loopback()?;
+    /// let Address::Tcp(a) = server.address() else { panic!("not TCP") };
+    /// assert!(a.ip().is_loopback() && a.port() != 0);
+    /// # Ok(()) }
+    /// ```
     pub fn bind_tcp_loopback(self) -> io::Result<ManagerServer> {
         self.bind(&Address::tcp_loopback())
     }
@@ -901,6 +1359,17 @@ pub struct ManagerServer {
 
 impl ManagerServer {
     /// A builder for a server with key `authkey`.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_manager::{Manager, ManagerServer};
+    /// let server = ManagerServer::builder(b"key").bind_tcp_loopback()?.spawn()?;
+    /// let c = Manager::connect(server.address().clone(), b"key");
+    /// c.ping()?;
+    /// server.shutdown();
+    /// # Ok(()) }
+    /// ```
     pub fn builder(authkey: &[u8]) -> ManagerServerBuilder {
         ManagerServerBuilder {
             authkey: authkey.to_vec(),
@@ -911,21 +1380,69 @@ impl ManagerServer {
     }
 
     /// Where it listens (with the port the system chose).
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_ipc::listener::Address;
+    /// use multiproc_manager::ManagerServer;
+    /// let server = ManagerServer::builder(b"k").bind_tcp_loopback()?;
+    /// assert!(matches!(server.address(), Address::Tcp(a) if a.port() != 0));
+    /// # Ok(()) }
+    /// ```
     pub fn address(&self) -> &Address {
         self.listener.address()
     }
 
     /// How many connections failed the handshake so far.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_manager::ManagerServer;
+    /// let server = ManagerServer::builder(b"k").bind_tcp_loopback()?;
+    /// assert_eq!(server.failed_handshakes(), 0);
+    /// # Ok(()) }
+    /// ```
     pub fn failed_handshakes(&self) -> u64 {
         self.listener.failed_handshakes()
     }
 
     /// Serves until the process ends (CPython's `serve_forever`).
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_manager::{Manager, ManagerServer};
+    /// let server = ManagerServer::builder(b"k").bind_tcp_loopback()?;
+    /// let address = server.address().clone();
+    /// // It never returns: give it a thread of its own (it ends with the process).
+    /// std::thread::spawn(move || server.serve_forever());
+    /// let c = Manager::connect(address, b"k");
+    /// let d = c.dict::<u8, u8>()?;
+    /// d.set(&1, &2)?;
+    /// assert_eq!(d.get(&1)?, Some(2));
+    /// # Ok(()) }
+    /// ```
     pub fn serve_forever(self) {
         accept_loop(&self.listener, &self.shared, None);
     }
 
     /// Serves on a background thread until [`ServerHandle::shutdown`] or its drop.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_manager::{Manager, ManagerServer};
+    /// let handle = ManagerServer::builder(b"k").bind_tcp_loopback()?.spawn()?;
+    /// let c = Manager::connect(handle.address().clone(), b"k");
+    /// let e = c.event()?;
+    /// e.set()?;
+    /// assert_eq!(handle.objects(), 1);
+    /// handle.shutdown();
+    /// assert!(e.is_set().unwrap_err().is_server_gone());
+    /// # Ok(()) }
+    /// ```
     pub fn spawn(self) -> io::Result<ServerHandle> {
         let shared = self.shared.clone();
         let address = self.listener.address().clone();
@@ -946,6 +1463,20 @@ impl ManagerServer {
 }
 
 /// A [`ManagerServer`] serving on a background thread.
+///
+/// ```
+/// # multiproc_process::setup!();
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use multiproc_manager::{Manager, ManagerServer};
+/// let handle = ManagerServer::builder(b"k").bind_tcp_loopback()?.spawn()?;
+/// let bad = Manager::connect(handle.address().clone(), b"wrong");
+/// assert!(bad.ping().is_err());
+/// let good = Manager::connect(handle.address().clone(), b"k");
+/// good.list::<u8>()?;
+/// assert_eq!(handle.objects(), 1);
+/// assert_eq!(handle.shutdown(), 1); // one failed handshake
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct ServerHandle {
     shared: Arc<Shared>,
@@ -955,11 +1486,35 @@ pub struct ServerHandle {
 
 impl ServerHandle {
     /// Where it listens.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_manager::{Manager, ManagerServer};
+    /// let handle = ManagerServer::builder(b"k").bind_tcp_loopback()?.spawn()?;
+    /// let c = Manager::connect(handle.address().clone(), b"k");
+    /// c.ping()?;
+    /// handle.shutdown();
+    /// # Ok(()) }
+    /// ```
     pub fn address(&self) -> &Address {
         &self.address
     }
 
     /// How many objects the server holds.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_manager::{Manager, ManagerServer};
+    /// let handle = ManagerServer::builder(b"k").bind_tcp_loopback()?.spawn()?;
+    /// let c = Manager::connect(handle.address().clone(), b"k");
+    /// assert_eq!(handle.objects(), 0);
+    /// let (_d, _q) = (c.dict::<u8, u8>()?, c.queue::<u8>(0)?);
+    /// assert_eq!(handle.objects(), 2);
+    /// handle.shutdown();
+    /// # Ok(()) }
+    /// ```
     pub fn objects(&self) -> usize {
         self.shared.objects()
     }
@@ -968,6 +1523,18 @@ impl ServerHandle {
     /// [`ManagerError::ServerGone`]), closes the socket (removing a Unix socket file) and
     /// returns how many connections failed the handshake over the server's life. Returns
     /// within about 100 ms plus one handshake in progress.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_manager::{Manager, ManagerServer};
+    /// let handle = ManagerServer::builder(b"k").bind_tcp_loopback()?.spawn()?;
+    /// let c = Manager::connect(handle.address().clone(), b"k");
+    /// let v = c.value(&1u8)?;
+    /// assert_eq!(handle.shutdown(), 0); // no failed handshakes
+    /// assert!(v.get().unwrap_err().is_server_gone());
+    /// # Ok(()) }
+    /// ```
     pub fn shutdown(mut self) -> u64 {
         self.stop()
     }

@@ -10,16 +10,42 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use crate::platform;
 
 /// Signal numbers used by the workspace.
+///
+/// ```
+/// use multiproc_core::os::signal;
+/// assert_eq!((signal::INT, signal::KILL, signal::TERM), (2, 9, 15));
+/// assert_eq!(signal::name(signal::SEGV), "SIGSEGV");
+/// ```
 pub mod signal {
     /// `SIGINT` (2): interrupt, as Ctrl-C sends.
+    ///
+    /// ```
+    /// assert_eq!(multiproc_core::os::signal::INT, 2);
+    /// ```
     pub const INT: i32 = libc::SIGINT;
     /// `SIGKILL` (9): cannot be caught.
+    ///
+    /// ```
+    /// assert_eq!(multiproc_core::os::signal::KILL, 9);
+    /// ```
     pub const KILL: i32 = libc::SIGKILL;
     /// `SIGTERM` (15): polite termination.
+    ///
+    /// ```
+    /// assert_eq!(multiproc_core::os::signal::TERM, 15);
+    /// ```
     pub const TERM: i32 = libc::SIGTERM;
     /// `SIGABRT` (6): `abort()`.
+    ///
+    /// ```
+    /// assert_eq!(multiproc_core::os::signal::ABRT, 6);
+    /// ```
     pub const ABRT: i32 = libc::SIGABRT;
     /// `SIGSEGV` (11): invalid memory access.
+    ///
+    /// ```
+    /// assert_eq!(multiproc_core::os::signal::SEGV, 11);
+    /// ```
     pub const SEGV: i32 = libc::SIGSEGV;
 
     /// The conventional name of a signal number (`"SIGKILL"`), or `"SIG<n>"`.
@@ -228,12 +254,40 @@ pub fn spawn_self(extra_env: &[(&str, String)], keep: &[RawFd]) -> io::Result<i3
 }
 
 /// Ends this process at once with `code`: no destructors, no `atexit` handlers, no flush.
+///
+/// ```
+/// use multiproc_core::child::{ChildWatch, ExitStatus};
+/// use multiproc_core::os::{self, Forked};
+/// use std::time::{Duration, Instant};
+/// // SAFETY: the child only calls `exit_now`.
+/// let Forked::Parent(pid) = (unsafe { os::fork() }?) else { os::exit_now(42) };
+/// let child = ChildWatch::new(pid)?;
+/// let status = child.wait_deadline(Some(Instant::now() + Duration::from_secs(10)))?;
+/// assert_eq!(status, Some(ExitStatus::Exited(42)));
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn exit_now(code: i32) -> ! {
     platform::exit_now(code)
 }
 
 /// Asks the kernel to send `sig` to this process when the thread that created it exits
 /// (`PR_SET_PDEATHSIG`).
+///
+/// ```
+/// use multiproc_core::child::{ChildWatch, ExitStatus};
+/// use multiproc_core::os::{self, Forked, signal};
+/// use std::time::{Duration, Instant};
+/// // SAFETY: the child makes one system call and calls `exit_now`.
+/// let Forked::Parent(pid) = (unsafe { os::fork() }?) else {
+///     // In the child: die with the parent, as daemon processes do.
+///     let ok = os::set_parent_death_signal(signal::KILL).is_ok();
+///     os::exit_now(if ok { 0 } else { 1 })
+/// };
+/// let child = ChildWatch::new(pid)?;
+/// let status = child.wait_deadline(Some(Instant::now() + Duration::from_secs(10)))?;
+/// assert_eq!(status, Some(ExitStatus::Exited(0)));
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn set_parent_death_signal(sig: i32) -> io::Result<()> {
     platform::set_parent_death_signal(sig)
 }
@@ -289,6 +343,15 @@ pub fn online_cpus() -> usize {
 }
 
 /// Restricts this process to the listed CPUs (`sched_setaffinity`).
+///
+/// ```
+/// use multiproc_core::os;
+/// // Pin the calling thread to the first CPU it may use.
+/// let cpu = (0..1024).find(|&c| os::set_affinity(&[c]).is_ok());
+/// assert!(cpu.is_some());
+/// assert_eq!(os::affinity_count()?, 1);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn set_affinity(cpus: &[usize]) -> io::Result<()> {
     platform::set_affinity(cpus)
 }

@@ -70,6 +70,22 @@ pub(crate) fn next_identity() -> Vec<u32> {
 }
 
 /// A child that has been started and not yet joined or reaped.
+///
+/// ```
+/// # multiproc_process::setup!();
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use multiproc_process::{Process, active_children};
+/// use std::time::Duration;
+/// fn nap(secs: u64) { std::thread::sleep(Duration::from_secs(secs)) }
+/// let mut p = Process::builder().name("sleeper").target(nap, 10);
+/// p.start()?;
+/// let kids = active_children();
+/// assert_eq!(kids.len(), 1);
+/// assert_eq!((kids[0].pid, kids[0].name.as_str()), (p.pid().unwrap(), "sleeper"));
+/// p.kill()?;
+/// p.join_timeout(Duration::from_secs(10))?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActiveChild {
     /// Its pid.
@@ -164,6 +180,25 @@ pub(crate) fn set_current(info: Box<ProcessInfo>) {
 }
 
 /// This process, as CPython's `current_process()` describes it.
+///
+/// ```
+/// # multiproc_process::setup!();
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use multiproc_process::{Process, StartMethod, current_process};
+/// fn describe(_: ()) -> (String, Vec<u32>, Option<StartMethod>) {
+///     let me = current_process();
+///     (me.name, me.identity, me.start_method)
+/// }
+/// let mut p = Process::builder().name("worker").method(StartMethod::Spawn).target(describe, ());
+/// p.start()?;
+/// let (name, identity, method) = p.result()?;
+/// assert_eq!(name, "worker");
+/// assert_eq!(identity, p.identity());
+/// assert_eq!(method, Some(StartMethod::Spawn));
+/// // And in the main process:
+/// assert_eq!(current_process().start_method, None);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CurrentProcess {
     /// `"MainProcess"` in the program that started it all, the child's name in a child.
@@ -198,6 +233,20 @@ pub fn current_process() -> CurrentProcess {
 }
 
 /// The process that started this one, seen from a child.
+///
+/// ```
+/// # multiproc_process::setup!();
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use multiproc_process::{Process, parent_process};
+/// fn parent(_: ()) -> Option<(i32, String)> {
+///     parent_process().map(|p| (p.pid, p.name))
+/// }
+/// let mut p = Process::new(parent, ());
+/// p.start()?;
+/// let me = std::process::id() as i32;
+/// assert_eq!(p.result()?, Some((me, "MainProcess".to_string())));
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParentProcess {
     /// The parent's pid.
@@ -209,6 +258,19 @@ pub struct ParentProcess {
 impl ParentProcess {
     /// Whether the parent is still alive. When it dies, this process is re-parented, so the
     /// kernel's idea of our parent changes.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_process::{Process, parent_process};
+    /// fn parent_alive(_: ()) -> bool {
+    ///     parent_process().is_some_and(|p| p.is_alive())
+    /// }
+    /// let mut p = Process::new(parent_alive, ());
+    /// p.start()?;
+    /// assert!(p.result()?);
+    /// # Ok(()) }
+    /// ```
     pub fn is_alive(&self) -> bool {
         os::getppid() == Some(self.pid)
     }

@@ -4,6 +4,20 @@
 //! A pidfd names one process for good: signals sent through it cannot reach a recycled pid,
 //! and it can be polled together with sockets and pipes, which is what makes a process
 //! *sentinel* possible.
+//!
+//! ```
+//! use multiproc_core::child::{ChildWatch, ExitStatus};
+//! use multiproc_core::os::{self, Forked};
+//! use std::time::{Duration, Instant};
+//!
+//! // SAFETY: the child only calls `exit_now`.
+//! let Forked::Parent(pid) = (unsafe { os::fork() }?) else { os::exit_now(3) };
+//! let child = ChildWatch::new(pid)?;
+//! let status = child.wait_deadline(Some(Instant::now() + Duration::from_secs(10)))?;
+//! assert_eq!(status, Some(ExitStatus::Exited(3)));
+//! assert_eq!(status.map(ExitStatus::code), Some(3));
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -203,20 +217,21 @@ impl ChildWatch {
     /// Reaps the child if it has exited; never blocks.
     ///
     /// ```
-    /// use multiproc_core::{child::{ChildWatch, ExitStatus}, os::{self, Forked}};
+    /// use multiproc_core::{child::{ChildWatch, ExitStatus}, os::{self, Forked, signal}};
     /// use std::time::{Duration, Instant};
     /// // SAFETY: the child only sleeps and calls `exit_now`.
     /// let Forked::Parent(pid) = (unsafe { os::fork() }?) else {
-    ///     std::thread::sleep(Duration::from_millis(200));
+    ///     std::thread::sleep(Duration::from_secs(10));
     ///     os::exit_now(0)
     /// };
     /// let child = ChildWatch::new(pid)?;
     /// assert_eq!(child.try_wait()?, None); // still sleeping
+    /// child.signal(signal::KILL)?;
     /// let deadline = Instant::now() + Duration::from_secs(10);
     /// while child.try_wait()?.is_none() && Instant::now() < deadline {
-    ///     std::thread::sleep(Duration::from_millis(5));
+    ///     std::thread::sleep(Duration::from_millis(1)); // other work here
     /// }
-    /// assert_eq!(child.try_wait()?, Some(ExitStatus::Exited(0)));
+    /// assert_eq!(child.try_wait()?, Some(ExitStatus::Signaled(signal::KILL)));
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn try_wait(&self) -> io::Result<Option<ExitStatus>> {

@@ -1,6 +1,16 @@
 //! Process-level operating-system calls: identity, fork, spawn of this binary, exit,
 //! signals and CPU affinity. Safe wrappers where the call is safe; `unsafe fn` with the
 //! rules spelled out where it is not.
+//!
+//! ```
+//! use multiproc_core::os::{self, signal};
+//! let me = os::getpid();
+//! assert_eq!(os::cached_pid(), me);
+//! assert!(os::process_alive(me));
+//! assert!(os::affinity_count()? >= 1);
+//! assert_eq!(signal::name(signal::TERM), "SIGTERM");
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 use std::ffi::{CString, OsStr, OsString};
 use std::io;
@@ -203,6 +213,36 @@ pub unsafe fn fork() -> io::Result<Forked> {
 /// # Safety
 /// As for [`fork`]; the caller must be single-threaded. See the fork server's notes in
 /// `multiproc-process` for what the C library does not set up in such a child.
+///
+/// ```
+/// use multiproc_core::child::{ChildWatch, ExitStatus};
+/// use multiproc_core::fd;
+/// use multiproc_core::os::{self, Forked};
+/// use std::time::{Duration, Instant};
+///
+/// let (tx, rx) = fd::socketpair()?;
+/// // SAFETY: the child makes only system calls and ends with `exit_now`.
+/// let Forked::Parent(a) = (unsafe { os::fork() }?) else {
+///     // A fresh fork has a single thread, as `fork_sibling` requires.
+///     // SAFETY: single-threaded here; the sibling only calls `exit_now`.
+///     match unsafe { os::fork_sibling() } {
+///         Ok(Forked::Child) => os::exit_now(8),
+///         Ok(Forked::Parent(b)) => {
+///             let sent = fd::send_all(&tx, &b.to_ne_bytes()).is_ok();
+///             os::exit_now(if sent { 0 } else { 1 })
+///         }
+///         Err(_) => os::exit_now(2),
+///     }
+/// };
+/// let deadline = Some(Instant::now() + Duration::from_secs(10));
+/// assert_eq!(ChildWatch::new(a)?.wait_deadline(deadline)?, Some(ExitStatus::Exited(0)));
+/// let mut b = [0u8; 4];
+/// fd::recv_exact(&rx, &mut b)?;
+/// // The sibling is a child of this process, which reaps it, not of the one that made it.
+/// let b = ChildWatch::new(i32::from_ne_bytes(b))?;
+/// assert_eq!(b.wait_deadline(deadline)?, Some(ExitStatus::Exited(8)));
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub unsafe fn fork_sibling() -> io::Result<Forked> {
     // SAFETY: forwarded to the caller.
     let r = unsafe { platform::clone_parent() }?;

@@ -142,8 +142,28 @@ pub struct Interest(i16);
 
 impl Interest {
     /// Readable (or hung up).
+    ///
+    /// ```
+    /// use multiproc_core::wait::{self, Interest, PollEntry};
+    /// use std::os::fd::AsFd;
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// drop(b); // end of file counts as readable
+    /// let mut e = [PollEntry::new(a.as_fd(), Interest::READ)];
+    /// assert_eq!(wait::poll(&mut e, Some(std::time::Instant::now()))?, 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub const READ: Interest = Interest(libc::POLLIN);
     /// Writable.
+    ///
+    /// ```
+    /// use multiproc_core::wait::{self, Interest, PollEntry};
+    /// use std::os::fd::AsFd;
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+    /// let mut e = [PollEntry::new(a.as_fd(), Interest::WRITE)];
+    /// wait::poll(&mut e, Some(std::time::Instant::now()))?;
+    /// assert!(e[0].ready().writable && !e[0].ready().readable);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub const WRITE: Interest = Interest(libc::POLLOUT);
 }
 

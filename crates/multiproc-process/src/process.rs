@@ -983,10 +983,11 @@ impl<R> Process<R> {
     /// use multiproc_process::{Process, ProcessError};
     /// use std::time::Duration;
     /// fn nap(ms: u64) { std::thread::sleep(Duration::from_millis(ms)) }
-    /// let mut p = Process::new(nap, 50);
+    /// let mut p = Process::new(nap, 10_000);
     /// p.start()?;
     /// assert!(matches!(p.close(), Err(ProcessError::StillRunning { .. })));
-    /// p.join()?;
+    /// p.kill()?;
+    /// p.join_timeout(Duration::from_secs(10))?;
     /// p.close()?;
     /// assert!(matches!(p.join(), Err(ProcessError::Closed { .. })));
     /// # Ok(()) }
@@ -1037,7 +1038,7 @@ impl<R: DeserializeOwned> Process<R> {
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// use multiproc_process::Process;
     /// use std::time::Duration;
-    /// fn slow(x: u8) -> u8 { std::thread::sleep(Duration::from_millis(200)); x }
+    /// fn slow(x: u8) -> u8 { std::thread::sleep(Duration::from_millis(500)); x }
     /// let mut p = Process::new(slow, 7);
     /// p.start()?;
     /// assert_eq!(p.result_timeout(Duration::from_millis(10))?, None);

@@ -235,6 +235,11 @@ pub fn send_borrowed_fds(
 /// // A message longer than `buf` is an error, not a silent loss.
 /// let e = fd::recv_with_fds(&b, &mut buf, 1).unwrap_err();
 /// assert_eq!(e.kind(), std::io::ErrorKind::InvalidData);
+/// // So are more descriptors than asked for.
+/// let (z, _w) = fd::socketpair()?;
+/// fd::send_with_fds(&a, b"ok", &[&x, &z])?;
+/// let e = fd::recv_with_fds(&b, &mut buf, 1).unwrap_err();
+/// assert_eq!(e.kind(), std::io::ErrorKind::InvalidData);
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn recv_with_fds(
@@ -250,6 +255,17 @@ pub fn recv_with_fds(
                     format!(
                         "message truncated: more than {} bytes or {max_fds} descriptors",
                         buf.len()
+                    ),
+                ));
+            }
+            // The control buffer is rounded up to an alignment and may hold more than
+            // `max_fds`: those are an error too (dropping the Vec closes them all).
+            Ok((_, fds, false)) if fds.len() > max_fds => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "{} descriptors came with the message, more than {max_fds}",
+                        fds.len()
                     ),
                 ));
             }

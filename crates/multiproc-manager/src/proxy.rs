@@ -64,6 +64,17 @@ macro_rules! proxy_struct {
             }
 
             /// The object's id in its server.
+            ///
+            /// ```
+            /// # multiproc_process::setup!();
+            /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+            /// let m = multiproc_manager::Manager::start()?;
+            /// let d = m.dict::<u8, u8>()?; // every proxy has an id
+            /// let l = m.list::<u8>()?;
+            /// assert_ne!(d.id(), l.id());
+            /// assert_eq!(d.clone().id(), d.id()); // a clone refers to the same object
+            /// # Ok(()) }
+            /// ```
             pub fn id(&self) -> u64 {
                 self.core.id()
             }
@@ -682,29 +693,87 @@ proxy_struct! {
 
 impl NamespaceProxy {
     /// `ns.name`, or [`ManagerError::KeyNotFound`] (Python's `AttributeError`).
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let ns = m.namespace()?;
+    /// ns.set("n", &3u8)?;
+    /// assert_eq!(ns.get::<u8>("n")?, 3);
+    /// assert!(matches!(ns.get::<u8>("x"), Err(multiproc_manager::ManagerError::KeyNotFound { .. })));
+    /// # Ok(()) }
+    /// ```
     pub fn get<T: DeserializeOwned>(&self, name: &str) -> Result<T, ManagerError> {
         self.core
             .call(Op::Get(name.as_bytes()), false, decode_bytes)
     }
 
     /// `ns.name = value`.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let ns = m.namespace()?;
+    /// ns.set("name", "worker")?;
+    /// ns.set("tries", &vec![1u8, 2])?;
+    /// assert_eq!(ns.get::<String>("name")?, "worker");
+    /// assert_eq!(ns.get::<Vec<u8>>("tries")?, [1, 2]);
+    /// # Ok(()) }
+    /// ```
     pub fn set<T: Serialize + ?Sized>(&self, name: &str, value: &T) -> Result<(), ManagerError> {
         let v = self.core.encode("set", value)?;
         self.core.call(Op::Set(name.as_bytes(), &v), false, unit)
     }
 
     /// `del ns.name`.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let ns = m.namespace()?;
+    /// ns.set("n", &3u8)?;
+    /// ns.del("n")?;
+    /// assert!(!ns.contains("n")?);
+    /// # Ok(()) }
+    /// ```
     pub fn del(&self, name: &str) -> Result<(), ManagerError> {
         self.core.call(Op::Del(name.as_bytes()), false, unit)
     }
 
     /// `hasattr(ns, name)`.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let ns = m.namespace()?;
+    /// assert!(!ns.contains("n")?);
+    /// ns.set("n", &3u8)?;
+    /// assert!(ns.contains("n")?);
+    /// # Ok(()) }
+    /// ```
     pub fn contains(&self, name: &str) -> Result<bool, ManagerError> {
         self.core
             .call(Op::Contains(name.as_bytes()), false, boolean)
     }
 
     /// The attribute names.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let ns = m.namespace()?;
+    /// ns.set("b", &1u8)?;
+    /// ns.set("a", &2u8)?;
+    /// let mut names = ns.names()?;
+    /// names.sort();
+    /// assert_eq!(names, ["a", "b"]);
+    /// # Ok(()) }
+    /// ```
     pub fn names(&self) -> Result<Vec<String>, ManagerError> {
         self.core.call(Op::Keys, false, |r, core| match r {
             crate::wire::Reply::Many(v) => Ok(v
@@ -784,27 +853,75 @@ proxy_struct! {
 
 impl<T: Serialize + DeserializeOwned> ArrayProxy<T> {
     /// `a[i]`.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let a = m.array(&[10u8, 20, 30])?;
+    /// assert_eq!(a.get(0)?, 10);
+    /// assert_eq!(a.get(-1)?, 30);
+    /// assert!(a.get(3).is_err());
+    /// # Ok(()) }
+    /// ```
     pub fn get(&self, i: i64) -> Result<T, ManagerError> {
         self.core.call(Op::Index(i), false, decode_bytes)
     }
 
     /// `a[i] = v`.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let a = m.array(&[0u8; 3])?;
+    /// a.set(1, &5)?;
+    /// assert_eq!(a.to_vec()?, [0, 5, 0]);
+    /// # Ok(()) }
+    /// ```
     pub fn set(&self, i: i64, v: &T) -> Result<(), ManagerError> {
         let b = self.core.encode("set_index", v)?;
         self.core.call(Op::SetIndex(i, &b), false, unit)
     }
 
     /// `len(a)`.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let a = m.array(&[0u8; 3])?;
+    /// assert_eq!(a.len()?, 3);
+    /// # Ok(()) }
+    /// ```
     pub fn len(&self) -> Result<usize, ManagerError> {
         self.core.call(Op::Len, false, int).map(|n| n as usize)
     }
 
     /// `len(a) == 0`.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// assert!(m.array::<u8>(&[])?.is_empty()?);
+    /// assert!(!m.array(&[1u8])?.is_empty()?);
+    /// # Ok(()) }
+    /// ```
     pub fn is_empty(&self) -> Result<bool, ManagerError> {
         Ok(self.len()? == 0)
     }
 
     /// `a[:]`.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let a = m.array(&['a', 'b'])?;
+    /// assert_eq!(a.to_vec()?, ['a', 'b']);
+    /// # Ok(()) }
+    /// ```
     pub fn to_vec(&self) -> Result<Vec<T>, ManagerError> {
         self.core.call(Op::ToVec, false, decode_many)
     }
@@ -1136,6 +1253,19 @@ impl<T: Serialize + DeserializeOwned> JoinableQueueProxy<T> {
 
 /// Holds a [`LockProxy`] or [`RLockProxy`] (or a condition's lock) and releases it when
 /// dropped.
+///
+/// ```
+/// # multiproc_process::setup!();
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::time::Duration;
+/// let m = multiproc_manager::Manager::start()?;
+/// let l = m.lock()?;
+/// let guard = l.lock()?;
+/// assert!(l.locked()?);
+/// drop(guard); // releases
+/// assert!(!l.locked()?);
+/// # Ok(()) }
+/// ```
 #[must_use = "the lock is released when the guard is dropped"]
 #[derive(Debug)]
 pub struct ProxyGuard<'a> {
@@ -1379,6 +1509,17 @@ acquire_methods!(SemaphoreProxy);
 
 impl SemaphoreProxy {
     /// The number of permits free now.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let s = m.semaphore(2)?;
+    /// assert_eq!(s.get_value()?, 2);
+    /// s.acquire()?;
+    /// assert_eq!(s.get_value()?, 1);
+    /// # Ok(()) }
+    /// ```
     pub fn get_value(&self) -> Result<u64, ManagerError> {
         self.core.call(Op::SemValue, false, int).map(|n| n as u64)
     }
@@ -1402,6 +1543,18 @@ acquire_methods!(BoundedSemaphoreProxy);
 
 impl BoundedSemaphoreProxy {
     /// The number of permits free now.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let s = m.bounded_semaphore(2)?;
+    /// s.acquire()?;
+    /// assert_eq!(s.get_value()?, 1);
+    /// s.release()?;
+    /// assert_eq!(s.get_value()?, 2);
+    /// # Ok(()) }
+    /// ```
     pub fn get_value(&self) -> Result<u64, ManagerError> {
         self.core.call(Op::SemValue, false, int).map(|n| n as u64)
     }
@@ -1431,17 +1584,65 @@ guard_methods!(ConditionProxy);
 
 impl ConditionProxy {
     /// Releases the lock, waits for a notification, takes the lock back. Returns `true`.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let c = m.condition()?;
+    /// let g = c.lock()?; // taken before the notifier starts
+    /// let notifier = c.clone(); // its own connection
+    /// let t = std::thread::spawn(move || -> Result<(), multiproc_manager::ManagerError> {
+    ///     let _g = notifier.lock()?; // free once the waiter waits
+    ///     notifier.notify_all()
+    /// });
+    /// assert!(c.wait()?); // returns once notified, holding the lock again
+    /// drop(g);
+    /// t.join().unwrap()?;
+    /// # Ok(()) }
+    /// ```
     pub fn wait(&self) -> Result<bool, ManagerError> {
         self.wait_until(None)
     }
 
     /// As [`wait`](Self::wait), giving up waiting for a notification after `timeout`
     /// (the lock is taken back either way); `false` if not notified.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let c = m.condition()?;
+    /// let g = c.lock()?; // taken before the notifier starts
+    /// let notifier = c.clone(); // its own connection
+    /// let t = std::thread::spawn(move || -> Result<(), multiproc_manager::ManagerError> {
+    ///     let _g = notifier.lock()?; // free once the waiter waits
+    ///     notifier.notify_all()
+    /// });
+    /// assert!(c.wait_timeout(Duration::from_secs(30))?);
+    /// drop(g);
+    /// t.join().unwrap()?;
+    /// let _g = c.lock()?;
+    /// assert!(!c.wait_timeout(Duration::from_millis(10))?); // nobody notifies now
+    /// # Ok(()) }
+    /// ```
     pub fn wait_timeout(&self, timeout: Duration) -> Result<bool, ManagerError> {
         self.wait_until(Some(now_plus(timeout)))
     }
 
     /// As [`wait_timeout`](Self::wait_timeout), until `deadline`.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::{Duration, Instant};
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let c = m.condition()?;
+    /// let _g = c.lock()?;
+    /// assert!(!c.wait_deadline(Instant::now() + Duration::from_millis(10))?);
+    /// # Ok(()) }
+    /// ```
     pub fn wait_deadline(&self, deadline: Instant) -> Result<bool, ManagerError> {
         self.wait_until(Some(deadline))
     }
@@ -1452,6 +1653,28 @@ impl ConditionProxy {
 
     /// Waits until `pred()` holds (checked with the lock held), up to `timeout` (`None`:
     /// no limit); returns the last value of `pred` (CPython's `wait_for`).
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let c = m.condition()?;
+    /// let count = m.value(&0u32)?;
+    /// let (c2, count2) = (c.clone(), count.clone());
+    /// let t = std::thread::spawn(move || -> Result<(), multiproc_manager::ManagerError> {
+    ///     let _g = c2.lock()?;
+    ///     count2.set(&1)?;
+    ///     c2.notify_all()
+    /// });
+    /// let g = c.lock()?;
+    /// assert!(c.wait_for(|| count.get().unwrap() == 1, Some(Duration::from_secs(30)))?);
+    /// drop(g);
+    /// t.join().unwrap()?;
+    /// let _g = c.lock()?;
+    /// assert!(!c.wait_for(|| false, Some(Duration::from_millis(10)))?);
+    /// # Ok(()) }
+    /// ```
     pub fn wait_for(
         &self,
         mut pred: impl FnMut() -> bool,
@@ -1470,11 +1693,45 @@ impl ConditionProxy {
     }
 
     /// Wakes up to `n` waiters (the lock must be held through this proxy).
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let c = m.condition()?;
+    /// let waiter = c.clone();
+    /// let t = std::thread::spawn(move || -> Result<bool, multiproc_manager::ManagerError> {
+    ///     let _g = waiter.lock()?;
+    ///     waiter.wait_timeout(Duration::from_secs(30))
+    /// });
+    /// // Once the waiter waits (it released the lock), wake it.
+    /// let mut woke = false;
+    /// for _ in 0..3000 {
+    ///     let _g = c.lock()?;
+    ///     c.notify(1)?;
+    ///     drop(_g);
+    ///     if t.is_finished() { woke = true; break; }
+    ///     std::thread::sleep(Duration::from_millis(10));
+    /// }
+    /// assert!(woke && t.join().unwrap()?);
+    /// # Ok(()) }
+    /// ```
     pub fn notify(&self, n: usize) -> Result<(), ManagerError> {
         self.core.call(Op::Notify(n as u64), false, unit)
     }
 
     /// Wakes all waiters.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let c = m.condition()?;
+    /// let _g = c.lock()?;
+    /// c.notify_all()?; // nobody waits: nothing happens
+    /// # Ok(()) }
+    /// ```
     pub fn notify_all(&self) -> Result<(), ManagerError> {
         self.core.call(Op::NotifyAll, false, unit)
     }
@@ -1619,17 +1876,56 @@ proxy_struct! {
 
 impl BarrierProxy {
     /// Waits until `parties` waiters have arrived; returns this one's arrival index.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let b = m.barrier(1)?;
+    /// assert_eq!(b.wait()?, 0); // the only party: passes at once
+    /// # Ok(()) }
+    /// ```
     pub fn wait(&self) -> Result<usize, ManagerError> {
         self.wait_until(None)
     }
 
     /// As [`wait`](Self::wait); after `timeout` the barrier breaks and this fails with
     /// [`ManagerError::BrokenBarrier`] (as Python's does).
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let b = m.barrier(2)?;
+    /// let other = b.clone();
+    /// let t = std::thread::spawn(move || other.wait_timeout(Duration::from_secs(30)));
+    /// let mine = b.wait_timeout(Duration::from_secs(30))?;
+    /// let theirs = t.join().unwrap()?;
+    /// assert_eq!(mine + theirs, 1); // arrival indexes 0 and 1
+    /// // Alone, the wait times out and breaks the barrier.
+    /// assert!(matches!(
+    ///     b.wait_timeout(Duration::from_millis(10)),
+    ///     Err(multiproc_manager::ManagerError::BrokenBarrier { .. })
+    /// ));
+    /// assert!(b.broken()?);
+    /// # Ok(()) }
+    /// ```
     pub fn wait_timeout(&self, timeout: Duration) -> Result<usize, ManagerError> {
         self.wait_until(Some(now_plus(timeout)))
     }
 
     /// As [`wait_timeout`](Self::wait_timeout), until `deadline`.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::{Duration, Instant};
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let b = m.barrier(1)?;
+    /// assert_eq!(b.wait_deadline(Instant::now() + Duration::from_secs(5))?, 0);
+    /// # Ok(()) }
+    /// ```
     pub fn wait_deadline(&self, deadline: Instant) -> Result<usize, ManagerError> {
         self.wait_until(Some(deadline))
     }
@@ -1641,26 +1937,89 @@ impl BarrierProxy {
     }
 
     /// Breaks the barrier: waiters now and later fail until [`reset`](Self::reset).
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let b = m.barrier(2)?;
+    /// b.abort()?;
+    /// assert!(b.broken()?);
+    /// assert!(b.wait_timeout(Duration::from_secs(5)).is_err());
+    /// # Ok(()) }
+    /// ```
     pub fn abort(&self) -> Result<(), ManagerError> {
         self.core.call(Op::Abort, false, unit)
     }
 
     /// Returns the barrier to its first state; current waiters fail.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let b = m.barrier(2)?;
+    /// b.abort()?;
+    /// b.reset()?;
+    /// assert!(!b.broken()?);
+    /// # Ok(()) }
+    /// ```
     pub fn reset(&self) -> Result<(), ManagerError> {
         self.core.call(Op::Reset, false, unit)
     }
 
     /// The number of parties.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let b = m.barrier(4)?;
+    /// assert_eq!(b.parties()?, 4);
+    /// # Ok(()) }
+    /// ```
     pub fn parties(&self) -> Result<usize, ManagerError> {
         self.core.call(Op::Parties, false, int).map(|n| n as usize)
     }
 
     /// How many wait now.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let b = m.barrier(2)?;
+    /// assert_eq!(b.n_waiting()?, 0);
+    /// let other = b.clone();
+    /// let t = std::thread::spawn(move || other.wait_timeout(Duration::from_secs(30)));
+    /// let mut seen = false;
+    /// for _ in 0..3000 {
+    ///     if b.n_waiting()? == 1 { seen = true; break; }
+    ///     std::thread::sleep(Duration::from_millis(10));
+    /// }
+    /// assert!(seen);
+    /// b.wait_timeout(Duration::from_secs(30))?; // lets both through
+    /// t.join().unwrap()?;
+    /// # Ok(()) }
+    /// ```
     pub fn n_waiting(&self) -> Result<usize, ManagerError> {
         self.core.call(Op::NWaiting, false, int).map(|n| n as usize)
     }
 
     /// Whether it is broken.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let b = m.barrier(2)?;
+    /// assert!(!b.broken()?);
+    /// b.abort()?;
+    /// assert!(b.broken()?);
+    /// # Ok(()) }
+    /// ```
     pub fn broken(&self) -> Result<bool, ManagerError> {
         self.core.call(Op::Broken, false, boolean)
     }

@@ -28,6 +28,15 @@ use crate::wire::{Op, ProxyKind, Reply, Request};
 
 /// How long a blocked call waits for its reply before it looks whether a local server is
 /// still alive.
+///
+/// ```
+/// # multiproc_process::setup!();
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::time::Duration;
+/// use multiproc_manager::LIVENESS_SLICE;
+/// assert_eq!(LIVENESS_SLICE, Duration::from_secs(1));
+/// # Ok(()) }
+/// ```
 pub const LIVENESS_SLICE: Duration = Duration::from_secs(1);
 
 /// How long connecting and authenticating to a server may take.

@@ -7,6 +7,18 @@ use multiproc_process::ProcessError;
 use crate::wire::{ProxyKind, WireError};
 
 /// Which object and method a failed call was made on: `"Dict 3 get"`.
+///
+/// ```
+/// # multiproc_process::setup!();
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use multiproc_manager::{CallTarget, ManagerError, ProxyKind};
+/// let m = multiproc_manager::Manager::start()?;
+/// let d = m.dict::<u8, u8>()?;
+/// let Err(ManagerError::KeyNotFound { target }) = d.getitem(&1) else { panic!() };
+/// assert_eq!(target, CallTarget { kind: ProxyKind::Dict, id: d.id(), method: "get" });
+/// assert!(target.to_string().ends_with(&format!("{}.get", d.id())));
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallTarget {
     /// The object's kind.
@@ -181,12 +193,34 @@ pub enum ManagerError {
 
 impl ManagerError {
     /// Whether the server is gone (dead, shut down, or unreachable).
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let l = m.list::<u8>()?;
+    /// assert!(l.len().is_ok());
+    /// m.shutdown()?;
+    /// assert!(l.len().unwrap_err().is_server_gone());
+    /// # Ok(()) }
+    /// ```
     pub fn is_server_gone(&self) -> bool {
         matches!(self, ManagerError::ServerGone { .. })
     }
 
     /// Whether a timed call ran out of time (`Timeout`, or `Empty`/`Full` of a timed queue
     /// operation).
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let q = m.queue::<u8>(0)?;
+    /// let err = q.get_timeout(Duration::from_millis(10)).unwrap_err();
+    /// assert!(err.is_timeout() && !err.is_server_gone());
+    /// # Ok(()) }
+    /// ```
     pub fn is_timeout(&self) -> bool {
         matches!(
             self,

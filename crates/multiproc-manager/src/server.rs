@@ -31,6 +31,15 @@ use crate::wire::{Init, Micros, Op, ProxyKind, Reply, Request, WireError};
 
 /// The longest a blocked server thread sleeps before it looks whether its client is still
 /// there.
+///
+/// ```
+/// # multiproc_process::setup!();
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::time::Duration;
+/// use multiproc_manager::SERVER_WAIT_SLICE; // this constant, as the crate exports it
+/// assert_eq!(SERVER_WAIT_SLICE, Duration::from_millis(200));
+/// # Ok(()) }
+/// ```
 pub const SLICE: Duration = Duration::from_millis(200);
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -100,6 +100,29 @@ pub(crate) fn construct<T: Served>(args: &[u8]) -> Result<Box<dyn ErasedServed>,
 
 /// A proxy to a registered user type `T` (CPython's proxies made by `BaseManager.register`).
 /// See [`Served`] for an example. It crosses into children like the other proxies.
+///
+/// ```
+/// # multiproc_process::setup!();
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use multiproc_manager::{Manager, Served};
+///
+/// struct Total(u64);
+///
+/// impl Served for Total {
+///     type Args = u64;
+///     type Call = u64; // an amount to add
+///     type Reply = u64; // the new total
+///     fn new(start: u64) -> Result<Self, String> { Ok(Total(start)) }
+///     fn call(&mut self, n: u64) -> Result<u64, String> { self.0 += n; Ok(self.0) }
+/// }
+///
+/// let m = Manager::builder().register::<Total>("Total").start()?;
+/// let t = m.create::<Total>("Total", &0)?;
+/// let t2 = t.clone(); // the same object, its own connection
+/// t.call(&2)?;
+/// assert_eq!(t2.call(&3)?, 5);
+/// # Ok(()) }
+/// ```
 #[derive(Serialize, Deserialize)]
 #[serde(bound = "")]
 pub struct UserProxy<T: Served> {
@@ -132,12 +155,55 @@ impl<T: Served> UserProxy<T> {
     }
 
     /// Calls the object's [`Served::call`] in the server and returns its reply.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_manager::{Manager, Served};
+    ///
+    /// struct Total(u64);
+    ///
+    /// impl Served for Total {
+    ///     type Args = u64;
+    ///     type Call = u64; // an amount to add
+    ///     type Reply = u64; // the new total
+    ///     fn new(start: u64) -> Result<Self, String> { Ok(Total(start)) }
+    ///     fn call(&mut self, n: u64) -> Result<u64, String> { self.0 += n; Ok(self.0) }
+    /// }
+    ///
+    /// let m = Manager::builder().register::<Total>("Total").start()?;
+    /// let t = m.create::<Total>("Total", &100)?;
+    /// assert_eq!(t.call(&1)?, 101);
+    /// # Ok(()) }
+    /// ```
     pub fn call(&self, call: &T::Call) -> Result<T::Reply, ManagerError> {
         let bytes = self.core.encode("call", call)?;
         self.core.call(Op::User(&bytes), false, decode_bytes)
     }
 
     /// The object's id in the server.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_manager::{Manager, Served};
+    ///
+    /// struct Total(u64);
+    ///
+    /// impl Served for Total {
+    ///     type Args = u64;
+    ///     type Call = u64; // an amount to add
+    ///     type Reply = u64; // the new total
+    ///     fn new(start: u64) -> Result<Self, String> { Ok(Total(start)) }
+    ///     fn call(&mut self, n: u64) -> Result<u64, String> { self.0 += n; Ok(self.0) }
+    /// }
+    ///
+    /// let m = Manager::builder().register::<Total>("Total").start()?;
+    /// let (a, b) = (m.create::<Total>("Total", &0)?, m.create::<Total>("Total", &0)?);
+    /// assert_ne!(a.id(), b.id());
+    /// assert_eq!(a.clone().id(), a.id());
+    /// # Ok(()) }
+    /// ```
     pub fn id(&self) -> u64 {
         self.core.id()
     }

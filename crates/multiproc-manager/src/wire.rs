@@ -13,6 +13,17 @@
 use serde::{Deserialize, Serialize};
 
 /// Which kind of object an id names.
+///
+/// ```
+/// # multiproc_process::setup!();
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use multiproc_manager::{ManagerError, ProxyKind};
+/// let m = multiproc_manager::Manager::start()?;
+/// let l = m.list::<u8>()?;
+/// let Err(ManagerError::IndexOutOfRange { target, .. }) = l.get(0) else { panic!() };
+/// assert_eq!(target.kind, ProxyKind::List);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ProxyKind {
     /// `dict`: [`DictProxy`](crate::DictProxy).

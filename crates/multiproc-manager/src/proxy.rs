@@ -5,6 +5,18 @@
 //! type whose `Serialize` writes equal values differently (a `HashMap` key holding a
 //! `HashSet`, say) does not behave as a key; use types with one encoding per value
 //! (integers, strings, tuples, derived structs and enums).
+//!
+//! ```
+//! # multiproc_process::setup!();
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use multiproc_manager::proxy::DictProxy;
+//! let m = multiproc_manager::Manager::start()?;
+//! let d: DictProxy<(u8, String), Vec<u8>> = m.dict()?;
+//! d.set(&(1, "a".into()), &vec![1])?;
+//! // An equal key has the same encoding: it finds the entry.
+//! assert_eq!(d.get(&(1, "a".to_string()))?, Some(vec![1]));
+//! # Ok(()) }
+//! ```
 
 use std::marker::PhantomData;
 use std::time::{Duration, Instant};

@@ -62,11 +62,62 @@ pub trait Served: Send + 'static {
     type Reply: Serialize + DeserializeOwned;
 
     /// Builds the object in the server; an `Err` fails the client's `create`.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_manager::{Manager, Served};
+    ///
+    /// struct Named(String);
+    ///
+    /// impl Served for Named {
+    ///     type Args = String;
+    ///     type Call = ();
+    ///     type Reply = String;
+    ///     fn new(name: String) -> Result<Self, String> {
+    ///         if name.is_empty() { Err("a name is needed".into()) } else { Ok(Named(name)) }
+    ///     }
+    ///     fn call(&mut self, (): ()) -> Result<String, String> { Ok(self.0.clone()) }
+    /// }
+    ///
+    /// let m = Manager::builder().register::<Named>("Named").start()?;
+    /// let n = m.create::<Named>("Named", &"x".into())?;
+    /// assert_eq!(n.call(&())?, "x");
+    /// assert!(m.create::<Named>("Named", &String::new()).is_err()); // new said no
+    /// # Ok(()) }
+    /// ```
     fn new(args: Self::Args) -> Result<Self, String>
     where
         Self: Sized;
 
     /// Answers one call; an `Err` fails that call with [`ManagerError::Remote`].
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use multiproc_manager::{Manager, Served};
+    ///
+    /// struct Named(String);
+    ///
+    /// impl Served for Named {
+    ///     type Args = String;
+    ///     type Call = bool; // true: shout
+    ///     type Reply = String;
+    ///     fn new(name: String) -> Result<Self, String> {
+    ///         if name.is_empty() { Err("a name is needed".into()) } else { Ok(Named(name)) }
+    ///     }
+    ///     fn call(&mut self, shout: bool) -> Result<String, String> {
+    ///         if shout { Ok(self.0.to_uppercase()) } else { Err("too quiet".into()) }
+    ///     }
+    /// }
+    ///
+    /// let m = Manager::builder().register::<Named>("Named").start()?;
+    /// let n = m.create::<Named>("Named", &"x".into())?;
+    /// assert_eq!(n.call(&true)?, "X");
+    /// let err = n.call(&false).unwrap_err(); // an Err reply fails the call
+    /// assert!(matches!(err, multiproc_manager::ManagerError::Remote { .. }), "{err}");
+    /// # Ok(()) }
+    /// ```
     fn call(&mut self, call: Self::Call) -> Result<Self::Reply, String>;
 }
 

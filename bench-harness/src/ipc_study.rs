@@ -503,12 +503,7 @@ impl IpcStudy {
     /// Writes `ipc.csv` and `ipc.md` into `dir` (created if needed) and returns their
     /// paths.
     pub fn write(&self, dir: &Path) -> std::io::Result<[PathBuf; 2]> {
-        std::fs::create_dir_all(dir)?;
-        let csv = dir.join("ipc.csv");
-        let md = dir.join("ipc.md");
-        std::fs::write(&csv, self.to_csv())?;
-        std::fs::write(&md, self.to_markdown())?;
-        Ok([csv, md])
+        crate::report::write_csv_md(dir, "ipc", &self.to_csv(), &self.to_markdown())
     }
 }
 

@@ -425,12 +425,7 @@ impl StartStudy {
     /// Writes `process_start.csv` and `process_start.md` into `dir` (created if needed) and
     /// returns their paths.
     pub fn write(&self, dir: &Path) -> std::io::Result<[PathBuf; 2]> {
-        std::fs::create_dir_all(dir)?;
-        let csv = dir.join("process_start.csv");
-        let md = dir.join("process_start.md");
-        std::fs::write(&csv, self.to_csv())?;
-        std::fs::write(&md, self.to_markdown())?;
-        Ok([csv, md])
+        crate::report::write_csv_md(dir, "process_start", &self.to_csv(), &self.to_markdown())
     }
 }
 

@@ -125,6 +125,26 @@ pub fn provenance_json(p: &Provenance) -> Value {
     })
 }
 
+/// Writes a study's `{name}.csv` and `{name}.md` into `dir` (created if needed) and
+/// returns their paths: what every study's `write` does.
+///
+/// ```
+/// let dir = std::env::temp_dir().join(format!("bench-harness-doc-{}", std::process::id()));
+/// let [csv, md] = bench_harness::report::write_csv_md(&dir, "demo", "a,b\n1,2\n", "# demo\n")?;
+/// assert_eq!(std::fs::read_to_string(&csv)?, "a,b\n1,2\n");
+/// assert!(md.ends_with("demo.md"));
+/// std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn write_csv_md(dir: &Path, name: &str, csv: &str, md: &str) -> std::io::Result<[PathBuf; 2]> {
+    std::fs::create_dir_all(dir)?;
+    let csv_path = dir.join(format!("{name}.csv"));
+    let md_path = dir.join(format!("{name}.md"));
+    std::fs::write(&csv_path, csv)?;
+    std::fs::write(&md_path, md)?;
+    Ok([csv_path, md_path])
+}
+
 /// Writes `dir/{name}.json`: the study's name, the provenance and the CSV's rows.
 pub fn write_json(dir: &Path, name: &str, p: &Provenance, csv: &str) -> std::io::Result<PathBuf> {
     std::fs::create_dir_all(dir)?;

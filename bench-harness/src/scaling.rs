@@ -870,12 +870,7 @@ impl ScalingStudy {
 
     /// Writes `scaling.csv` and `scaling.md` into `dir` (created if needed).
     pub fn write(&self, dir: &Path) -> std::io::Result<[PathBuf; 2]> {
-        std::fs::create_dir_all(dir)?;
-        let csv = dir.join("scaling.csv");
-        let md = dir.join("scaling.md");
-        std::fs::write(&csv, self.to_csv())?;
-        std::fs::write(&md, self.to_markdown())?;
-        Ok([csv, md])
+        crate::report::write_csv_md(dir, "scaling", &self.to_csv(), &self.to_markdown())
     }
 
     /// The charts: speedup and efficiency of both workloads against the ideal, and each

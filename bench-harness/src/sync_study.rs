@@ -823,12 +823,7 @@ impl SyncStudy {
     /// Writes `sync.csv` and `sync.md` into `dir` (created if needed) and returns their
     /// paths.
     pub fn write(&self, dir: &Path) -> std::io::Result<[PathBuf; 2]> {
-        std::fs::create_dir_all(dir)?;
-        let csv = dir.join("sync.csv");
-        let md = dir.join("sync.md");
-        std::fs::write(&csv, self.to_csv())?;
-        std::fs::write(&md, self.to_markdown())?;
-        Ok([csv, md])
+        crate::report::write_csv_md(dir, "sync", &self.to_csv(), &self.to_markdown())
     }
 }
 

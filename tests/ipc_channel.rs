@@ -12,7 +12,7 @@ mod common;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use common::{eventually, kill_when_ready, run_inner, watchdog, zombies};
+use common::{eventually, inner_method, kill_when_ready, run_inner_under, watchdog, zombies};
 use ipc_channel::ipc;
 use multiproc_ipc::Connection;
 use multiproc_ipc::ipc_channel::{CrossIpcReceiver, CrossIpcSender, IpcEnd};
@@ -190,25 +190,14 @@ fn dev_shm() -> Vec<String> {
 /// Counts descriptors, so it runs alone in a subprocess of its own, where no other test
 /// opens or closes any meanwhile.
 fn nothing_is_left_behind(m: StartMethod) {
-    let out = run_inner(
-        "inner_nothing_is_left_behind",
-        &[("MULTIPROC_TEST_METHOD", m.name())],
-    );
-    assert!(
-        out.status.success(),
-        "{m}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_inner_under("inner_nothing_is_left_behind", m);
 }
 
 #[test]
 #[ignore = "run by nothing_is_left_behind in a subprocess"]
 fn inner_nothing_is_left_behind() {
     let _w = watchdog(Duration::from_secs(120), "leaks");
-    let m: StartMethod = std::env::var("MULTIPROC_TEST_METHOD")
-        .unwrap()
-        .parse()
-        .unwrap();
+    let m = inner_method();
     // A first round starts what lives on by design (the fork server, for one); what a
     // second round leaves beyond it is a leak.
     round_trips(m, 50);

@@ -12,7 +12,10 @@ use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use common::{eventually, is_dead, kill_when_ready, open_fds, run_inner, watchdog, zombies};
+use common::{
+    eventually, inner_method, is_dead, kill_when_ready, open_fds, run_inner_under, watchdog,
+    zombies,
+};
 use multiproc_manager::{
     ArrayProxy, BarrierProxy, BoundedSemaphoreProxy, ConditionProxy, DictProxy, EventProxy,
     JoinableQueueProxy, ListProxy, LockProxy, Manager, ManagerError, NamespaceProxy, QueueProxy,
@@ -523,25 +526,14 @@ fn shutdown_stops_and_reaps(m: StartMethod) {
 /// this test binary, where no other test opens anything meanwhile.
 fn nothing_left_open(m: StartMethod) {
     let _w = watchdog(LONG, "nothing_left_open");
-    let out = run_inner(
-        "inner_nothing_left_open",
-        &[("MULTIPROC_TEST_METHOD", m.name())],
-    );
-    assert!(
-        out.status.success(),
-        "{m}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_inner_under("inner_nothing_left_open", m);
 }
 
 #[test]
 #[ignore = "run by nothing_left_open in a subprocess"]
 fn inner_nothing_left_open() {
     let _w = watchdog(LONG, "inner_nothing_left_open");
-    let m: StartMethod = std::env::var("MULTIPROC_TEST_METHOD")
-        .unwrap()
-        .parse()
-        .unwrap();
+    let m = inner_method();
     // Warm up what stays open for the process's life (the fork server, for one).
     drop(manager(m));
     let before = open_fds();

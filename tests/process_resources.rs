@@ -9,31 +9,20 @@ mod common;
 
 use std::time::Duration;
 
-use common::{run_inner, watchdog};
+use common::{inner_method, run_inner_under, watchdog};
 use multiproc_process::{StartMethod, get_context};
 
 fn nothing(_: ()) {}
 
 fn hundred_cycles_leave_no_zombie_and_no_fd(m: StartMethod) {
-    let out = run_inner(
-        "inner_hundred_cycles",
-        &[("MULTIPROC_TEST_METHOD", m.name())],
-    );
-    assert!(
-        out.status.success(),
-        "{m}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_inner_under("inner_hundred_cycles", m);
 }
 
 #[test]
 #[ignore = "run by hundred_cycles_leave_no_zombie_and_no_fd in a subprocess"]
 fn inner_hundred_cycles() {
     let _w = watchdog(Duration::from_secs(240), "hundred_cycles");
-    let m: StartMethod = std::env::var("MULTIPROC_TEST_METHOD")
-        .unwrap()
-        .parse()
-        .unwrap();
+    let m = inner_method();
     let ctx = get_context(m);
     // One cycle first: the fork server (and its keeper thread) start once and stay.
     let mut warm = ctx.process(nothing, ());

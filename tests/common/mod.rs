@@ -141,6 +141,28 @@ pub fn run_inner(name: &str, envs: &[(&str, &str)]) -> Output {
     cmd.output().expect("run the test binary again")
 }
 
+/// The environment variable that carries the start method into an inner test.
+const METHOD_VAR: &str = "MULTIPROC_TEST_METHOD";
+
+/// Runs the `#[ignore]`d test `name` in a subprocess (see [`run_inner`]) under start
+/// method `m`, which it reads with [`inner_method`], and fails unless it passed.
+pub fn run_inner_under(name: &str, m: multiproc_process::StartMethod) {
+    let out = run_inner(name, &[(METHOD_VAR, m.name())]);
+    assert!(
+        out.status.success(),
+        "{m}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// In an inner test started by [`run_inner_under`]: its start method.
+pub fn inner_method() -> multiproc_process::StartMethod {
+    std::env::var(METHOD_VAR)
+        .expect("run by run_inner_under")
+        .parse()
+        .expect("a start method name")
+}
+
 /// A unique path in the temporary directory for this test.
 pub fn temp_path(tag: &str) -> PathBuf {
     static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);

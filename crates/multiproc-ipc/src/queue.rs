@@ -328,6 +328,19 @@ fn deadline_of(timeout: Duration) -> Instant {
         .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365))
 }
 
+impl<T> Queue<T> {
+    /// Puts an encoded message into the ring, and then tells the queue's descriptor, if
+    /// some handle is waited on with [`wait`](crate::wait).
+    fn put_encoded(&self, msg: Parts<'_>, deadline: Option<Instant>) -> Result<(), Fail> {
+        self.ring.put(msg, deadline)?;
+        if self.ring.polled() {
+            // Non-blocking: a full socket buffer is readable already.
+            let _ = fd::send(&self.notify.tx, &[1]);
+        }
+        Ok(())
+    }
+}
+
 mod sealed {
     pub trait Sealed {}
     impl Sealed for Vec<u8> {}
@@ -426,15 +439,8 @@ impl<T: ByteMessage> Queue<T> {
         }
         let mut prefix = [0u8; 10];
         let head = length_prefix(bytes.len() as u64, &mut prefix);
-        match self.ring.put(Parts { head, body: bytes }, deadline) {
-            Ok(()) => {
-                if self.ring.polled() {
-                    let _ = fd::send(&self.notify.tx, &[1]);
-                }
-                Ok(())
-            }
-            Err(Fail::Timeout) => Err(PutError::Full(())),
-        }
+        self.put_encoded(Parts { head, body: bytes }, deadline)
+            .map_err(|Fail::Timeout| PutError::Full(()))
     }
 
     /// Takes the oldest message into `buf` (replacing what it held; its capacity is reused)
@@ -539,14 +545,8 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
             Ok(bytes) => bytes,
             Err(e) => return Err(PutError::Encode(value, e)),
         };
-        let out = match self.ring.put(Parts::one(&bytes), deadline) {
-            Ok(()) => {
-                if self.ring.polled() {
-                    // Non-blocking: a full socket buffer is readable already.
-                    let _ = fd::send(&self.notify.tx, &[1]);
-                }
-                Ok(())
-            }
+        let out = match self.put_encoded(Parts::one(&bytes), deadline) {
+            Ok(()) => Ok(()),
             Err(Fail::Timeout) => Err(PutError::Full(value)),
         };
         give_back(bytes);

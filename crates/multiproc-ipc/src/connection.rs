@@ -1036,16 +1036,12 @@ impl Connection {
         // time is then seen without a wake-up across cores (tens of microseconds).
         for _ in 0..spin_tries() {
             let end = self.rbuf.end;
-            match fd::try_recv(&sock, &mut self.rbuf.data[end..]) {
-                Ok(0) => return Err(self.rbuf.eof_error()),
-                Ok(n) => {
-                    self.rbuf.end += n;
-                    return Ok(());
+            let r = fd::try_recv(&sock, &mut self.rbuf.data[end..]);
+            let nothing_yet = matches!(&r, Err(e) if e.kind() == io::ErrorKind::WouldBlock);
+            if !nothing_yet {
+                if let Some(done) = self.rbuf.took(r) {
+                    return done;
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if is_disconnect(&e) => return Err(self.rbuf.eof_error()),
-                Err(e) => return Err(e.into()),
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 break;
@@ -1059,15 +1055,9 @@ impl Connection {
         }
         loop {
             let end = self.rbuf.end;
-            match fd::recv(&sock, &mut self.rbuf.data[end..]) {
-                Ok(0) => return Err(self.rbuf.eof_error()),
-                Ok(n) => {
-                    self.rbuf.end += n;
-                    return Ok(());
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if is_disconnect(&e) => return Err(self.rbuf.eof_error()),
-                Err(e) => return Err(e.into()),
+            let r = fd::recv(&sock, &mut self.rbuf.data[end..]);
+            if let Some(done) = self.rbuf.took(r) {
+                return done;
             }
         }
     }
@@ -1179,6 +1169,21 @@ impl RecvBuf {
             self.end = self.len();
             self.start = 0;
             self.data = small;
+        }
+    }
+
+    /// Accounts for one read into the free space: `None` when it was interrupted and may
+    /// be tried again, else its outcome: bytes taken, or end of file (a reset peer too).
+    fn took(&mut self, r: io::Result<usize>) -> Option<Result<(), IpcError>> {
+        match r {
+            Ok(0) => Some(Err(self.eof_error())),
+            Ok(n) => {
+                self.end += n;
+                Some(Ok(()))
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => None,
+            Err(e) if is_disconnect(&e) => Some(Err(self.eof_error())),
+            Err(e) => Some(Err(e.into())),
         }
     }
 

@@ -24,6 +24,8 @@ import statistics
 import sys
 import time
 
+from benchstats import percentile
+
 FACTOR_FROM = 1_000_000_000
 
 
@@ -48,16 +50,6 @@ def process_range(start, end):
     """Seed 004's process_range."""
     for i in range(start, end):
         prime_factors(i)
-
-
-def percentile(sorted_samples, p):
-    """Linear-interpolation percentile (numpy's default), as bench-harness computes it."""
-    if not sorted_samples:
-        return float("nan")
-    rank = (len(sorted_samples) - 1) * p / 100.0
-    lo = int(rank)
-    hi = min(lo + 1, len(sorted_samples) - 1)
-    return sorted_samples[lo] + (sorted_samples[hi] - sorted_samples[lo]) * (rank - lo)
 
 
 def ranges(start, end, parts):

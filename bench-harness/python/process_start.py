@@ -19,19 +19,11 @@ import statistics
 import sys
 import time
 
+from benchstats import percentile
+
 
 def trivial():
     """The child's target: does nothing, as the Rust side's `fn(()) {}`."""
-
-
-def percentile(sorted_samples, p):
-    """Linear-interpolation percentile (numpy's default), as bench-harness computes it."""
-    if not sorted_samples:
-        return float("nan")
-    rank = (len(sorted_samples) - 1) * p / 100.0
-    lo = int(rank)
-    hi = min(lo + 1, len(sorted_samples) - 1)
-    return sorted_samples[lo] + (sorted_samples[hi] - sorted_samples[lo]) * (rank - lo)
 
 
 def measure(method, reps, warmup):

@@ -27,15 +27,7 @@ import statistics
 import sys
 import time
 
-
-def percentile(sorted_samples, p):
-    """Linear-interpolation percentile (numpy's default), as bench-harness computes it."""
-    if not sorted_samples:
-        return float("nan")
-    rank = (len(sorted_samples) - 1) * p / 100.0
-    lo = int(rank)
-    hi = min(lo + 1, len(sorted_samples) - 1)
-    return sorted_samples[lo] + (sorted_samples[hi] - sorted_samples[lo]) * (rank - lo)
+from benchstats import percentile
 
 
 def batches(op, reps, batch):

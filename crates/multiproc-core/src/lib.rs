@@ -36,5 +36,7 @@ pub mod frame;
 pub mod func;
 pub mod futex;
 pub mod handle;
+#[doc(hidden)]
+pub mod hook;
 pub mod os;
 pub mod wait;

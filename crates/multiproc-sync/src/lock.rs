@@ -153,6 +153,7 @@ impl RawLock {
         if v == 0 {
             return Err(ReleaseError::NotLocked);
         }
+        multiproc_core::hook::point("lock.release");
         if v & WAITERS != 0 {
             futex::wake(&self.word, 1);
         }
@@ -280,7 +281,9 @@ impl Lock {
     /// # Ok::<(), multiproc_shm::ShmError>(())
     /// ```
     pub fn acquire(&self) -> LockResult<'_> {
-        match self.state.lock(None) {
+        let a = self.state.lock(None);
+        multiproc_core::hook::point("lock.acquired");
+        match a {
             Acquired::OwnerDied(pid) => Err(OwnerDied::new(self.guard(), pid)),
             _ => Ok(self.guard()),
         }
@@ -330,6 +333,7 @@ impl Lock {
     /// ```
     pub fn acquire_deadline(&self, deadline: Instant) -> TryLockResult<'_> {
         let a = self.state.lock(Some(deadline));
+        multiproc_core::hook::point("lock.acquired");
         self.outcome(a)
     }
 

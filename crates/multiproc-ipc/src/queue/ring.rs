@@ -118,6 +118,20 @@ pub enum KillPoint {
     GetMidMessage,
 }
 
+impl KillPoint {
+    /// Its name among the crash tests' hook points (`multiproc_core::hook`).
+    fn hook_name(self) -> &'static str {
+        match self {
+            KillPoint::PutMidCopy => "queue.put.mid_copy",
+            KillPoint::PutJournaled => "queue.put.journaled",
+            KillPoint::PutMidMessage => "queue.put.mid_message",
+            KillPoint::GetMidCopy => "queue.get.mid_copy",
+            KillPoint::GetJournaled => "queue.get.journaled",
+            KillPoint::GetMidMessage => "queue.get.mid_message",
+        }
+    }
+}
+
 type PauseHook = (KillPoint, Box<dyn FnOnce() + Send>);
 static PAUSE_ARMED: AtomicBool = AtomicBool::new(false);
 static PAUSE: Mutex<Option<PauseHook>> = Mutex::new(None);
@@ -132,6 +146,7 @@ pub fn pause_next_at(point: KillPoint, on_pause: Box<dyn FnOnce() + Send>) {
 
 #[inline]
 fn kill_point(p: KillPoint) {
+    multiproc_core::hook::point(p.hook_name());
     if PAUSE_ARMED.load(Ordering::Relaxed) {
         pause_slow(p);
     }

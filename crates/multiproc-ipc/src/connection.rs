@@ -665,6 +665,9 @@ impl Connection {
                 Ok(n) => {
                     bytes = &bytes[n..];
                     sent += n as u64;
+                    if sent < frame_len {
+                        multiproc_core::hook::point("pipe.send.mid_frame");
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if is_disconnect(&e) => {
@@ -925,6 +928,7 @@ impl Connection {
             self.close();
             return Err(IpcError::TooLong { len, max });
         }
+        multiproc_core::hook::point("pipe.recv.header");
         Ok(len)
     }
 

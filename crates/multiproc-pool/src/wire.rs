@@ -338,6 +338,7 @@ pub(crate) fn worker_main<I: Serialize + DeserializeOwned>(args: WorkerArgs<I>) 
         let Some(count) = take_u32(msg, &mut end) else {
             return;
         };
+        multiproc_core::hook::point("pool.worker.took");
         out.clear();
         out.push(TAG_RESULTS);
         put_u32(&mut out, count);
@@ -355,6 +356,7 @@ pub(crate) fn worker_main<I: Serialize + DeserializeOwned>(args: WorkerArgs<I>) 
                 }
             }
         }
+        multiproc_core::hook::point("pool.worker.result");
         if results.send_bytes(&out).is_err() {
             return;
         }

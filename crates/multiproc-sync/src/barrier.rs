@@ -341,6 +341,7 @@ impl Barrier {
         if let Some(slot) = self.slots().get(index as usize) {
             slot.store(me, Ordering::SeqCst);
         }
+        multiproc_core::hook::point("barrier.arrived");
         if index + 1 >= self.parties() {
             if let Some(action) = self.action {
                 if let Err(panic) = std::panic::catch_unwind(action) {
@@ -354,6 +355,7 @@ impl Barrier {
             return Ok(index);
         }
         self.unlock();
+        multiproc_core::hook::point("barrier.waiting");
         loop {
             if let Some(r) = self.outcome(g, index) {
                 return r;

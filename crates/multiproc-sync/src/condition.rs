@@ -267,6 +267,7 @@ impl RawCondition {
             }
             s.state.store(NOTIFIED, Ordering::SeqCst);
             futex::wake(&s.state, 1);
+            multiproc_core::hook::point("condition.notify.woke");
             woken += 1;
         }
         // Recounted, so a notifier killed half-way leaves no lasting error.
@@ -753,6 +754,7 @@ impl<L: ConditionLock> Condition<L> {
         let s = &*self.state;
         let place = s.register();
         let saved = self.lock.release_save(guard.inner);
+        multiproc_core::hook::point("condition.wait.released");
         let notified = s.sleep(place, deadline);
         let (inner, died) = match self.lock.restore(saved) {
             Ok(g) => (g, None),

@@ -29,7 +29,7 @@
 //! | name | where |
 //! |---|---|
 //! | `lock.acquired` | `Lock::acquire*`: the lock word holds our pid, before returning |
-//! | `lock.release` | `Lock` release: the word is 0, before the futex wake |
+//! | `lock.release` | a lock word's release (also `Condition`'s and `Value`'s): 0, before the futex wake |
 //! | `condition.wait.released` | `Condition::wait*`: the lock released, before sleeping |
 //! | `condition.notify.woke` | `Condition::notify*`: after waking one waiter, lock held |
 //! | `barrier.arrived` | `Barrier::wait*`: counted in, internal lock held |
@@ -44,9 +44,9 @@
 //! | `pipe.recv.header` | `Connection::recv*`: a frame's header read, payload not yet |
 //! | `pool.worker.took` | a pool worker took a task, before running it |
 //! | `pool.worker.result` | a pool worker wrote part of a result frame |
-//! | `manager.server.request` | the manager server decoded a request, before replying |
+//! | `manager.server.reply` | the manager server carried out a request, before replying |
 //! | `manager.client.sent` | a proxy sent its request, before reading the reply |
-//! | `process.fork.child` | a new child under any method, just after the fork (before exec under spawn) |
+//! | `process.fork.child` | a new child's first step: after `fork` (fork, forkserver); under spawn, the exec'd child's first code |
 //! | `process.boot` | a child booted (handles adopted), before calling its target |
 
 #[cfg(feature = "test-hooks")]

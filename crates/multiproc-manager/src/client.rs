@@ -316,6 +316,7 @@ pub(crate) fn exchange<'c>(
     if let Err(e) = sent {
         return Err(fail(chan, e));
     }
+    multiproc_core::hook::point("manager.client.sent");
     if blocking {
         // Receive in slices (each with the connection's spin phase first, so a reply that
         // comes at once is not a sleep and a wake-up), checking between them that a local

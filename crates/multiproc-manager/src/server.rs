@@ -137,6 +137,7 @@ impl Shared {
             out.clear();
             let client = conn.wait_fd();
             session.handle(&req, &mut out, client);
+            multiproc_core::hook::point("manager.server.reply");
             if conn.send_bytes(&out).is_err() {
                 break;
             }

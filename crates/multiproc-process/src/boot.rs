@@ -98,6 +98,9 @@ impl Read for SockReader<'_> {
 }
 
 fn run_spawned_child(fd: RawFd) -> ! {
+    // Under spawn the fork and the exec happen inside posix_spawn: this is the first step
+    // of the child's own code.
+    multiproc_core::hook::point("process.fork.child");
     if !multiproc_core::fd::is_open(fd) {
         eprintln!("multiproc: inherited descriptor {fd} is not open; exiting");
         os::exit_now(1);
@@ -169,6 +172,7 @@ pub(crate) fn become_child(info: Box<ProcessInfo>) {
     }
     registry::set_current(info);
     target::ensure_panic_hook();
+    multiproc_core::hook::point("process.boot");
     log::debug!(
         target: logging::TARGET,
         "child process {} calling its target",

@@ -199,6 +199,7 @@ pub(crate) fn serve(raw: RawFd) -> ! {
             Ok(Forked::Child) => {
                 // clone() skips the C library's fork handlers.
                 os::forget_cached_pid();
+                multiproc_core::hook::point("process.fork.child");
                 drop(control);
                 let _ = os::set_signal_blocked(os::signal::INT, false);
                 let sock = fds.remove(0);

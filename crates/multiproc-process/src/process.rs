@@ -543,6 +543,7 @@ impl<R> Process<R> {
                 drop(reg);
                 drop(server);
                 drop(psock);
+                multiproc_core::hook::point("process.fork.child");
                 boot::become_child(info);
                 let report = target.run_forked();
                 boot::finish(&csock, report)

@@ -106,6 +106,9 @@
 //! is pending with [`PoolError::Terminated`].
 
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod handler;
 mod pool;
 mod result;

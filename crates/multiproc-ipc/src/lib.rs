@@ -28,6 +28,9 @@
 //! ```
 
 pub mod connection;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod ipc_channel;
 pub mod listener;
 pub mod queue;

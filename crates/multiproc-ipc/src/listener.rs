@@ -67,6 +67,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::connection::Connection;
 use handshake::AuthKey;
+#[cfg(feature = "fuzzing")]
+pub(crate) use handshake::serve_socket as fuzz_serve;
 pub use stream::DEFAULT_MAX_FRAME_LEN;
 use stream::Sock;
 

@@ -49,6 +49,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 mod ring;
 
 use ring::{Fail, Header, Parts, Ring};
+#[cfg(feature = "fuzzing")]
+pub(crate) use ring::fuzz_get;
 #[doc(hidden)]
 pub use ring::{KillPoint, pause_next_at};
 

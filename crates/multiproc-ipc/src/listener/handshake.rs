@@ -164,6 +164,18 @@ pub(crate) fn with_deadline<T>(
     f(&mut io)
 }
 
+/// The server's half on a connected Unix socket, as [`Listener`](super::Listener) runs it
+/// on every accepted connection: for the fuzz targets (feature `fuzzing`) only.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn serve_socket(
+    sock: std::os::unix::net::UnixStream,
+    key: &[u8],
+    deadline: std::time::Instant,
+) -> Result<(), HandshakeError> {
+    let sock = Sock::Unix(sock);
+    with_deadline(&sock, deadline, |io| serve(io, &AuthKey(key.to_vec())))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -958,3 +958,48 @@ fn split(word: u64) -> (u32, u64) {
 fn record_len(len: u64) -> u64 {
     HDR + len.next_multiple_of(8)
 }
+
+/// For the fuzz targets (feature `fuzzing`) only: a ring of `cap` data bytes whose whole
+/// segment, header included, is overwritten with `image`, as a corrupt or hostile peer
+/// could leave it; then up to `gets` gets that do not wait. Returns the messages taken.
+///
+/// The image is made to pass [`Ring::from_shared`] (right magic and capacity) and is tamed
+/// only where a live peer could do the same harm anyway: lock words are cleared (a live
+/// holder may keep a lock as long as it likes) and positions and counts are kept below
+/// 2^48 (a real queue never comes near 2^64 bytes or messages).
+#[cfg(feature = "fuzzing")]
+pub(crate) fn fuzz_get(cap: usize, image: &[u8], gets: usize) -> Result<Vec<Vec<u8>>, String> {
+    const TAME: u64 = (1 << 48) - 1;
+    let cap = cap.clamp(64, 1 << 16).next_multiple_of(8);
+    let seg = multiproc_shm::Segment::new(HEADER_BYTES + cap).map_err(|e| e.to_string())?;
+    let n = image.len().min(seg.len());
+    // SAFETY: the segment was just made, is `seg.len()` >= n bytes long and is mapped
+    // nowhere else; `image` is a separate buffer of at least n bytes.
+    unsafe { std::ptr::copy_nonoverlapping(image.as_ptr(), seg.as_ptr(), n) };
+    let hdr = Shared::<Header>::from_segment(seg).map_err(|e| e.to_string())?;
+    hdr.magic.store(MAGIC, Ordering::Relaxed);
+    hdr.cap.store(cap as u64, Ordering::Relaxed);
+    for side in [&hdr.prod, &hdr.cons] {
+        side.lock.store(0, Ordering::Relaxed);
+        for f in [
+            &side.mid,
+            &side.j_pos,
+            &side.j_count,
+            &side.j_mid,
+            &side.pos,
+            &side.count,
+        ] {
+            f.fetch_and(TAME, Ordering::Relaxed);
+        }
+    }
+    hdr.done.fetch_and(TAME, Ordering::Relaxed);
+    let ring = Ring::from_shared(hdr)?;
+    let mut got = Vec::new();
+    for _ in 0..gets {
+        match ring.get(Some(Instant::now()), <[u8]>::to_vec) {
+            Ok(m) => got.push(m),
+            Err(Fail::Timeout) => break,
+        }
+    }
+    Ok(got)
+}

@@ -899,3 +899,25 @@ fn barrier_call(
     }
     Some(Ok(()))
 }
+
+/// For the fuzz targets (feature `fuzzing`) only: one fresh server (no user types) serves
+/// `requests`, one frame each, on one connection whose client socket is `client`, as
+/// [`Shared::serve_connection`] does, and returns the replies.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn fuzz_serve(requests: &[Vec<u8>], client: BorrowedFd<'_>) -> Vec<Vec<u8>> {
+    let shared = Shared::new(HashMap::new());
+    let mut session = Session {
+        shared: &shared,
+        conn_id: 1,
+        cache: HashMap::new(),
+        held: Vec::new(),
+    };
+    let mut replies = Vec::new();
+    for req in requests {
+        let mut out = Vec::new();
+        session.handle(req, &mut out, client);
+        replies.push(out);
+    }
+    session.release_held();
+    replies
+}

@@ -1,6 +1,7 @@
 //! The CPython baselines: runs `python/process_start.py` and reads its `method,median_ms`
 //! lines, and `python/sync_ops.py` and `python/ipc.py` and reads their
-//! `op,median_us,p90_us` lines.
+//! `op,median_us,p90_us` lines, as do `python/manager.py` and (from its JSON)
+//! `python/pool.py`.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -25,6 +26,12 @@ pub fn ipc_script() -> PathBuf {
 /// factorization), which prints one JSON object.
 pub fn pool_script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("python/pool.py")
+}
+
+/// The manager baseline script (`python/manager.py`: dict proxy set and get from a
+/// child, start-up), which prints `op,median_us,p90_us` lines.
+pub fn manager_script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("python/manager.py")
 }
 
 /// What came of running the CPython baseline.

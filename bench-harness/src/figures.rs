@@ -1,8 +1,9 @@
-//! The charts of the process start, sync and IPC studies, built from their results.
+//! The charts of the process start, sync, IPC and pool/manager studies, built from their results.
 //!
 //! Each function returns `(file stem, chart)` pairs for [`crate::chart::Chart::write`];
 //! the scaling study has its own ([`crate::scaling::ScalingStudy::charts`]).
 
+use crate::api_study::{ApiStudy, Op};
 use crate::chart::{Axis, BarChart, Chart, Format, LineChart, Series};
 use crate::ipc_study::{Case, IpcStudy, Kind, mb_per_s};
 use crate::process_start::StartStudy;
@@ -178,4 +179,62 @@ pub fn ipc_charts(s: &IpcStudy) -> Vec<(String, Chart)> {
             }),
         ),
     ]
+}
+
+/// Two bar charts of the pool and manager study, each operation beside CPython's: the
+/// pool's (nanoseconds to microseconds) and the manager's (microseconds to milliseconds).
+pub fn api_charts(s: &ApiStudy) -> Vec<(String, Chart)> {
+    let chart = |stem: &str, title: &str, unit: &str, scale: f64, ops: &[Op]| {
+        let mut bars = Vec::new();
+        for &op in ops {
+            if let Some(ns) = s.median_ns(op) {
+                bars.push((op.name().to_string(), ns / scale));
+            }
+            // CPython's figure once, under its own script's name (both start-ups compare
+            // with CPython's one `startup`).
+            if let (Some(ns), Some(name)) = (s.cpython_ns(op), op.cpython_op()) {
+                let label = format!("CPython {name}");
+                if !bars.iter().any(|(l, _)| *l == label) {
+                    bars.push((label, ns / scale));
+                }
+            }
+        }
+        (!bars.is_empty()).then(|| {
+            (
+                stem.to_string(),
+                Chart::Bar(BarChart {
+                    title: title.into(),
+                    value: Axis::log(
+                        &format!("median time per operation ({unit}, log scale)"),
+                        Format::Number,
+                    ),
+                    bars,
+                }),
+            )
+        })
+    };
+    [
+        chart(
+            "pool_ops",
+            "Pool operations beside CPython's",
+            "ns",
+            1.0,
+            &[Op::PoolMapPerTask, Op::PoolApplyAsync],
+        ),
+        chart(
+            "manager_ops",
+            "Manager operations beside CPython's",
+            "µs",
+            1e3,
+            &[
+                Op::ManagerDictSet,
+                Op::ManagerDictGet,
+                Op::ManagerStartup,
+                Op::ManagerStartupFork,
+            ],
+        ),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }

@@ -20,11 +20,13 @@
 //! - [`scaling`]: throughput, speedup and efficiency against the number of pool workers
 //!   (seed 004's prime factorization and a shared-array bandwidth kernel);
 //! - [`ipc`] and [`ipc_study`]: the message-passing mechanisms behind one trait,
-//!   [`ipc::Link`], and their study.
+//!   [`ipc::Link`], and their study;
+//! - [`api_study`]: the per-operation cost of the `Pool` and the `Manager` beside CPython's.
 //!
 //! A binary that uses these must carry `multiproc_process::setup!();` in its crate root, as
 //! the spawn and forkserver start methods re-execute it.
 
+pub mod api_study;
 pub mod chart;
 pub mod cpython;
 pub mod figures;

@@ -31,7 +31,7 @@ use bench_harness::machine::Provenance;
 use bench_harness::process_start::{self, Config, TargetCheck};
 use bench_harness::report::{self, Formats, StudyReport};
 use bench_harness::start::Mechanism;
-use bench_harness::{figures, ipc_study, scaling, sync_study};
+use bench_harness::{api_study, figures, ipc_study, scaling, sync_study};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -58,6 +58,8 @@ enum Command {
     Ipc,
     /// Throughput, speedup and efficiency against the number of pool workers.
     Scaling,
+    /// Pool map and apply_async, Manager proxy calls and start-up, beside CPython.
+    PoolManager,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -72,7 +74,7 @@ struct Opts {
     /// --quick's count).
     #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     iterations: Option<u64>,
-    /// Comma-separated studies (process_start, sync, ipc, scaling) and/or start
+    /// Comma-separated studies (process_start, sync, ipc, scaling, pool_manager) and/or start
     /// mechanisms (raw_fork_exit_wait, posix_spawn_static, fork, spawn, forkserver: these
     /// select the process start study with only those mechanisms).
     #[arg(long, global = true, value_name = "LIST", value_delimiter = ',')]
@@ -151,6 +153,7 @@ struct Selection {
     sync: bool,
     ipc: bool,
     scaling: bool,
+    pool_manager: bool,
     /// Start mechanisms named by `--only`.
     mechanisms: Option<Vec<Mechanism>>,
 }
@@ -163,6 +166,7 @@ impl Cli {
             Some(Command::Sync) => sel.sync = true,
             Some(Command::Ipc) => sel.ipc = true,
             Some(Command::Scaling) => sel.scaling = true,
+            Some(Command::PoolManager) => sel.pool_manager = true,
             Some(Command::All) | None => {}
         }
         let mut mechanisms = Vec::new();
@@ -172,6 +176,7 @@ impl Cli {
                 "sync" => sel.sync = true,
                 "ipc" => sel.ipc = true,
                 "scaling" => sel.scaling = true,
+                "pool_manager" => sel.pool_manager = true,
                 _ => {
                     let m = Mechanism::ALL
                         .into_iter()
@@ -185,11 +190,12 @@ impl Cli {
             sel.process_start = true;
             sel.mechanisms = Some(mechanisms);
         }
-        if !(sel.process_start || sel.sync || sel.ipc || sel.scaling) {
+        if !(sel.process_start || sel.sync || sel.ipc || sel.scaling || sel.pool_manager) {
             sel.process_start = true;
             sel.sync = true;
             sel.ipc = true;
             sel.scaling = true;
+            sel.pool_manager = true;
         }
         Ok(sel)
     }
@@ -249,10 +255,16 @@ fn run(cli: &Cli, sel: &Selection) -> Result<(), String> {
     let out = o.out.as_path();
     let formats = cli.formats();
     let mut studies = Vec::new();
-    let n = [sel.process_start, sel.sync, sel.ipc, sel.scaling]
-        .iter()
-        .filter(|&&b| b)
-        .count() as u64;
+    let n = [
+        sel.process_start,
+        sel.sync,
+        sel.ipc,
+        sel.scaling,
+        sel.pool_manager,
+    ]
+    .iter()
+    .filter(|&&b| b)
+    .count() as u64;
     let mp = progress(cli);
     let bar = studies_bar(&mp, n);
     let python = o.python.clone().unwrap_or_else(|| "python3".into());
@@ -394,6 +406,32 @@ fn run(cli: &Cli, sel: &Selection) -> Result<(), String> {
             Finished {
                 name: "scaling",
                 title: "Scaling with worker processes",
+                written,
+                markdown: study.to_markdown(),
+                csv: study.to_csv(),
+                targets: study.targets(),
+                charts,
+                provenance: &study.provenance,
+                started,
+            },
+        )?);
+        bar.inc(1);
+    }
+    if sel.pool_manager {
+        bar.set_message("pool and manager");
+        let started = std::time::Instant::now();
+        let mut config = api_study::Config::new(o.quick);
+        config.python = python.clone();
+        config.cpython = !o.no_python;
+        let study = api_study::run(config);
+        let written = study.write(out).map_err(|e| cant_write(out, e))?;
+        let charts = figures::api_charts(&study);
+        studies.push(finish(
+            out,
+            formats,
+            Finished {
+                name: "pool_manager",
+                title: "Pool and Manager operations beside CPython",
                 written,
                 markdown: study.to_markdown(),
                 csv: study.to_csv(),

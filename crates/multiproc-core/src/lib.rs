@@ -38,5 +38,7 @@ pub mod futex;
 pub mod handle;
 #[doc(hidden)]
 pub mod hook;
+#[doc(hidden)]
+pub mod loom;
 pub mod os;
 pub mod wait;

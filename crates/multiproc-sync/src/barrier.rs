@@ -24,11 +24,12 @@
 
 use std::fmt;
 use std::mem::size_of;
-use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use multiproc_core::func::FnRef;
-use multiproc_core::{futex, os};
+use multiproc_core::loom::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
+use multiproc_core::loom::futex;
+use multiproc_core::os;
 use multiproc_shm::{Segment, ShmError};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 

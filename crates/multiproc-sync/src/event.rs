@@ -8,10 +8,10 @@
 //! [`set_spin_limit`](crate::set_spin_limit)): a set from another core is then seen in
 //! well under a microsecond instead of the tens of microseconds a futex wake takes.
 
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use multiproc_core::futex;
+use multiproc_core::loom::atomic::{AtomicU32, Ordering};
+use multiproc_core::loom::futex;
 use multiproc_shm::{Shared, ShmError, ShmSafe};
 use serde::{Deserialize, Serialize};
 

@@ -36,6 +36,8 @@ mod condition;
 mod error;
 mod event;
 mod lock;
+#[cfg(all(test, loom))]
+mod loom_models;
 mod park;
 mod rlock;
 mod semaphore;

@@ -15,10 +15,10 @@
 //!
 //! Pids identify holders, so all users of a lock must share one pid namespace.
 
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use multiproc_core::{futex, os};
+use multiproc_core::loom::atomic::{AtomicU32, Ordering};
+use multiproc_core::loom::{futex, os};
 use multiproc_shm::{Shared, ShmError, ShmSafe};
 use serde::{Deserialize, Serialize};
 

@@ -7,10 +7,11 @@
 //!
 //! See `README.md` beside this file for the measurements behind the default spin limit.
 
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use multiproc_core::futex::{self, WaitOutcome};
+use multiproc_core::loom::atomic::{AtomicU32, Ordering};
+use multiproc_core::loom::futex::{self, WaitOutcome};
+use multiproc_core::loom::hint;
 
 /// A parked waiter wakes at least this often to check on the peer it waits for.
 ///
@@ -42,7 +43,8 @@ pub const DEFAULT_SPIN_TIME: Duration = Duration::from_nanos(6_500);
 /// Not chosen yet: calibrate on first use.
 const UNSET: u32 = u32::MAX;
 
-static SPIN_LIMIT: AtomicU32 = AtomicU32::new(UNSET);
+/// Process-local configuration, not shared state: a std atomic in every build.
+static SPIN_LIMIT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(UNSET);
 
 /// The number of spin rounds before a waiter parks, for this process.
 ///
@@ -82,7 +84,7 @@ fn calibrate() -> u32 {
 /// samples, so that an interrupt during one of them does not shorten the spin.
 fn rounds_for(budget: Duration) -> u32 {
     const SAMPLE: u32 = 2048;
-    let word = AtomicU32::new(0);
+    let word = std::sync::atomic::AtomicU32::new(0);
     let best = (0..3)
         .map(|_| {
             let t = Instant::now();
@@ -134,7 +136,7 @@ pub(crate) fn spin(word: &AtomicU32, ready: impl Fn(u32) -> bool) -> (u32, bool)
         if ready(v) {
             return (v, true);
         }
-        std::hint::spin_loop();
+        hint::spin_loop();
         v = word.load(Ordering::Relaxed);
     }
     (v, ready(v))

@@ -12,10 +12,10 @@
 
 use std::cell::Cell;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use multiproc_core::os;
+use multiproc_core::loom::atomic::{AtomicI32, AtomicU32, Ordering};
+use multiproc_core::loom::os;
 use multiproc_shm::{Shared, ShmError, ShmSafe};
 use serde::{Deserialize, Serialize};
 
@@ -46,7 +46,7 @@ fn thread_id_uncached() -> i32 {
     // "/proc/thread-self" links to "<pid>/task/<tid>": the kernel thread id, without a
     // dependency on a system-call crate. Without /proc, number the threads ourselves (as
     // negative numbers, so they cannot be mistaken for kernel ids).
-    static NEXT: AtomicI32 = AtomicI32::new(1);
+    static NEXT: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(1);
     std::fs::read_link("/proc/thread-self")
         .ok()
         .and_then(|p| p.file_name()?.to_str()?.parse::<i32>().ok())
@@ -399,3 +399,7 @@ impl RLock {
         }
     }
 }
+
+#[cfg(all(test, loom))]
+#[path = "rlock_loom.rs"]
+mod loom_model;

@@ -12,10 +12,10 @@
 //! A semaphore has no owner, so the death of a process that acquired it and would have
 //! released it cannot be noticed: its units are lost, as in CPython.
 
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use multiproc_core::futex;
+use multiproc_core::loom::atomic::{AtomicU32, Ordering};
+use multiproc_core::loom::futex;
 use multiproc_shm::{Shared, ShmError, ShmSafe};
 use serde::{Deserialize, Serialize};
 

@@ -9,8 +9,11 @@ core of its own (as bench-harness does for its own mechanisms), for messages of 
 - {mech}_ow_{size}: one-way throughput: the parent sends N messages, the child answers
   once after the last; the whole time over N, per message;
 
-for mech in pipe (Pipe(duplex=True), send_bytes/recv_bytes), queue (two Queues, put/get)
-and simple_queue (two SimpleQueues).
+for mech in pipe (Pipe(duplex=True), send_bytes/recv_bytes), queue (two Queues, put/get),
+simple_queue (two SimpleQueues), shm_array (per direction a RawArray('B') of the largest
+size, a RawValue for the length and two Semaphores, copied in and out through a
+memoryview) and manager_queue (two Queues of one Manager(), whose server floats).
+The manager runs send a tenth of the messages of the others (as bench-harness does).
 
 Prints, as CSV on standard output, one line per figure with the median and the 90th
 percentile in microseconds over the runs:
@@ -65,7 +68,44 @@ class QueueEnd:
         return self.rx.get()
 
 
-def make_pair(ctx, mech):
+class ArrayEnd:
+    """One direction each way: (array, length, empty, full)."""
+
+    def __init__(self, tx, rx):
+        self.tx, self.rx = tx, rx
+
+    def send(self, b):
+        arr, length, empty, full = self.tx
+        empty.acquire()
+        memoryview(arr).cast("B")[: len(b)] = b
+        length.value = len(b)
+        full.release()
+
+    def recv(self):
+        arr, length, empty, full = self.rx
+        full.acquire()
+        b = bytes(memoryview(arr).cast("B")[: length.value])
+        empty.release()
+        return b
+
+
+def mailbox(ctx, cap):
+    return (ctx.RawArray("B", max(cap, 1)), ctx.RawValue("Q", 0), ctx.Semaphore(1), ctx.Semaphore(0))
+
+
+MANAGER = None
+
+
+def make_pair(ctx, mech, size):
+    global MANAGER
+    if mech == "shm_array":
+        a, b = mailbox(ctx, size), mailbox(ctx, size)
+        return ArrayEnd(a, b), ArrayEnd(b, a)
+    if mech == "manager_queue":
+        if MANAGER is None:
+            MANAGER = ctx.Manager()
+        q1, q2 = MANAGER.Queue(), MANAGER.Queue()
+        return QueueEnd(q1, q2), QueueEnd(q2, q1)
     if mech == "pipe":
         a, b = ctx.Pipe(duplex=True)
         return PipeEnd(a), PipeEnd(b)
@@ -94,7 +134,7 @@ def sink(end, core, count, size):
 
 
 def round_trips(ctx, mech, size, warm, rounds):
-    mine, theirs = make_pair(ctx, mech)
+    mine, theirs = make_pair(ctx, mech, size)
     c0, c1 = cores()
     p = ctx.Process(target=echo, args=(theirs, c1, warm + rounds))
     p.start()
@@ -115,7 +155,7 @@ def round_trips(ctx, mech, size, warm, rounds):
 
 
 def one_way(ctx, mech, size, warm, count):
-    mine, theirs = make_pair(ctx, mech)
+    mine, theirs = make_pair(ctx, mech, size)
     c0, c1 = cores()
     p = ctx.Process(target=sink, args=(theirs, c1, warm + count, size))
     p.start()
@@ -139,7 +179,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=300)
     ap.add_argument("--count", type=int, default=20000)
     ap.add_argument("--sizes", default="8,1024,65536,1048576")
-    ap.add_argument("--mechs", default="pipe,queue,simple_queue")
+    ap.add_argument("--mechs", default="pipe,queue,simple_queue,shm_array,manager_queue")
     a = ap.parse_args()
     ctx = mp.get_context("fork")
     sizes = [int(s) for s in a.sizes.split(",")]
@@ -149,6 +189,8 @@ def main():
             # Fewer messages for large sizes, so one run stays near a second.
             count = max(50, min(a.count, (200 << 20) // max(size, 1)))
             rounds = max(30, min(a.rounds, (100 << 20) // max(size, 1) // 2))
+            if mech == "manager_queue":
+                count, rounds = max(50, count // 10), max(30, rounds // 10)
             rt, ow = [], []
             for _ in range(a.runs):
                 rt.extend(round_trips(ctx, mech, size, 10, rounds))
@@ -157,6 +199,8 @@ def main():
                 s = sorted(x * 1e6 for x in samples)
                 print(f"{name},{statistics.median(s):.4f},{percentile(s, 90):.4f}", flush=True)
             print(f"{mech} {size}: done", file=sys.stderr)
+    if MANAGER is not None:
+        MANAGER.shutdown()
 
 
 if __name__ == "__main__":

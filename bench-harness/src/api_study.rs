@@ -204,7 +204,9 @@ pub struct ApiStudy {
 }
 
 fn progress(line: String) {
-    eprint!("{}", format!("pool_manager: {line}\n"));
+    // One write, so that lines from several studies do not interleave.
+    let whole = format!("pool_manager: {line}\n");
+    eprint!("{whole}");
 }
 
 /// The pool's trivial task, as `python/pool.py`'s `identity`.

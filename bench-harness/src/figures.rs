@@ -5,7 +5,7 @@
 
 use crate::api_study::{ApiStudy, Op};
 use crate::chart::{Axis, BarChart, Chart, Format, LineChart, Series};
-use crate::ipc_study::{Case, IpcStudy, Kind, mb_per_s};
+use crate::ipc_study::{CPYTHON_MECHS, Case, IpcStudy, Kind, mb_per_s};
 use crate::process_start::StartStudy;
 use crate::sync_study::{Section, SyncStudy};
 
@@ -97,10 +97,14 @@ pub fn sync_charts(s: &SyncStudy) -> Vec<(String, Chart)> {
 }
 
 /// Round trip latency (median and p90) and one-way throughput against message size, on
-/// log-log axes, one line per mechanism and spin setting, CPython's dashed.
+/// log-log axes, one line per mechanism with the library's default spin (the spin-off
+/// figures are in the tables and the CSV), CPython's dashed.
 pub fn ipc_charts(s: &IpcStudy) -> Vec<(String, Chart)> {
     let sizes = &s.config.sizes;
-    let cases = Case::all();
+    let cases: Vec<Case> = Case::all()
+        .into_iter()
+        .filter(|c| c.spin != Some(false))
+        .collect();
     let series = |kind: Kind, value: &dyn Fn(usize, f64) -> f64, p90: bool| {
         let mut v: Vec<Series> = cases
             .iter()
@@ -123,7 +127,7 @@ pub fn ipc_charts(s: &IpcStudy) -> Vec<(String, Chart)> {
                 (!line.points.is_empty()).then_some(line)
             })
             .collect();
-        for mech in ["pipe", "queue", "simple_queue"] {
+        for mech in CPYTHON_MECHS {
             let pts: Vec<(f64, f64)> = sizes
                 .iter()
                 .filter_map(|&size| {

@@ -21,12 +21,17 @@
 //! | `queue_typed` | the same queues through `put`/`get` of a [`ByteBuf`] per message: encoded, and a fresh buffer per message |
 //! | `simple_queue` | two [`multiproc_ipc::SimpleQueue`]s of `Vec<u8>`, through the raw path |
 //! | `ipc_channel` | two `ipc_channel::ipc::bytes_channel()`s |
+//! | `shm_array` | a one-slot mailbox per direction built from the library's parts: a [`multiproc_shm::RawArray`]`<u8>` for the bytes, a [`multiproc_shm::RawValue`]`<u64>` for the length, and two [`multiproc_sync::Semaphore`]s (empty, full) handing it over |
+//! | `manager_queue` | two [`multiproc_manager::QueueProxy`]s of a [`ByteBuf`] on one manager (its server a third process): every message a request to the server and a reply |
 //! | `shm_spin` | two one-slot mailboxes in a shared segment, the reader only spinning: the floor of a shared-memory path |
 //!
 //! The spin phase of the library's waits ([`multiproc_sync::spin_limit`]) is set before the
 //! child is forked, so both processes use it; `None` leaves the default. Mechanisms with no
-//! spin phase of their own (`raw_pipe`, `ipc_channel`) are the same either way and are
-//! measured once.
+//! spin phase of their own (`raw_pipe`, `ipc_channel`, `manager_queue`) are the same
+//! either way and are measured once.
+//!
+//! Every wait of `shm_array` and `manager_queue` is bounded ([`LINK_TIMEOUT`]), so a peer
+//! that died ends the measurement with an error instead of a hang.
 
 use std::fmt;
 use std::fs::File;
@@ -36,8 +41,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use multiproc_ipc::{Connection, Pipe, Queue, SimpleQueue};
+use multiproc_manager::{Manager, QueueProxy};
 use multiproc_process::{StartMethod, get_context};
-use multiproc_shm::Segment;
+use multiproc_shm::{RawArray, RawValue, Segment};
+use multiproc_sync::Semaphore;
 use serde_bytes::ByteBuf;
 
 use crate::start::RunError;
@@ -71,17 +78,23 @@ pub enum Mechanism {
     SimpleQueue,
     /// Two ipc-channel byte channels.
     IpcChannel,
+    /// A shared `RawArray<u8>` mailbox per direction, handed over with two semaphores.
+    ShmArray,
+    /// Two manager queue proxies.
+    ManagerQueue,
     /// Two spinning one-slot mailboxes in shared memory.
     ShmSpin,
 }
 
 impl Mechanism {
     /// Every mechanism: the library's first, then the others, then the baselines.
-    pub const ALL: [Mechanism; 8] = [
+    pub const ALL: [Mechanism; 10] = [
         Mechanism::Pipe,
         Mechanism::Queue,
         Mechanism::QueueTyped,
         Mechanism::SimpleQueue,
+        Mechanism::ShmArray,
+        Mechanism::ManagerQueue,
         Mechanism::IpcChannel,
         Mechanism::RawPipe,
         Mechanism::RawPipe1M,
@@ -98,7 +111,19 @@ impl Mechanism {
             Mechanism::QueueTyped => "queue_typed",
             Mechanism::SimpleQueue => "simple_queue",
             Mechanism::IpcChannel => "ipc_channel",
+            Mechanism::ShmArray => "shm_array",
+            Mechanism::ManagerQueue => "manager_queue",
             Mechanism::ShmSpin => "shm_spin",
+        }
+    }
+
+    /// How many times fewer messages a run of this mechanism sends than the others: the
+    /// manager's queue costs two requests to a server per message, so its runs are cut
+    /// to keep the study's time in bounds.
+    pub fn slowdown(self) -> usize {
+        match self {
+            Mechanism::ManagerQueue => 10,
+            _ => 1,
         }
     }
 
@@ -106,7 +131,11 @@ impl Mechanism {
     pub fn spins(self) -> bool {
         matches!(
             self,
-            Mechanism::Pipe | Mechanism::Queue | Mechanism::QueueTyped | Mechanism::SimpleQueue
+            Mechanism::Pipe
+                | Mechanism::Queue
+                | Mechanism::QueueTyped
+                | Mechanism::SimpleQueue
+                | Mechanism::ShmArray
         )
     }
 
@@ -166,6 +195,33 @@ impl Mechanism {
                 )
             }
             Mechanism::ShmSpin => shm_spin_pair(max_msg)?,
+            Mechanism::ShmArray => {
+                let (a, b) = (Mailbox::new(max_msg)?, Mailbox::new(max_msg)?);
+                (
+                    Box::new(ShmArrayLink {
+                        tx: a.clone(),
+                        rx: b.clone(),
+                    }),
+                    Box::new(ShmArrayLink { tx: b, rx: a }),
+                )
+            }
+            Mechanism::ManagerQueue => {
+                let manager = Manager::start().map_err(|e| e.to_string())?;
+                let q1 = manager.queue::<ByteBuf>(0).map_err(|e| e.to_string())?;
+                let q2 = manager.queue::<ByteBuf>(0).map_err(|e| e.to_string())?;
+                (
+                    Box::new(ManagerQueueLink {
+                        tx: q1.clone(),
+                        rx: q2.clone(),
+                        _manager: Some(manager),
+                    }),
+                    Box::new(ManagerQueueLink {
+                        tx: q2,
+                        rx: q1,
+                        _manager: None,
+                    }),
+                )
+            }
         })
     }
 }
@@ -428,6 +484,102 @@ impl Link for ShmSpinLink {
     }
 }
 
+// ----- the library's shared array and semaphores -----
+
+/// How long a `shm_array` or `manager_queue` end waits for its peer before it gives up.
+pub const LINK_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// One direction of `shm_array`: the bytes, their length, and whose turn it is.
+#[derive(Clone)]
+struct Mailbox {
+    data: RawArray<u8>,
+    len: RawValue<u64>,
+    /// One unit while the mailbox is free for the writer.
+    empty: Semaphore,
+    /// One unit while it holds a message for the reader.
+    full: Semaphore,
+}
+
+impl Mailbox {
+    fn new(cap: usize) -> Result<Mailbox, RunError> {
+        let e = |e: &dyn fmt::Display| -> RunError { e.to_string().into() };
+        Ok(Mailbox {
+            data: RawArray::new(cap.max(1)).map_err(|x| e(&x))?,
+            len: RawValue::new(0).map_err(|x| e(&x))?,
+            empty: Semaphore::new(1).map_err(|x| e(&x))?,
+            full: Semaphore::new(0).map_err(|x| e(&x))?,
+        })
+    }
+}
+
+fn take(sem: &Semaphore, what: &str) -> Result<(), RunError> {
+    sem.acquire_timeout(LINK_TIMEOUT)
+        .map(|g| g.keep_acquired())
+        .map_err(|e| format!("shm_array: waiting for the {what}: {e}").into())
+}
+
+struct ShmArrayLink {
+    tx: Mailbox,
+    rx: Mailbox,
+}
+
+impl Link for ShmArrayLink {
+    fn send(&mut self, msg: &[u8]) -> Result<(), RunError> {
+        let cap = self.tx.data.len();
+        if msg.len() > cap {
+            return Err(format!("{} bytes exceed the array's {cap}", msg.len()).into());
+        }
+        take(&self.tx.empty, "mailbox to empty")?;
+        // SAFETY: the array has `cap >= msg.len()` bytes, and holding the `empty` unit
+        // means the reader is not reading it until we release `full`.
+        unsafe {
+            std::ptr::copy_nonoverlapping(msg.as_ptr(), self.tx.data.as_ptr(), msg.len());
+        }
+        self.tx.len.set(msg.len() as u64);
+        self.tx.full.release().map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    fn recv(&mut self, buf: &mut Vec<u8>) -> Result<(), RunError> {
+        take(&self.rx.full, "next message")?;
+        let len = (self.rx.len.get() as usize).min(self.rx.data.len());
+        buf.resize(len, 0);
+        // SAFETY: the writer filled `len` bytes of the array before releasing `full`, and
+        // does not write again until we release `empty`.
+        unsafe {
+            std::ptr::copy_nonoverlapping(self.rx.data.as_ptr(), buf.as_mut_ptr(), len);
+        }
+        self.rx.empty.release().map_err(|e| e.to_string())?;
+        Ok(())
+    }
+}
+
+// ----- the manager's queues -----
+
+struct ManagerQueueLink {
+    tx: QueueProxy<ByteBuf>,
+    rx: QueueProxy<ByteBuf>,
+    /// The parent's end owns the manager, which shuts down when it is dropped.
+    _manager: Option<Manager>,
+}
+
+impl Link for ManagerQueueLink {
+    fn send(&mut self, msg: &[u8]) -> Result<(), RunError> {
+        self.tx
+            .put(&ByteBuf::from(msg))
+            .map_err(|e| e.to_string().into())
+    }
+
+    fn recv(&mut self, buf: &mut Vec<u8>) -> Result<(), RunError> {
+        *buf = self
+            .rx
+            .get_timeout(LINK_TIMEOUT)
+            .map_err(|e| e.to_string())?
+            .into_vec();
+        Ok(())
+    }
+}
+
 // ----- timing -----
 
 /// The child's side of a measurement.
@@ -482,8 +634,21 @@ fn with_child<T>(
     let _pinned = Pinned::to(cores.map(|(c, _)| c))?;
     p.start()?;
     let out = parent(mine.as_mut());
+    // After a clean run the child finishes on its own: reap it before dropping our end,
+    // which may own what the child still uses (a manager's server answering the child's
+    // last call). After a failed one, drop our end first so that a child blocked on it
+    // sees the end, and kill it if it still does not finish.
+    if out.is_err() {
+        drop(mine);
+        if !matches!(p.join_timeout(Duration::from_secs(10)), Ok(Some(_))) {
+            let _ = p.kill();
+        }
+        let _ = p.join();
+        return out;
+    }
+    let child = p.result().map_err(|e| format!("{name} child: {e}"));
     drop(mine);
-    let child = p.result().map_err(|e| format!("{name} child: {e}"))?;
+    let child = child?;
     child.map_err(|e| format!("{name} child: {e}"))?;
     out
 }

@@ -1,7 +1,8 @@
 //! The IPC study: round trip and one-way throughput of every mechanism of [`crate::ipc`]
 //! for 8 B, 1 KiB, 64 KiB and 1 MiB messages, with the spin phase on and off, beside a raw
-//! pipe, a spinning shared-memory mailbox and CPython's `Pipe`, `Queue` and `SimpleQueue`;
-//! written out as CSV and Markdown.
+//! pipe, a spinning shared-memory mailbox and CPython's `Pipe`, `Queue`, `SimpleQueue`, a
+//! shared `RawArray` with two semaphores and a manager's queues; written out as CSV and
+//! Markdown.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -12,6 +13,16 @@ use crate::machine::Provenance;
 use crate::process_start::{Goal, TargetCheck};
 use crate::stats::Summary;
 use crate::sync_study::fmt_ns;
+
+/// The mechanisms `python/ipc.py` measures on CPython, each named as the multiproc
+/// mechanism it is compared with.
+pub const CPYTHON_MECHS: [&str; 5] = [
+    "pipe",
+    "queue",
+    "simple_queue",
+    "shm_array",
+    "manager_queue",
+];
 
 /// How to run the study.
 #[derive(Debug, Clone)]
@@ -193,7 +204,7 @@ pub fn run(config: Config) -> IpcStudy {
         for (ci, case) in cases.iter().enumerate() {
             for (si, &size) in config.sizes.iter().enumerate() {
                 if let Some(v) = &mut samples[0][ci][si] {
-                    let rounds = config.rounds_for(size);
+                    let rounds = (config.rounds_for(size) / case.mech.slowdown()).max(20);
                     match ipc::time_round_trips(case.mech, size, case.limit(), 20, rounds) {
                         Ok(rt) => v.extend(rt.iter().map(|d| d.as_secs_f64() * 1e9)),
                         Err(e) => {
@@ -206,7 +217,7 @@ pub fn run(config: Config) -> IpcStudy {
                     }
                 }
                 if let Some(v) = &mut samples[1][ci][si] {
-                    let count = config.count_for(size);
+                    let count = (config.count_for(size) / case.mech.slowdown()).max(50);
                     match ipc::time_one_way(case.mech, size, case.limit(), 20, count) {
                         Ok(t) => v.push(t.as_secs_f64() * 1e9 / count as f64),
                         Err(e) => {
@@ -299,11 +310,29 @@ impl IpcStudy {
             .map(|r| r.summary.median)
     }
 
-    /// CPython's median for `mech` (`pipe`, `queue`, `simple_queue`), nanoseconds.
+    /// CPython's median for `mech` (one of [`CPYTHON_MECHS`]), nanoseconds.
     pub fn cpython_ns(&self, kind: Kind, mech: &str, size: usize) -> Option<f64> {
         self.cpython
             .get(&format!("{mech}_{}_{size}", kind.cpython_tag()))
             .map(|f| f.median_us * 1e3)
+    }
+
+    /// Each CPython mechanism with the multiproc mechanism it is compared with.
+    pub fn cpython_pairs(&self) -> Vec<(&'static str, Mechanism)> {
+        CPYTHON_MECHS
+            .iter()
+            .filter_map(|&name| {
+                let m = Mechanism::ALL.into_iter().find(|m| m.name() == name)?;
+                Some((name, m))
+            })
+            .collect()
+    }
+
+    /// CPython's median over multiproc's (`mech` with its default spin) for `kind` and
+    /// `size`: how many times faster multiproc is.
+    pub fn cpython_ratio(&self, kind: Kind, mech: Mechanism, size: usize) -> Option<f64> {
+        let spin = mech.spins().then_some(true);
+        Some(self.cpython_ns(kind, mech.name(), size)? / self.median_ns(kind, mech, spin, size)?)
     }
 
     /// The issue's targets, checked against this run's medians.
@@ -413,10 +442,12 @@ impl IpcStudy {
         let _ = writeln!(o, "# Moving messages between processes\n");
         let _ = writeln!(
             o,
-            "multiproc's `Pipe`, `Queue` and `SimpleQueue` and ipc-channel's byte channels, \
-             beside a raw `pipe(2)` and a spinning shared-memory mailbox measured in the same \
+            "multiproc's `Pipe`, `Queue` and `SimpleQueue`, a shared `RawArray` handed over \
+             with two `Semaphore`s, a `Manager`'s queue proxies and ipc-channel's byte \
+             channels, beside a raw `pipe(2)` and a spinning shared-memory mailbox measured in the same \
              run, and CPython's `multiprocessing`. Two processes, each pinned to a core of its \
-             own; byte messages (the queues through their raw path, `put_bytes`/`get_bytes_into`, \
+             own (a manager's server floats); byte messages (the queues through their raw path, \
+             `put_bytes`/`get_bytes_into`, \
              and `queue_typed` through `put`/`get` of a `ByteBuf`).\n"
         );
         let _ = writeln!(o, "| | |\n|---|---|");
@@ -482,7 +513,7 @@ impl IpcStudy {
                 }
                 let _ = writeln!(o, "{line}");
             }
-            for mech in ["pipe", "queue", "simple_queue"] {
+            for mech in CPYTHON_MECHS {
                 let mut line = format!("| CPython {mech} |");
                 for &size in &c.sizes {
                     let _ = write!(line, " {} |", cell(self.cpython_ns(kind, mech, size), size));
@@ -491,6 +522,29 @@ impl IpcStudy {
             }
             let _ = writeln!(o);
         }
+        let _ = writeln!(
+            o,
+            "## CPython's median over multiproc's, per mechanism (spin on)\n\n\
+             Above 1: multiproc is that many times faster.\n"
+        );
+        let mut head = String::from("| mechanism | kind |");
+        let mut rule = String::from("|---|---|");
+        for &size in &c.sizes {
+            let _ = write!(head, " {} |", size_name(size));
+            rule.push_str("--:|");
+        }
+        let _ = writeln!(o, "{head}\n{rule}");
+        for (mech, ours) in self.cpython_pairs() {
+            for kind in [Kind::RoundTrip, Kind::OneWay] {
+                let mut line = format!("| {mech} | {} |", kind.name());
+                for &size in &c.sizes {
+                    let r = self.cpython_ratio(kind, ours, size);
+                    let _ = write!(line, " {} |", r.map_or("–".into(), |r| format!("{r:.1}x")));
+                }
+                let _ = writeln!(o, "{line}");
+            }
+        }
+        let _ = writeln!(o);
         if !self.skipped.is_empty() {
             let _ = writeln!(o, "## Not measured\n");
             for (what, why) in &self.skipped {

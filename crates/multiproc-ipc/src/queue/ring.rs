@@ -3,10 +3,13 @@
 
 use std::fmt;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use multiproc_core::{futex, os};
+// Atomics, futex calls and pids go through `multiproc_core::loom`: the std ones in normal
+// builds, loom's under `cfg(loom)` (docs/loom.md).
+use multiproc_core::loom::atomic::{AtomicU32, AtomicU64, Ordering};
+use multiproc_core::loom::{futex, hint, os};
 use multiproc_shm::{Segment, Shared, ShmError, ShmSafe};
 use multiproc_sync::{LIVENESS_SLICE, spin_limit};
 
@@ -72,7 +75,10 @@ struct Side {
     waiters: AtomicU32,
 }
 
+// Loom's atomics are larger: the layout is checked in normal builds only.
+#[cfg(not(loom))]
 const _: () = assert!(std::mem::offset_of!(Side, pos) == 128);
+#[cfg(not(loom))]
 const _: () = assert!(std::mem::size_of::<Side>() == 256);
 
 /// The queue's shared header, at the start of its segment.
@@ -228,6 +234,8 @@ pub(crate) struct Ring {
     /// real head (a cache line the consumers write on every get) only when this shows too
     /// little room.
     head_seen: AtomicU64,
+    #[cfg(loom)]
+    cells: loom_data::Cells,
 }
 
 impl Clone for Ring {
@@ -236,6 +244,8 @@ impl Clone for Ring {
             hdr: self.hdr.clone(),
             cap: self.cap,
             head_seen: AtomicU64::new(self.head_seen.load(Ordering::Relaxed)),
+            #[cfg(loom)]
+            cells: self.cells.clone(),
         }
     }
 }
@@ -255,6 +265,13 @@ impl Ring {
     pub(crate) fn new(cap: usize, maxsize: usize) -> Result<Ring, ShmError> {
         let cap = cap.max(64).next_multiple_of(8);
         let seg = Segment::new(HEADER_BYTES + cap)?;
+        // Loom's atomics are not valid when zero: build the header in place first.
+        #[cfg(loom)]
+        // SAFETY: the segment is new, page-aligned, longer than a Header (asserted above)
+        // and mapped nowhere else, so nothing reads the header before this write.
+        unsafe {
+            seg.as_ptr().cast::<Header>().write(Header::default())
+        };
         let hdr = Shared::<Header>::from_segment(seg)?;
         hdr.cap.store(cap as u64, Ordering::Relaxed);
         hdr.maxsize.store(maxsize as u64, Ordering::Relaxed);
@@ -263,6 +280,8 @@ impl Ring {
             hdr,
             cap: cap as u64,
             head_seen: AtomicU64::new(0),
+            #[cfg(loom)]
+            cells: loom_data::Cells::new(cap),
         })
     }
 
@@ -281,6 +300,8 @@ impl Ring {
             hdr,
             cap,
             head_seen: AtomicU64::new(0),
+            #[cfg(loom)]
+            cells: loom_data::Cells::new(cap as usize),
         })
     }
 
@@ -348,6 +369,17 @@ impl Ring {
         record_len(len) > self.cap / 4
     }
 
+    /// Under `cfg(loom)`, tells loom that bytes `pos..pos + len` of the ring are written
+    /// (`write`) or read, so that it reports a read of bytes not yet published, or a write
+    /// over bytes still being read (see `loom_data` below). Nothing in normal builds.
+    #[inline(always)]
+    fn touch(&self, pos: u64, len: usize, write: bool) {
+        #[cfg(loom)]
+        self.cells.touch(pos, len, write);
+        #[cfg(not(loom))]
+        let _ = (pos, len, write);
+    }
+
     fn data(&self) -> *mut u8 {
         // SAFETY: the segment is HEADER_BYTES + cap bytes long, so the offset is in bounds.
         unsafe { self.hdr.segment().as_ptr().add(HEADER_BYTES) }
@@ -357,6 +389,7 @@ impl Ring {
     /// The caller owns those bytes: they lie between the tail and head + cap, under the
     /// producer lock.
     fn copy_in(&self, pos: u64, src: &[u8]) {
+        self.touch(pos, src.len(), true);
         let off = (pos % self.cap) as usize;
         let first = src.len().min(self.cap as usize - off);
         // SAFETY: off + first <= cap, inside the data area; no other process touches these
@@ -384,6 +417,7 @@ impl Ring {
     /// lock and the bytes lie between the head and the tail: published, and not reused
     /// until the head moves past them.
     fn copy_out(&self, pos: u64, dst: &mut [u8]) {
+        self.touch(pos, dst.len(), false);
         let off = (pos % self.cap) as usize;
         let first = dst.len().min(self.cap as usize - off);
         // SAFETY: off + first <= cap, inside the data area.
@@ -410,6 +444,7 @@ impl Ring {
     fn bytes_at<'a>(&'a self, pos: u64, len: usize, scratch: &'a mut Vec<u8>) -> &'a [u8] {
         let off = (pos % self.cap) as usize;
         if off + len <= self.cap as usize {
+            self.touch(pos, len, false);
             // SAFETY: off + len <= cap, inside the data area, which lives as long as
             // `self`; those bytes are published and not written until the head moves
             // past them, which only the caller (holding the consumer lock) can do.
@@ -473,7 +508,7 @@ impl Ring {
             {
                 return Some(SideGuard { side });
             }
-            std::hint::spin_loop();
+            hint::spin_loop();
         }
         loop {
             let v = side.lock.load(Ordering::Relaxed);
@@ -606,7 +641,7 @@ impl Ring {
                 if on.seq.load(Ordering::Relaxed) != s {
                     continue 'outer;
                 }
-                std::hint::spin_loop();
+                hint::spin_loop();
                 rounds += 1;
             }
             let now = Instant::now();
@@ -1003,3 +1038,53 @@ pub(crate) fn fuzz_get(cap: usize, image: &[u8], gets: usize) -> Result<Vec<Vec<
     }
     Ok(got)
 }
+
+/// Loom builds only: the ring's data bytes as loom sees them. The bytes themselves stay in
+/// the segment, copied with plain stores as in every build; beside them, one loom cell per
+/// 8-byte word (records are 8-byte aligned, so no two parties ever own parts of one word)
+/// is touched by every copy in or out. Loom tracks which accesses happen before which, and
+/// fails a model when a consumer reads a word the producer's write to it does not happen
+/// before (a torn or unpublished read), or a producer writes a word a consumer's read of
+/// it does not happen before (an overwrite of unread data).
+#[cfg(loom)]
+mod loom_data {
+    use std::sync::Arc;
+
+    use loom::cell::UnsafeCell;
+
+    #[derive(Clone)]
+    pub(super) struct Cells(Arc<Vec<UnsafeCell<()>>>);
+
+    // SAFETY: the cells hold nothing (unit values); they are only touched through loom's
+    // `with` and `with_mut` with closures that do nothing, and loom checks those accesses.
+    unsafe impl Send for Cells {}
+    // SAFETY: as for Send.
+    unsafe impl Sync for Cells {}
+
+    impl Cells {
+        pub(super) fn new(cap: usize) -> Self {
+            Cells(Arc::new(
+                (0..cap / 8).map(|_| UnsafeCell::new(())).collect(),
+            ))
+        }
+
+        pub(super) fn touch(&self, pos: u64, len: usize, write: bool) {
+            if len == 0 {
+                return;
+            }
+            let words = self.0.len() as u64;
+            for w in pos / 8..=(pos + len as u64 - 1) / 8 {
+                let cell = &self.0[(w % words) as usize];
+                if write {
+                    cell.with_mut(|_| ());
+                } else {
+                    cell.with(|_| ());
+                }
+            }
+        }
+    }
+}
+
+#[cfg(all(test, loom))]
+#[path = "ring_loom.rs"]
+mod loom_model;

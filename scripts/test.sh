@@ -35,3 +35,5 @@ rm -f "$shm_before"
 if [ -n "$leftover" ]; then
   echo "error: the tests left files in /dev/shm:"; echo "$leftover"; exit 1
 fi
+# No process, zombie or socket of the project left behind (the checks are in the script).
+scripts/leak_check.sh

@@ -142,7 +142,7 @@ pub fn run_inner(name: &str, envs: &[(&str, &str)]) -> Output {
 }
 
 /// The environment variable that carries the start method into an inner test.
-const METHOD_VAR: &str = "MULTIPROC_TEST_METHOD";
+pub const METHOD_VAR: &str = "MULTIPROC_TEST_METHOD";
 
 /// Runs the `#[ignore]`d test `name` in a subprocess (see [`run_inner`]) under start
 /// method `m`, which it reads with [`inner_method`], and fails unless it passed.

@@ -13,7 +13,8 @@
 //! - `MULTIPROC_TEST_HOOK=name` stops at the first hit of `name`; `name@N` at the `N`th
 //!   hit (counted in this process, from 1).
 //! - `MULTIPROC_TEST_HOOK_FILE=path` (optional) is the arrival token: the process that
-//!   stops creates `path` (exclusively) and writes `"<pid> <name>\n"` into it. If `path`
+//!   stops creates `path` (exclusively) and writes `"<pid> <name>\n"` into it (one
+//!   `write`, so a reader that sees the newline sees the whole line). If `path`
 //!   already exists, another process took the stop and this one carries on, so that of
 //!   several armed processes (pool workers, say) exactly one stops.
 //!
@@ -147,7 +148,8 @@ mod armed {
                 .open(&path);
             match created {
                 Ok(mut f) => {
-                    let _ = writeln!(f, "{pid} {name}");
+                    // One write, so that a reader never sees half a pid.
+                    let _ = f.write_all(format!("{pid} {name}\n").as_bytes());
                 }
                 // Another process took this stop (or the token cannot be made): go on.
                 Err(_) => return,

@@ -222,9 +222,16 @@ impl FrameDecoder {
         self.compact();
         let len = self.buf.len();
         // Grow to the announced frame size when it is known, so that large frames are read
-        // straight into place without repeated doubling.
+        // straight into place without repeated doubling; if that much cannot be had (a
+        // limit near u64::MAX lets any header through), grow by `min` as usual.
         let want = match self.announced() {
-            Some(total) if total > len && total - len > min => total - len,
+            Some(total)
+                if total > len
+                    && total - len > min
+                    && self.buf.try_reserve_exact(total - len).is_ok() =>
+            {
+                total - len
+            }
             _ => min,
         };
         self.buf.resize(len + want, 0);
@@ -258,7 +265,7 @@ impl FrameDecoder {
         if len > self.max {
             return None;
         }
-        Some(self.start + HEADER_LEN + usize::try_from(len).ok()?)
+        (self.start + HEADER_LEN).checked_add(usize::try_from(len).ok()?)
     }
 
     fn compact(&mut self) {
@@ -292,7 +299,14 @@ impl FrameDecoder {
         if len > self.max {
             return Err(FrameError::TooLong { len, max: self.max });
         }
-        let total = HEADER_LEN as u64 + len;
+        // With a limit near u64::MAX, the header and the payload together may not fit a u64:
+        // such a frame can never arrive whole.
+        let Some(total) = len.checked_add(HEADER_LEN as u64) else {
+            return Err(FrameError::TooLong {
+                len,
+                max: u64::MAX - HEADER_LEN as u64,
+            });
+        };
         if (avail.len() as u64) < total {
             return Ok(None);
         }
@@ -333,6 +347,24 @@ mod tests {
         let mut dec = FrameDecoder::new(1 << 20);
         dec.push(&wire);
         assert!(matches!(dec.next_frame(), Err(FrameError::TooLong { .. })));
+    }
+
+    #[test]
+    fn frame_header_near_u64_max_under_the_largest_limit_is_an_error_not_an_overflow() {
+        // Found by the `frame` fuzz target: header plus payload overflowed a u64.
+        let mut dec = FrameDecoder::new(u64::MAX);
+        dec.push(&header(u64::MAX - 3));
+        assert!(matches!(
+            dec.next_frame(),
+            Err(FrameError::TooLong {
+                len: 0xffff_ffff_ffff_fffc,
+                ..
+            })
+        ));
+        let mut dec = FrameDecoder::new(u64::MAX);
+        dec.push(&header(u64::MAX - 8));
+        assert_eq!(dec.next_frame().unwrap(), None);
+        assert_eq!(dec.spare(16).len(), 16);
     }
 
     #[test]

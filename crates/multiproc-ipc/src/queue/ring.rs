@@ -364,6 +364,24 @@ impl Ring {
         tail.wrapping_sub(head).min(self.cap)
     }
 
+    /// Bytes published and not yet taken from `head`, read under the consumer lock: `None`
+    /// if the positions cannot be a producer's and a consumer's (the head past the tail, or
+    /// more than the ring between them), which only corrupt shared memory shows.
+    fn published(&self, head: u64) -> Option<u64> {
+        let n = self.hdr.prod.pos.load(Ordering::Acquire).wrapping_sub(head);
+        (n <= self.cap).then_some(n)
+    }
+
+    /// Under the consumer lock: drops everything published, after a record that no
+    /// producer writes (longer than the bytes published, a chunk longer than its message)
+    /// or positions out of order. A corrupt or hostile peer wrote the ring; readers go on
+    /// with the next put instead of reading out of bounds or looping.
+    fn drop_corrupt(&self, _g: &SideGuard<'_>) {
+        let tail = self.hdr.prod.pos.load(Ordering::Acquire);
+        let count = self.hdr.prod.count.load(Ordering::Acquire);
+        self.commit(&self.hdr.cons, tail, count, 0, None);
+    }
+
     /// Messages larger than a quarter of the ring go in chunks under the producer lock.
     fn chunked(&self, len: u64) -> bool {
         record_len(len) > self.cap / 4
@@ -594,7 +612,7 @@ impl Ring {
     }
 
     /// Under the consumer lock: skips what is available of a message whose reader died.
-    fn skip(&self, _g: &SideGuard<'_>) {
+    fn skip(&self, g: &SideGuard<'_>) {
         let cons = &self.hdr.cons;
         loop {
             let mid = cons.mid.load(Ordering::Relaxed);
@@ -603,8 +621,12 @@ impl Ring {
             }
             let head = cons.pos.load(Ordering::Relaxed);
             let count = cons.count.load(Ordering::Relaxed);
+            let Some(avail) = self.published(head).filter(|&n| n >= HDR) else {
+                return self.drop_corrupt(g);
+            };
             let (kind, len) = split(self.read_word(head));
             match kind {
+                MORE if record_len(len) > avail => return self.drop_corrupt(g),
                 MORE => {
                     let left = mid.saturating_sub(len);
                     let done = u64::from(left == 0);
@@ -791,8 +813,13 @@ impl Ring {
             }
             let head = cons.pos.load(Ordering::Relaxed);
             let count = cons.count.load(Ordering::Relaxed);
+            let Some(avail) = self.published(head).filter(|&n| n >= HDR) else {
+                self.drop_corrupt(&g);
+                continue;
+            };
             let (kind, len) = split(self.read_word(head));
             match kind {
+                WHOLE | FIRST if record_len(len) > avail => self.drop_corrupt(&g),
                 WHOLE => {
                     // The message is read where it lies (copied out first only when it
                     // wraps around the ring's end): nothing is committed until `take`
@@ -838,11 +865,18 @@ impl Ring {
 
     /// Reads a chunked message from its FIRST record at `head` into `buf`; `false` if it
     /// was aborted.
-    fn get_chunked(&self, _g: &SideGuard<'_>, head: u64, chunk: u64, buf: &mut Vec<u8>) -> bool {
+    fn get_chunked(&self, g: &SideGuard<'_>, head: u64, chunk: u64, buf: &mut Vec<u8>) -> bool {
         let cons = &self.hdr.cons;
         let total = self.read_word(head + HDR);
+        let avail = self.published(head).unwrap_or(0);
+        if chunk > total || 2 * HDR + chunk.next_multiple_of(8) > avail {
+            self.drop_corrupt(g);
+            return false;
+        }
         buf.clear();
-        buf.reserve(total as usize);
+        // The total is a hint for the allocation only: if a corrupt one cannot be had, the
+        // buffer grows as the chunks (each checked against the ring) come.
+        let _ = buf.try_reserve(total as usize);
         buf.resize(chunk as usize, 0);
         self.copy_out(head + 2 * HDR, buf);
         let count = cons.count.load(Ordering::Relaxed);
@@ -860,13 +894,33 @@ impl Ring {
             if mid == 0 {
                 return true;
             }
-            // No deadline: the producer is writing the rest, or dies and is found out.
-            let _ = self.wait_until(&self.hdr.prod, None, || self.available() > 0);
+            // No deadline: the producer is writing the rest, or dies and is found out. Its
+            // producer holds the producer lock until the message is whole (or aborted), so
+            // a free lock with nothing published after it (the lock loaded first, acquire)
+            // means the rest will never come: only a corrupt ring gets there.
+            let _ = self.wait_until(&self.hdr.prod, None, || {
+                self.hdr.prod.lock.load(Ordering::Acquire) == 0 || self.available() > 0
+            });
             let head = cons.pos.load(Ordering::Relaxed);
             let count = cons.count.load(Ordering::Relaxed);
+            let avail = match self.published(head) {
+                Some(0) => {
+                    self.commit(cons, head, count, 0, None);
+                    return false;
+                }
+                Some(n) if n >= HDR => n,
+                _ => {
+                    self.drop_corrupt(g);
+                    return false;
+                }
+            };
             let (kind, len) = split(self.read_word(head));
             if kind != MORE {
                 self.commit(cons, head + HDR, count, 0, None);
+                return false;
+            }
+            if len > mid || record_len(len) > avail {
+                self.drop_corrupt(g);
                 return false;
             }
             let at = buf.len();
@@ -1002,7 +1056,7 @@ fn record_len(len: u64) -> u64 {
 /// only where a live peer could do the same harm anyway: lock words are cleared (a live
 /// holder may keep a lock as long as it likes) and positions and counts are kept below
 /// 2^48 (a real queue never comes near 2^64 bytes or messages).
-#[cfg(feature = "fuzzing")]
+#[cfg(any(test, feature = "fuzzing"))]
 pub(crate) fn fuzz_get(cap: usize, image: &[u8], gets: usize) -> Result<Vec<Vec<u8>>, String> {
     const TAME: u64 = (1 << 48) - 1;
     let cap = cap.clamp(64, 1 << 16).next_multiple_of(8);
@@ -1088,3 +1142,45 @@ mod loom_data {
 #[cfg(all(test, loom))]
 #[path = "ring_loom.rs"]
 mod loom_model;
+
+#[cfg(all(test, not(loom)))]
+mod corrupt_ring_tests {
+    //! A corrupt or hostile peer can write anything into the shared ring: gets must end
+    //! (with what was intact, or empty), never panic, loop or read out of bounds. The
+    //! inputs come from the `queue_ring` fuzz target (docs/fuzzing.md).
+    use super::*;
+
+    const CAP: usize = 256;
+
+    /// A ring image: the consumer's head and the producer's tail, the consumer's `mid`,
+    /// and data words from offset 0 of the ring.
+    fn image(head: u64, tail: u64, mid: u64, words: &[u64]) -> Vec<u8> {
+        let mut img = vec![0u8; HEADER_BYTES + CAP];
+        let put = |img: &mut Vec<u8>, at: usize, v: u64| {
+            img[at..at + 8].copy_from_slice(&v.to_ne_bytes());
+        };
+        let (prod, cons) = (
+            std::mem::offset_of!(Header, prod),
+            std::mem::offset_of!(Header, cons),
+        );
+        put(&mut img, cons + std::mem::offset_of!(Side, pos), head);
+        put(&mut img, prod + std::mem::offset_of!(Side, pos), tail);
+        put(&mut img, cons + std::mem::offset_of!(Side, mid), mid);
+        for (i, w) in words.iter().enumerate() {
+            put(&mut img, HEADER_BYTES + 8 * i, *w);
+        }
+        img
+    }
+
+    fn gets(img: &[u8]) -> Vec<Vec<u8>> {
+        fuzz_get(CAP, img, 4).unwrap()
+    }
+
+    #[test]
+    fn corrupt_positions_not_a_record_apart_are_dropped_not_looped_over() {
+        // The tail 4 bytes off the record grid: stepping over stray records went past it,
+        // and then (the distance wrapping) on for ever.
+        let img = image(0, 20, 5, &[]);
+        assert!(gets(&img).is_empty());
+    }
+}

@@ -76,9 +76,22 @@ fn random_key() -> Result<Vec<u8>, ManagerError> {
 // ----------------------------------------------------------------------------------------
 // the accepting loop, shared by local and remote servers
 
-fn accept_loop(listener: &Listener, shared: &Arc<Shared>, mut control: Option<&mut Connection>) {
+/// Serves until asked to stop: by `stopping`, by the owner through `control` (a message or
+/// its end of file), or, when `owner` is given, by the owner's death.
+fn accept_loop(
+    listener: &Listener,
+    shared: &Arc<Shared>,
+    mut control: Option<&mut Connection>,
+    owner: Option<i32>,
+) {
     use std::sync::atomic::Ordering;
     while !shared.stopping.load(Ordering::SeqCst) {
+        // The control pipe's end of file is not enough: under fork, a child the owner
+        // started later holds a copy of the owner's end and may outlive it.
+        if owner.is_some_and(|o| multiproc_core::os::getppid() != Some(o)) {
+            log::info!("manager server: the owning process is gone; stopping");
+            break;
+        }
         let (l_ready, c_ready) = {
             let mut entries = vec![PollEntry::new(listener.as_fd(), Interest::READ)];
             if let Some(c) = control.as_deref() {
@@ -133,6 +146,9 @@ struct ServerArgs {
     /// Under fork: the descriptor number of the owner's end of the control pipe, which the
     /// server inherited and must close, or it would never see the owner's end close.
     owner_end: Option<i32>,
+    /// The owner's pid: the server stops when its parent is no longer the owner (it died;
+    /// under forkserver the server is still the owner's child, by `CLONE_PARENT`).
+    owner_pid: i32,
     address: Option<Address>,
     authkey: Vec<u8>,
     max_frame_len: u64,
@@ -161,6 +177,7 @@ fn server_main(args: ServerArgs) {
     let ServerArgs {
         mut control,
         owner_end,
+        owner_pid,
         address,
         authkey,
         max_frame_len,
@@ -203,7 +220,7 @@ fn server_main(args: ServerArgs) {
         return;
     }
     let shared = Shared::new(registry);
-    accept_loop(&listener, &shared, Some(&mut control));
+    accept_loop(&listener, &shared, Some(&mut control), Some(owner_pid));
     // Removes the socket file and its private directory.
     let _ = listener.close();
 }
@@ -363,6 +380,7 @@ impl ManagerBuilder {
         let args = ServerArgs {
             control: theirs,
             owner_end,
+            owner_pid: multiproc_core::os::getpid(),
             address: self.address,
             authkey: authkey.clone(),
             max_frame_len,
@@ -1425,7 +1443,7 @@ impl ManagerServer {
     /// # Ok(()) }
     /// ```
     pub fn serve_forever(self) {
-        accept_loop(&self.listener, &self.shared, None);
+        accept_loop(&self.listener, &self.shared, None, None);
     }
 
     /// Serves on a background thread until [`ServerHandle::shutdown`] or its drop.
@@ -1449,7 +1467,7 @@ impl ManagerServer {
         let thread = std::thread::Builder::new()
             .name("manager-server".into())
             .spawn(move || {
-                accept_loop(&self.listener, &self.shared, None);
+                accept_loop(&self.listener, &self.shared, None, None);
                 let failed = self.listener.failed_handshakes();
                 let _ = self.listener.close();
                 failed

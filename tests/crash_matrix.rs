@@ -768,6 +768,60 @@ fn pool_worker_killed_running_apply_async_fails_that_result_only() {
     assert!(pool.join_timeout(LIVE).unwrap());
 }
 
+#[test]
+fn pool_worker_killed_after_close_still_lets_join_finish() {
+    let _w = watchdog(LONG, "pool worker killed after close");
+    let token = Token::new();
+    let pool = Pool::builder()
+        .processes(2)
+        .initializer(arm_worker, armed("pool.worker.took@2", &token))
+        .start_method(M)
+        .build()
+        .unwrap();
+    let results: Vec<_> = (0..10u64)
+        .map(|i| pool.apply_async(square, i).unwrap())
+        .collect();
+    pool.close();
+    kill_at_hook(&token.0);
+    assert!(
+        pool.join_timeout(LIVE).unwrap(),
+        "join hung on the dead worker"
+    );
+    let failed = results
+        .iter()
+        .filter(|r| matches!(r.get_timeout(LIVE), Err(PoolError::WorkerDied { .. })))
+        .count();
+    assert_eq!(failed, 1);
+}
+
+fn stop_self(x: u64) -> u64 {
+    if x == 3 {
+        os::kill(std::process::id() as i32, libc::SIGSTOP).unwrap();
+    }
+    x
+}
+
+#[test]
+fn pool_terminate_with_a_stopped_worker_does_not_hang() {
+    // A worker stopped by SIGSTOP (a debugger, Ctrl-Z) cannot act on SIGTERM until it is
+    // continued.
+    let _w = watchdog(LONG, "pool terminate with a stopped worker");
+    let pool = Pool::builder()
+        .processes(2)
+        .start_method(M)
+        .build()
+        .unwrap();
+    let r = pool.apply_async(stop_self, 3).unwrap();
+    assert!(!r.wait_timeout(Duration::from_millis(300)));
+    let workers = pool.map(stop_self, 10..12).unwrap();
+    assert_eq!(workers, [10, 11]);
+    pool.terminate();
+    assert!(
+        pool.join_timeout(LIVE).unwrap(),
+        "join hung on the stopped worker"
+    );
+}
+
 for_each_method!(
     pool_worker_killed_after_taking_a_task_fails_only_that_task,
     pool_worker_killed_before_sending_its_result_fails_only_that_task,

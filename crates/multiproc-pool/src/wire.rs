@@ -133,6 +133,54 @@ impl Extend<u8> for Appender<'_> {
     }
 }
 
+/// A postcard output over a fixed window that copies short pieces (a varint, a small
+/// integer) with inline moves: postcard's own slice output calls `memcpy` for every
+/// piece, which costs more than encoding a small task argument or result.
+struct Window<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl postcard::ser_flavors::Flavor for Window<'_> {
+    type Output = usize;
+
+    #[inline]
+    fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
+        let slot = self
+            .buf
+            .get_mut(self.len)
+            .ok_or(postcard::Error::SerializeBufferFull)?;
+        *slot = byte;
+        self.len += 1;
+        Ok(())
+    }
+
+    #[inline]
+    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
+        let end = self.len + data.len();
+        let dst = self
+            .buf
+            .get_mut(self.len..end)
+            .ok_or(postcard::Error::SerializeBufferFull)?;
+        // Constant-length copies compile to plain moves; a varint is 1 to 10 bytes.
+        macro_rules! fixed {
+            ($($n:literal)*) => {
+                match data.len() {
+                    $($n => dst[..$n].copy_from_slice(&data[..$n]),)*
+                    _ => dst.copy_from_slice(data),
+                }
+            };
+        }
+        fixed!(1 2 3 4 5 6 7 8 9 10);
+        self.len = end;
+        Ok(())
+    }
+
+    fn finalize(self) -> postcard::Result<usize> {
+        Ok(self.len)
+    }
+}
+
 /// Appends `[kind] [u32 length] [encoded value]` to `out`, encoding in place. If the
 /// value's `Serialize` fails or panics, `out` is restored and the reason returned.
 pub(crate) fn put_value<T: Serialize>(
@@ -141,23 +189,33 @@ pub(crate) fn put_value<T: Serialize>(
     value: &T,
 ) -> Result<(), String> {
     let at = out.len();
-    // Small values (most task arguments and results) are encoded on the stack and copied
-    // in whole: postcard's Extend path pushes one byte at a time.
+    // Small values (most task arguments and results) are encoded straight into a 64-byte
+    // window at the end of `out`, which is then cut to what they took: postcard's Extend
+    // path pushes one byte at a time, and encoding on the stack first cost a variable-length
+    // copy (a memmove call) per value, the largest single cost of a map of small tasks.
     // A value that does not fit (or whose Serialize errs) goes the general way below; one
     // that panics is reported at once, so its Serialize runs once.
-    let mut small = [0u8; 64];
+    const SMALL: usize = 64;
+    out.resize(at + 5 + SMALL, 0);
+    let window = &mut out[at + 5..];
     match panic::catch_unwind(AssertUnwindSafe(|| {
-        postcard::to_slice(value, &mut small).map(|b| b.len())
+        postcard::serialize_with_flavor(
+            value,
+            Window {
+                buf: window,
+                len: 0,
+            },
+        )
     })) {
         Ok(Ok(bytes)) => {
-            out.reserve(5 + bytes);
-            out.push(kind);
-            put_u32(out, bytes as u32);
-            out.extend_from_slice(&small[..bytes]);
+            out[at] = kind;
+            out[at + 1..at + 5].copy_from_slice(&(bytes as u32).to_le_bytes());
+            out.truncate(at + 5 + bytes);
             return Ok(());
         }
-        Ok(Err(_)) => {}
+        Ok(Err(_)) => out.truncate(at),
         Err(p) => {
+            out.truncate(at);
             return Err(format!(
                 "its Serialize panicked: {}",
                 panic_message(p.as_ref())
@@ -407,6 +465,32 @@ mod tests {
         );
         assert_eq!(pos, out.len());
         assert!(take_entry(&out, &mut pos).is_none());
+    }
+
+    #[test]
+    fn values_of_every_varint_width_and_past_the_window_round_trip() {
+        let mut out = Vec::new();
+        let ints: Vec<u64> = (0..64).map(|b| (1u64 << b) - 1).chain([u64::MAX]).collect();
+        let long = "y".repeat(200); // past the 64-byte window: the general path
+        for v in &ints {
+            put_value(&mut out, OUT_OK, v).unwrap();
+        }
+        put_value(&mut out, OUT_OK, &long).unwrap();
+        put_value(&mut out, OUT_OK, &(-1i128, [7u8; 11])).unwrap();
+        let mut pos = 0;
+        for v in &ints {
+            let (kind, bytes) = take_entry(&out, &mut pos).unwrap();
+            assert_eq!(kind, OUT_OK);
+            assert_eq!(codec::decode::<u64>(bytes).unwrap(), *v);
+        }
+        let (_, bytes) = take_entry(&out, &mut pos).unwrap();
+        assert_eq!(codec::decode::<String>(bytes).unwrap(), long);
+        let (_, bytes) = take_entry(&out, &mut pos).unwrap();
+        assert_eq!(
+            codec::decode::<(i128, [u8; 11])>(bytes).unwrap(),
+            (-1, [7; 11])
+        );
+        assert_eq!(pos, out.len());
     }
 
     #[test]

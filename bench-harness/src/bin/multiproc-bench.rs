@@ -97,6 +97,11 @@ struct Opts {
     /// the scaling study.
     #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     repetitions: Option<u64>,
+    /// Multiplies the work of every timed run, and so how long each run lasts: 0.5
+    /// halves it, 4 makes every run four times longer (more samples, steadier medians).
+    /// Applied after --quick and before the options that set one count exactly.
+    #[arg(long, global = true, value_name = "FACTOR", value_parser = parse_scale)]
+    duration_scale: Option<f64>,
     /// Integers the scaling study factorizes per repetition (from 1,000,000,000).
     #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     prime_count: Option<u64>,
@@ -130,6 +135,21 @@ enum OutFormat {
     Png,
     /// The self-contained `report.html`.
     Html,
+}
+
+/// A positive, finite factor for `--duration-scale`.
+fn parse_scale(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(f) if f.is_finite() && f > 0.0 && f <= 1000.0 => Ok(f),
+        _ => Err(format!(
+            "{s:?} is not a factor between 0 and 1000 (e.g. 0.5, 2)"
+        )),
+    }
+}
+
+/// `n` scaled by `f`, at least 1.
+fn scaled(n: usize, f: f64) -> usize {
+    ((n as f64 * f).round() as usize).max(1)
 }
 
 /// A size in bytes: `64`, `1K`, `64k`, `1M`.
@@ -272,6 +292,9 @@ fn run(cli: &Cli, sel: &Selection) -> Result<(), String> {
         bar.set_message("process start");
         let started = std::time::Instant::now();
         let mut config = Config::new(o.quick);
+        if let Some(f) = o.duration_scale {
+            config.iterations = scaled(config.iterations, f);
+        }
         if let Some(n) = o.iterations {
             config.iterations = n as usize;
         }
@@ -304,6 +327,12 @@ fn run(cli: &Cli, sel: &Selection) -> Result<(), String> {
         bar.set_message("sync");
         let started = std::time::Instant::now();
         let mut config = sync_study::Config::new(o.quick);
+        if let Some(f) = o.duration_scale {
+            config.batches = scaled(config.batches, f);
+            config.rounds = scaled(config.rounds, f);
+            config.races = scaled(config.races, f);
+            config.per_proc = scaled(config.per_proc, f);
+        }
         config.python = python.clone();
         config.cpython = !o.no_python;
         let study = sync_study::run(config);
@@ -330,6 +359,10 @@ fn run(cli: &Cli, sel: &Selection) -> Result<(), String> {
         bar.set_message("ipc");
         let started = std::time::Instant::now();
         let mut config = ipc_study::Config::new(o.quick);
+        if let Some(f) = o.duration_scale {
+            config.rounds = scaled(config.rounds, f);
+            config.count = scaled(config.count, f);
+        }
         config.python = python.clone();
         config.cpython = !o.no_python;
         if !o.sizes.is_empty() {
@@ -362,6 +395,12 @@ fn run(cli: &Cli, sel: &Selection) -> Result<(), String> {
         bar.set_message("scaling");
         let started = std::time::Instant::now();
         let mut config = scaling::Config::new(o.quick);
+        if let Some(f) = o.duration_scale {
+            config.prime_count = scaled(config.prime_count as usize, f) as u64;
+            config.passes = scaled(config.passes, f);
+            config.queue_items = scaled(config.queue_items as usize, f) as u64;
+            config.lock_increments = scaled(config.lock_increments as usize, f) as u64;
+        }
         if !o.workers.is_empty() {
             config.workers = o.workers.iter().map(|&w| w as usize).collect();
             config.workers.sort_unstable();
@@ -421,6 +460,12 @@ fn run(cli: &Cli, sel: &Selection) -> Result<(), String> {
         bar.set_message("pool and manager");
         let started = std::time::Instant::now();
         let mut config = api_study::Config::new(o.quick);
+        if let Some(f) = o.duration_scale {
+            config.map_tasks = scaled(config.map_tasks, f);
+            config.apply_reps = scaled(config.apply_reps, f);
+            config.dict_reps = scaled(config.dict_reps, f);
+            config.startups = scaled(config.startups, f);
+        }
         config.python = python.clone();
         config.cpython = !o.no_python;
         let study = api_study::run(config);
@@ -547,8 +592,19 @@ mod tests {
         let a = parse(&[]).unwrap();
         assert!(!a.opts.quick && a.opts.out == Path::new("reports") && a.opts.iterations.is_none());
         let s = a.selection().unwrap();
-        assert!(s.process_start && s.sync && s.ipc && s.scaling);
+        assert!(s.process_start && s.sync && s.ipc && s.scaling && s.pool_manager);
         assert_eq!(a.formats(), Formats::ALL);
+        let s = parse(&["pool-manager"]).unwrap().selection().unwrap();
+        assert!(s.pool_manager && !s.ipc && !s.scaling);
+        let s = parse(&["--only", "pool_manager,ipc"])
+            .unwrap()
+            .selection()
+            .unwrap();
+        assert!(s.pool_manager && s.ipc && !s.sync);
+        let a = parse(&["--duration-scale", "0.5"]).unwrap();
+        assert_eq!(a.opts.duration_scale, Some(0.5));
+        assert_eq!(scaled(10, 0.5), 5);
+        assert_eq!(scaled(1, 0.01), 1, "never scaled to nothing");
         let a = parse(&["--quick", "--out", "r2", "--iterations", "7"]).unwrap();
         assert!(a.opts.quick && a.opts.out == Path::new("r2") && a.opts.iterations == Some(7));
         let a = parse(&["--only", "fork,raw_fork_exit_wait", "--no-python"]).unwrap();
@@ -594,6 +650,9 @@ mod tests {
         assert!(parse(&["--iterations", "0"]).is_err());
         assert!(parse(&["--workers", "0"]).is_err());
         assert!(parse(&["--sizes", "3Q"]).is_err());
+        for bad in ["0", "-1", "nan", "inf", "x", "5000"] {
+            assert!(parse(&["--duration-scale", bad]).is_err(), "{bad}");
+        }
         assert!(parse(&["--frobnicate"]).is_err());
         assert!(parse(&["--python", "p", "--no-python"]).is_err());
         let e = parse(&["--only", "fork,vfork"])
@@ -622,7 +681,9 @@ mod tests {
             "--workers",
             "--sizes",
             "--formats",
+            "--duration-scale",
             "scaling",
+            "pool-manager",
         ] {
             assert!(help.contains(flag), "{flag} missing from\n{help}");
         }

@@ -900,12 +900,14 @@ fn barrier_call(
     Some(Ok(()))
 }
 
-/// For the fuzz targets (feature `fuzzing`) only: one fresh server (no user types) serves
-/// `requests`, one frame each, on one connection whose client socket is `client`, as
+/// For the fuzz targets (feature `fuzzing`) only: one fresh server (no user types, ids
+/// counted from 1 so that a fuzzer can name its objects) serves `requests`, one frame
+/// each, on one connection whose client socket is `client`, as
 /// [`Shared::serve_connection`] does, and returns the replies.
 #[cfg(feature = "fuzzing")]
 pub(crate) fn fuzz_serve(requests: &[Vec<u8>], client: BorrowedFd<'_>) -> Vec<Vec<u8>> {
     let shared = Shared::new(HashMap::new());
+    shared.next_id.store(1, Ordering::Relaxed);
     let mut session = Session {
         shared: &shared,
         conn_id: 1,

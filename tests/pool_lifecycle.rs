@@ -1,7 +1,9 @@
 //! `Pool` life cycle under every start method: `maxtasksperchild` rotates workers, the
 //! initializer runs once per worker, `close` then `join` finishes queued work, `terminate`
 //! with 10,000 pending tasks returns promptly, dropping a pool terminates it, and large
-//! inputs reach the workers as shared-memory arrays through the initializer.
+//! inputs reach the workers as shared-memory arrays through the initializer, and a
+//! pool's whole life (workers replaced, tasks that panic, close and join) leaves no
+//! descriptor open and no child behind.
 
 multiproc_process::setup!();
 
@@ -12,7 +14,9 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use common::{eventually, proc_state, watchdog};
+use common::{
+    children, eventually, inner_method, open_fds, proc_state, run_inner_under, watchdog, zombies,
+};
 use multiproc_pool::{Pool, PoolError};
 use multiproc_process::StartMethod;
 use multiproc_shm::{RawArray, Shared};
@@ -292,6 +296,57 @@ fn raw_len(a: RawArray<u64>) -> usize {
     a.len()
 }
 
+fn panic_on_odd(x: u64) -> u64 {
+    assert!(x % 2 == 0, "odd {x}");
+    x
+}
+
+/// Descriptors are counted for the whole process, so the count runs in a fresh copy of
+/// this test binary, where no other test opens anything meanwhile.
+fn nothing_left_open(m: StartMethod) {
+    let _w = watchdog(LONG, "nothing_left_open");
+    run_inner_under("inner_nothing_left_open", m);
+}
+
+#[test]
+#[ignore = "run by nothing_left_open in a subprocess"]
+fn inner_nothing_left_open() {
+    let _w = watchdog(LONG, "inner_nothing_left_open");
+    let m = inner_method();
+    let build = || {
+        Pool::builder()
+            .processes(2)
+            .maxtasksperchild(5)
+            .start_method(m)
+            .build()
+            .unwrap()
+    };
+    // Warm up what stays open for the process's life (the fork server, for one).
+    let warm = build();
+    warm.close();
+    assert!(warm.join_timeout(LONG).unwrap());
+    drop(warm);
+    let before = open_fds();
+    for _ in 0..3 {
+        let pool = build();
+        assert_eq!(pool.map(pid, 0..40).unwrap().len(), 40);
+        let r = pool.apply_async(panic_on_odd, 3).unwrap();
+        assert!(matches!(r.get(), Err(PoolError::Panicked { .. })));
+        assert_eq!(pool.apply(panic_on_odd, 4).unwrap(), 4);
+        assert_eq!(pool.imap(sleep_ms, [1, 2]).unwrap().count(), 2);
+        pool.close();
+        assert!(pool.join_timeout(LONG).unwrap());
+    }
+    assert!(
+        eventually(Duration::from_secs(30), || open_fds() == before),
+        "descriptors leaked:\nbefore {before:#?}\nafter {:#?}",
+        open_fds()
+    );
+    assert!(zombies().is_empty(), "zombies: {:?}", zombies());
+    // Only the fork server may stay.
+    assert!(children().len() <= 1, "children left: {:?}", children());
+}
+
 for_each_method!(
     maxtasksperchild_rotates_workers,
     initializer_runs_once_per_worker,
@@ -301,4 +356,5 @@ for_each_method!(
     dropping_the_pool_terminates_it,
     terminate_from_a_callback_does_not_deadlock,
     shared_memory_array_reaches_the_workers,
+    nothing_left_open,
 );

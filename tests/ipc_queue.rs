@@ -1,7 +1,8 @@
 //! `Queue`, `SimpleQueue` and `JoinableQueue` across processes under every start method:
 //! order, timeouts, bounds, exact sizes, messages larger than the ring, encoding failures,
-//! 4 producers x 4 consumers moving 1,000,000 messages, and producers and consumers
-//! killed with SIGKILL in the middle of an operation.
+//! 4 producers x 4 consumers moving 1,000,000 messages, producers and consumers
+//! killed with SIGKILL in the middle of an operation, and queues used across processes
+//! leaving no descriptor open.
 
 multiproc_process::setup!();
 
@@ -10,7 +11,9 @@ mod common;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{kill_when_ready, watchdog};
+use common::{
+    eventually, inner_method, kill_when_ready, open_fds, run_inner_under, watchdog, zombies,
+};
 use multiproc_ipc::queue::{
     GetError, JoinableQueue, KillPoint, PutError, Queue, SimpleQueue, TaskDoneError, pause_next_at,
 };
@@ -557,6 +560,59 @@ fn joinable_task_done_and_join(m: StartMethod) {
     q.join();
 }
 
+fn echo_all((q, s, j): (Queue<Vec<u8>>, SimpleQueue<u64>, JoinableQueue<u64>)) {
+    // Everything taken before anything is put back, so the parent cannot take its own.
+    let (big, a, b) = (q.get().unwrap(), s.get().unwrap(), j.get().unwrap());
+    j.task_done().unwrap();
+    s.put(a + 1).unwrap();
+    j.put(b + 1).unwrap();
+    q.put(big).unwrap();
+}
+
+/// Descriptors are counted for the whole process, so the count runs in a fresh copy of
+/// this test binary, where no other test opens anything meanwhile.
+fn nothing_left_open(m: StartMethod) {
+    let _w = watchdog(LONG, "nothing_left_open");
+    run_inner_under("inner_nothing_left_open", m);
+}
+
+#[test]
+#[ignore = "run by nothing_left_open in a subprocess"]
+fn inner_nothing_left_open() {
+    let _w = watchdog(LONG, "inner_nothing_left_open");
+    let m = inner_method();
+    let round = || {
+        let q = Queue::<Vec<u8>>::with_ring_bytes(0, 4096).unwrap();
+        let s = SimpleQueue::<u64>::new().unwrap();
+        let j = JoinableQueue::<u64>::new(0).unwrap();
+        let mut p = get_context(m).process(echo_all, (q.clone(), s.clone(), j.clone()));
+        p.start().unwrap();
+        // Larger than the ring: it passes in chunks while the child reads.
+        q.put(pattern(100_000, 5)).unwrap();
+        s.put(1).unwrap();
+        j.put(1).unwrap();
+        // Read while the child puts it back (it is larger than the ring).
+        assert_eq!(q.get().unwrap(), pattern(100_000, 5));
+        assert_eq!(s.get().unwrap(), 2);
+        assert_eq!(j.get().unwrap(), 2);
+        p.result().unwrap();
+        j.task_done().unwrap();
+        assert!(j.join_timeout(Duration::from_secs(30)));
+    };
+    // Warm up what stays open for the process's life (the fork server, for one).
+    round();
+    let before = open_fds();
+    for _ in 0..5 {
+        round();
+    }
+    assert!(
+        eventually(Duration::from_secs(30), || open_fds() == before),
+        "descriptors leaked:\nbefore {before:#?}\nafter {:#?}",
+        open_fds()
+    );
+    assert!(zombies().is_empty(), "zombies: {:?}", zombies());
+}
+
 for_each_method!(
     fifo_single_producer_consumer,
     timeouts_wait_at_least_their_time,
@@ -573,4 +629,5 @@ for_each_method!(
     simple_queue_across_processes,
     wait_reports_the_queue_that_got_a_message,
     joinable_task_done_and_join,
+    nothing_left_open,
 );

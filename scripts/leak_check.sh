@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Leak checks after the test run (called last by scripts/test.sh): fails if the run left
 #  - a process running one of the project's binaries (a test binary or example under
-#    target/, or a child started from one: fork, spawn and forkserver children all run
-#    the same executable), or a zombie of one;
+#    target/ or $CARGO_TARGET_DIR, or a child started from one: fork, spawn and
+#    forkserver children all run the same executable), or a zombie of one;
 #  - a Unix socket of the project's listeners and managers (multiproc-<pid>-<n>-<hex>/ in
 #    $XDG_RUNTIME_DIR or the temporary directory), of the tests (multiproc-test-*), or of
 #    ipc-channel hand-offs (.tmp*/socket), that no live process listens on any more, or a
@@ -17,6 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd -P)
+target=$(cd "${CARGO_TARGET_DIR:-$root/target}" 2>/dev/null && pwd -P || echo "$root/target")
 
 hz=$(getconf CLK_TCK)
 btime=$(awk '/^btime/ {print $2}' /proc/stat)
@@ -49,7 +50,7 @@ since_ticks=$(((since - btime) * hz))
 
 # The names a zombie of the project's binaries shows (its command, cut to 15 bytes).
 declare -A ours=()
-for f in "$root"/target/*/deps/* "$root"/target/*/examples/* "$root"/target/*/*; do
+for f in "$target"/*/deps/* "$target"/*/examples/* "$target"/*/*; do
   [ -f "$f" ] && [ -x "$f" ] || continue
   case "$f" in *.so | *.d | *.rlib | *.rmeta) continue ;; esac
   b=$(basename "$f")
@@ -84,7 +85,7 @@ stray_processes() {
       [ -n "${ours[${st_comm[$pid]}]:-}" ] || continue
     else
       exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || continue
-      case "$exe" in "$root/target/"*) ;; *) continue ;; esac
+      case "$exe" in "$target/"*) ;; *) continue ;; esac
     fi
     under_cargo "$pid" && continue
     echo "  pid $pid (${st_state[$pid]}) ppid ${st_ppid[$pid]} ${st_comm[$pid]}: $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-200)"

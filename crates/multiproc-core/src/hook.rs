@@ -48,6 +48,7 @@
 //! | `manager.server.reply` | the manager server carried out a request, before replying |
 //! | `manager.client.sent` | a proxy sent its request, before reading the reply |
 //! | `process.fork.child` | a new child's first step: after `fork` (fork, forkserver); under spawn, the exec'd child's first code |
+//! | `forkserver.forked` | the fork server forked a child, before telling the parent its pid |
 //! | `process.boot` | a child booted (handles adopted), before calling its target |
 
 #[cfg(feature = "test-hooks")]

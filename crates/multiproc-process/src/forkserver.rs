@@ -103,12 +103,11 @@ fn start_server() -> io::Result<ForkServer> {
 fn request(server: &ForkServer, fds: &[BorrowedFd<'_>]) -> io::Result<i32> {
     fd::send_borrowed_fds(server.control.as_fd(), b"F", fds)?;
     let mut reply = [0u8; 8];
-    let n = fd::recv(&server.control, &mut reply)?;
+    // Once the request is sent, a server that dies may have forked a child holding `fds`
+    // first (see `maybe_forked`).
+    let n = fd::recv(&server.control, &mut reply).map_err(|e| died_after_request(&e))?;
     if n != 8 {
-        return Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "the fork server closed its socket",
-        ));
+        return Err(died_after_request(&"it closed its socket"));
     }
     let v = i64::from_le_bytes(reply);
     if v > 0 {
@@ -118,8 +117,23 @@ fn request(server: &ForkServer, fds: &[BorrowedFd<'_>]) -> io::Result<i32> {
     }
 }
 
-/// Asks the server (starting it if needed, restarting it once if it died) to fork a child
-/// holding `fds`. Returns the child's pid; the child is a child of this process.
+fn died_after_request(why: &dyn std::fmt::Display) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::ConnectionAborted,
+        format!("the fork server died after a fork request ({why}); it may have forked"),
+    )
+}
+
+/// Whether `fork_child` failed after the server received the request, so that a child
+/// holding the descriptors may exist, unknown to us. Asking again with the same descriptors
+/// would give two children one socket; the caller retries with a new socket pair instead.
+pub(crate) fn maybe_forked(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::ConnectionAborted
+}
+
+/// Asks the server (starting it if needed, restarting it once if it died before it got the
+/// request) to fork a child holding `fds`. Returns the child's pid; the child is a child of
+/// this process. See [`maybe_forked`] for a server that died after it got the request.
 pub(crate) fn fork_child(
     guard: &mut Option<ForkServer>,
     fds: &[BorrowedFd<'_>],
@@ -143,8 +157,14 @@ pub(crate) fn fork_child(
         let server = guard.as_ref().expect("set just above");
         match request(server, fds) {
             Ok(pid) => return Ok(pid),
+            Err(e) if maybe_forked(&e) => {
+                let _ = server.watch.signal(os::signal::KILL);
+                let _ = server.watch.wait_deadline(None);
+                *guard = None;
+                return Err(e);
+            }
             Err(e) if attempt == 0 && is_disconnect(&e) => {
-                // The server died: reap it and start a new one.
+                // The server died before it got the request: reap it and start a new one.
                 let _ = server.watch.signal(os::signal::KILL);
                 let _ = server.watch.wait_deadline(None);
                 *guard = None;
@@ -207,6 +227,7 @@ pub(crate) fn serve(raw: RawFd) -> ! {
             }
             Ok(Forked::Parent(pid)) => {
                 drop(fds);
+                multiproc_core::hook::point("forkserver.forked");
                 let _ = reply(&control, i64::from(pid));
             }
             Err(e) => {

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::io::{self, Write};
 use std::marker::PhantomData;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -587,7 +587,7 @@ impl<R> Process<R> {
     }
 
     fn start_exec(&mut self, exported: ExportedTarget) -> Result<Running, ProcessError> {
-        let (psock, csock) = fd::socketpair().map_err(|e| self.start_error(e))?;
+        let (mut psock, mut csock) = fd::socketpair().map_err(|e| self.start_error(e))?;
         let info = self.child_info();
         let (parent_pid, parent_name) = info.parent.clone().unwrap_or_default();
         let spawn = self.method == StartMethod::Spawn;
@@ -614,26 +614,25 @@ impl<R> Process<R> {
         head.extend_from_slice(&boot_bytes);
         head.extend_from_slice(&frame::header(exported.args.bytes.len() as u64));
         let mut outbox = Outbox::new(&head, &exported.args.bytes);
-        fd::set_nonblocking(&psock, true).map_err(|e| self.start_error(e))?;
-        outbox
-            .push_nonblocking(&psock)
-            .map_err(|e| self.start_error(e))?;
         let pid = if spawn {
+            fd::set_nonblocking(&psock, true).map_err(|e| self.start_error(e))?;
+            outbox
+                .push_nonblocking(&psock)
+                .map_err(|e| self.start_error(e))?;
             let mut keep = vec![csock.as_raw_fd()];
             keep.extend_from_slice(&exported.args.fds);
             os::spawn_self(&[(boot::CHILD_ENV, csock.as_raw_fd().to_string())], &keep)
                 .map_err(|e| self.start_error(e))?
         } else {
-            let mut fds: Vec<BorrowedFd<'_>> = vec![csock.as_fd()];
-            for &raw in &exported.args.fds {
-                // SAFETY: the descriptors belong to handles inside the target's arguments,
-                // which `self.target` no longer holds but `exported` was made from; the
-                // caller keeps the target alive until start returns (it is dropped in
-                // `start` after this function), so they stay open for this call.
-                fds.push(unsafe { BorrowedFd::borrow_raw(raw) });
-            }
-            let mut server = forkserver::lock();
-            forkserver::fork_child(&mut server, &fds).map_err(|e| self.start_error(e))?
+            // The boot record is sent only once the server has named the child: a child
+            // forked by a server that died before saying so must find its socket empty and
+            // closed (and exit), not run the target beside the child started instead.
+            let pid = self.fork_served(&exported.args.fds, &mut psock, &mut csock)?;
+            fd::set_nonblocking(&psock, true).map_err(|e| self.start_error(e))?;
+            outbox
+                .push_nonblocking(&psock)
+                .map_err(|e| self.start_error(e))?;
+            pid
         };
         drop(csock);
         let watch = match ChildWatch::new(pid) {
@@ -653,6 +652,41 @@ impl<R> Process<R> {
         // `result`; there is nothing more to say here.
         let _ = outbox.finish(&running);
         Ok(running)
+    }
+
+    /// Has the fork server fork a child holding `csock` and `arg_fds`. If the server died
+    /// after the request, perhaps having forked, tries once more with a new socket pair
+    /// (replacing `psock` and `csock`), so that a child we were never told about cannot
+    /// share the socket of the one we were.
+    fn fork_served(
+        &self,
+        arg_fds: &[RawFd],
+        psock: &mut OwnedFd,
+        csock: &mut OwnedFd,
+    ) -> Result<i32, ProcessError> {
+        let mut server = forkserver::lock();
+        let mut attempt = 0;
+        loop {
+            let mut fds: Vec<BorrowedFd<'_>> = vec![csock.as_fd()];
+            for &raw in arg_fds {
+                // SAFETY: the descriptors belong to handles inside the target's arguments,
+                // which `self.target` no longer holds but `exported` was made from; the
+                // caller keeps the target alive until start returns (it is dropped in
+                // `start` after this function), so they stay open for this call.
+                fds.push(unsafe { BorrowedFd::borrow_raw(raw) });
+            }
+            match forkserver::fork_child(&mut server, &fds) {
+                Ok(pid) => return Ok(pid),
+                Err(e) if attempt == 0 && forkserver::maybe_forked(&e) => {
+                    drop(fds);
+                    let (p, c) = fd::socketpair().map_err(|e| self.start_error(e))?;
+                    *psock = p;
+                    *csock = c;
+                    attempt += 1;
+                }
+                Err(e) => return Err(self.start_error(e)),
+            }
+        }
     }
 
     fn running(&self) -> Result<&Running, ProcessError> {

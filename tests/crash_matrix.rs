@@ -958,7 +958,11 @@ fn manager_client_killed_after_sending_leaves_the_server_serving() {
     m.shutdown().unwrap();
 }
 
-fn acquire_blocked(lock: LockProxy) -> bool {
+fn acquire_blocked((lock, ready): (LockProxy, Shared<AtomicU32>)) -> bool {
+    // Connected first, so that whenever the server dies the call fails as a lost server
+    // (not as a failed connect).
+    lock.locked().unwrap();
+    ready.store(1, Ordering::SeqCst);
     lock.acquire().unwrap_err().is_server_gone()
 }
 
@@ -968,9 +972,12 @@ fn manager_server_killed_while_a_client_blocks_is_server_gone() {
     let m = Manager::builder().start_method(M).start().unwrap();
     let lock = m.lock().unwrap();
     lock.acquire().unwrap();
-    let mut blocked = start(M, acquire_blocked, lock.clone());
-    // The child blocks in acquire (the server holds its request); then the server dies.
-    std::thread::sleep(Duration::from_millis(200));
+    let ready = Shared::<AtomicU32>::new().unwrap();
+    let mut blocked = start(M, acquire_blocked, (lock.clone(), ready.clone()));
+    // The child blocks in acquire (most likely: the server holds its request); then the
+    // server dies. Either way its call must fail as a lost server.
+    assert!(eventually(LIVE, || ready.load(Ordering::SeqCst) == 1));
+    std::thread::sleep(Duration::from_millis(100));
     os::kill(m.pid(), os::signal::KILL).unwrap();
     assert_eq!(blocked.result_timeout(LIVE).unwrap(), Some(true));
     assert!(lock.release().unwrap_err().is_server_gone());

@@ -507,7 +507,11 @@ impl Session<'_> {
                     if e.kind == ProxyKind::BoundedSemaphore && *g >= e.limit {
                         return Err(WireError::TooManyReleases { limit: e.limit });
                     }
-                    *g += 1;
+                    // A client may have created it at u64::MAX: no overflow (a panic here
+                    // would end the connection's thread with its locks still held).
+                    *g = g.checked_add(1).ok_or_else(|| {
+                        WireError::Invalid("a semaphore's value cannot go past u64::MAX".into())
+                    })?;
                     cv.notify_all();
                     put(out, &Reply::Unit)
                 }

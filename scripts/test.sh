@@ -28,6 +28,7 @@ for ex in $(ls crates/multiproc/examples/*.rs | xargs -n1 basename | sed 's/\.rs
 done
 echo "== tests (nextest)"
 cargo nextest run --workspace --profile ci
+echo "== loom models"; scripts/loom.sh
 echo "== fuzz (20 s per target)"; scripts/fuzz.sh 20
 
 # Nothing may be left in /dev/shm that was not there before the tests.

@@ -18,9 +18,10 @@
 //!   already exists, another process took the stop and this one carries on, so that of
 //!   several armed processes (pool workers, say) exactly one stops.
 //!
-//! or at run time with [`arm`] (which a child's target function or a pool initializer can
-//! call), which replaces whatever the environment said. Children inherit the environment
-//! under every start method, and the armed state under fork.
+//! or at run time with `arm` (present with the feature only), which a child's target
+//! function or a pool initializer can call and which replaces whatever the environment
+//! said. Children inherit the environment under every start method, and the armed state
+//! under fork.
 //!
 //! Stopping is `SIGSTOP` to the whole process: every thread stops where it is, and the
 //! only way on is the `SIGKILL` the test sends (a `SIGCONT` resumes it).

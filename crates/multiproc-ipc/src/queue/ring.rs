@@ -1106,29 +1106,32 @@ mod loom_data {
 
     use loom::cell::UnsafeCell;
 
-    #[derive(Clone)]
-    pub(super) struct Cells(Arc<Vec<UnsafeCell<()>>>);
+    /// One cell per 8-byte word of the ring data.
+    struct Words(Vec<UnsafeCell<()>>);
 
     // SAFETY: the cells hold nothing (unit values); they are only touched through loom's
     // `with` and `with_mut` with closures that do nothing, and loom checks those accesses.
-    unsafe impl Send for Cells {}
+    unsafe impl Send for Words {}
     // SAFETY: as for Send.
-    unsafe impl Sync for Cells {}
+    unsafe impl Sync for Words {}
+
+    #[derive(Clone)]
+    pub(super) struct Cells(Arc<Words>);
 
     impl Cells {
         pub(super) fn new(cap: usize) -> Self {
-            Cells(Arc::new(
+            Cells(Arc::new(Words(
                 (0..cap / 8).map(|_| UnsafeCell::new(())).collect(),
-            ))
+            )))
         }
 
         pub(super) fn touch(&self, pos: u64, len: usize, write: bool) {
             if len == 0 {
                 return;
             }
-            let words = self.0.len() as u64;
+            let words = &self.0.0;
             for w in pos / 8..=(pos + len as u64 - 1) / 8 {
-                let cell = &self.0[(w % words) as usize];
+                let cell = &words[(w % words.len() as u64) as usize];
                 if write {
                     cell.with_mut(|_| ());
                 } else {

@@ -35,16 +35,18 @@ pub fn serve_requests(frames: &[&[u8]], client: BorrowedFd<'_>) -> Vec<Vec<u8>> 
         .iter()
         .map(|f| match postcard::from_bytes::<Request<'_>>(f) {
             Ok(mut r) => {
-                if let Request::Call { op, .. } = &mut r {
-                    match op {
+                if let Request::Call {
+                    op:
                         Op::Put(_, t)
                         | Op::Take(t)
                         | Op::Join(t)
                         | Op::Acquire(t)
                         | Op::Wait(t)
-                        | Op::BarrierWait(t) => bound(t),
-                        _ => {}
-                    }
+                        | Op::BarrierWait(t),
+                    ..
+                } = &mut r
+                {
+                    bound(t);
                 }
                 postcard::to_stdvec(&r).expect("a decoded request encodes again")
             }

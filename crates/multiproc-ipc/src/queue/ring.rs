@@ -1186,4 +1186,44 @@ mod corrupt_ring_tests {
         let img = image(0, 20, 5, &[]);
         assert!(gets(&img).is_empty());
     }
+
+    fn word(kind: u32, len: u64) -> u64 {
+        u64::from(kind) | (len << 8)
+    }
+
+    #[test]
+    fn whole_record_longer_than_the_ring_is_dropped_not_read_out_of_bounds() {
+        let img = image(0, 16, 0, &[word(WHOLE, 1 << 20), 7]);
+        assert!(gets(&img).is_empty());
+    }
+
+    #[test]
+    fn first_chunk_longer_than_its_message_is_dropped_not_underflowed() {
+        let img = image(0, 24, 0, &[word(FIRST, 8), 4, 7]);
+        assert!(gets(&img).is_empty());
+    }
+
+    #[test]
+    fn more_chunk_longer_than_the_rest_of_its_message_is_dropped_not_underflowed() {
+        let img = image(0, 48, 0, &[word(FIRST, 8), 16, 7, word(MORE, 16), 8, 9]);
+        assert!(gets(&img).is_empty());
+    }
+
+    #[test]
+    fn chunked_message_whose_producer_is_gone_ends_instead_of_waiting_for_ever() {
+        // The first chunk of 100 bytes, and nobody holding the producer lock to write on.
+        let img = image(0, 24, 0, &[word(FIRST, 8), 100, 7]);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || tx.send(gets(&img)).unwrap());
+        let got = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the get waited for ever");
+        assert!(got.is_empty());
+    }
+
+    #[test]
+    fn intact_records_before_a_corrupt_one_still_arrive() {
+        let img = image(0, 32, 0, &[word(WHOLE, 3), 0x0063_6261, word(WHOLE, 99), 0]);
+        assert_eq!(gets(&img), vec![b"abc".to_vec()]);
+    }
 }

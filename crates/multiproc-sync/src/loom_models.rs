@@ -77,11 +77,32 @@ fn loom_lock_two_contenders() {
     });
 }
 
+/// Three processes contend, one acquire each: the waiters bit, set by one waiter, must
+/// still wake the other after the first hand-over.
+#[test]
+fn loom_lock_three_contenders() {
+    model(3, || {
+        let g = Guarded::new();
+        let ts: Vec<_> = (0..2)
+            .map(|_| {
+                let g = g.clone();
+                thread::spawn(move || g.increment())
+            })
+            .collect();
+        g.increment();
+        for t in ts {
+            t.join().unwrap();
+        }
+        assert_eq!(g.total(), 3);
+        assert_eq!(g.lock.holder(), None);
+    });
+}
+
 /// The lock starts held, so both others spin and then park on the word; the release must
 /// wake one, and that one's release the other (the waiters bit survives the hand-over).
 #[test]
 fn loom_lock_parked_waiters_all_wake() {
-    model(2, || {
+    model(3, || {
         let g = Guarded::new();
         assert_eq!(g.lock.lock(None), Acquired::Clean);
         let ts: Vec<_> = (0..2)

@@ -293,6 +293,20 @@ pub fn spawn_self(extra_env: &[(&str, String)], keep: &[RawFd]) -> io::Result<i3
     platform::posix_spawn(c"/proc/self/exe", &argv, &envp, keep)
 }
 
+/// Registers `f` to run when this process exits normally: `std::process::exit` or a
+/// return from `main`, not [`exit_now`], a signal or an abort (C's `atexit`). For removing
+/// files this process made and still owns; `f` runs in every process that exits this way,
+/// a forked child included, so it should check the [`getpid`] it owns them under.
+///
+/// ```
+/// extern "C" fn goodbye() {}
+/// multiproc_core::os::at_exit(goodbye)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn at_exit(f: extern "C" fn()) -> io::Result<()> {
+    platform::at_exit(f)
+}
+
 /// Ends this process at once with `code`: no destructors, no `atexit` handlers, no flush.
 ///
 /// ```

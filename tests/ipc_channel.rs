@@ -3,7 +3,7 @@
 //! sender whose child is SIGKILLed leaves the parent's receiver disconnected (not hung), an
 //! end the child never takes is released when its handoff times out, an end sent over a
 //! `Connection` to a running child works too, and nothing is left behind: descriptors,
-//! threads, zombies, files in /dev/shm.
+//! threads, zombies, files in /dev/shm, the socket of an offer still open at exit.
 
 multiproc_process::setup!();
 
@@ -224,6 +224,46 @@ fn inner_nothing_is_left_behind() {
     let after = dev_shm();
     let new: Vec<_> = after.iter().filter(|n| !shm.contains(n)).collect();
     assert!(new.is_empty(), "left in /dev/shm: {new:?}");
+}
+
+/// An offer nobody took, in a process that exits normally before the offer times out:
+/// the one-shot server's socket and its directory used to stay in the temporary directory.
+#[test]
+fn an_offer_pending_at_exit_leaves_no_socket() {
+    let _w = watchdog(Duration::from_secs(120), "offer pending at exit");
+    let out = common::run_inner("inner_an_offer_pending_at_exit", &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let socket = stdout
+        .lines()
+        .find_map(|l| l.split_once("OFFERED AT ").map(|(_, path)| path))
+        .expect("the inner test names its offer");
+    let socket = std::path::Path::new(socket);
+    assert!(!socket.exists(), "{} left behind", socket.display());
+    assert!(
+        !socket.parent().unwrap().exists(),
+        "{} left behind",
+        socket.parent().unwrap().display()
+    );
+}
+
+#[test]
+#[ignore = "run by an_offer_pending_at_exit_leaves_no_socket in a subprocess"]
+fn inner_an_offer_pending_at_exit() {
+    let (tx, _rx) = ipc::channel::<u32>().unwrap();
+    let end = CrossIpcSender::with_timeout(tx, Duration::from_secs(600));
+    // Serializing offers the end, as sending it to a child would.
+    multiproc_core::codec::encode(&end).unwrap();
+    let debug = format!("{end:?}");
+    // `IpcEnd { offered_at: "<socket>", timeout: .. }`
+    let socket = debug.split('"').nth(1).expect("offered");
+    assert!(std::path::Path::new(socket).exists(), "{debug}");
+    println!("OFFERED AT {socket}");
+    // Returning ends the process with the offer still open.
 }
 
 for_each_method!(

@@ -414,10 +414,12 @@ where
     E: Serialize + DeserializeOwned + Send + 'static,
 {
     let (server, name) = IpcOneShotServer::<Boot<E>>::new()?;
+    pending::add(&name);
     let (done_tx, done_rx) = mpsc::channel::<()>();
     // The canceller first: if the acceptor cannot be started, dropping `done_tx` with
     // its closure ends the canceller too.
     let cancel_name = name.clone();
+    let accepted_name = name.clone();
     std::thread::Builder::new()
         .name("ipc-channel offer timer".into())
         .spawn(move || {
@@ -428,7 +430,9 @@ where
     std::thread::Builder::new()
         .name("ipc-channel offer".into())
         .spawn(move || {
+            // Accepting consumes the server, which removes its socket and directory.
             let first = server.accept();
+            pending::remove(&accepted_name);
             drop(done_tx);
             if let Ok((_rx, Boot::Take(reply))) = first {
                 // A taker that has gone makes this fail; the end is dropped either way.
@@ -437,6 +441,51 @@ where
             // Cancelled or failed: `end` is dropped here, so its peer sees it gone.
         })?;
     Ok(name)
+}
+
+/// Offers not yet taken or cancelled. The one-shot server removes its socket and the
+/// temporary directory around it only when it is dropped, which a thread blocked in
+/// `accept` never is if the process exits first: a handler registered with
+/// [`os::at_exit`](multiproc_core::os::at_exit) removes what is left then.
+mod pending {
+    use std::path::Path;
+    use std::sync::{Mutex, Once, PoisonError};
+
+    use multiproc_core::os;
+
+    /// Socket paths of open offers, with the pid of the process that made each.
+    static OPEN: Mutex<Vec<(i32, String)>> = Mutex::new(Vec::new());
+
+    pub(super) fn add(socket: &str) {
+        static HANDLER: Once = Once::new();
+        // Without the handler an offer pending at exit leaves its socket, as before.
+        HANDLER.call_once(|| drop(os::at_exit(remove_all)));
+        let mut open = OPEN.lock().unwrap_or_else(PoisonError::into_inner);
+        open.push((os::getpid(), socket.to_string()));
+    }
+
+    pub(super) fn remove(socket: &str) {
+        let mut open = OPEN.lock().unwrap_or_else(PoisonError::into_inner);
+        open.retain(|(_, s)| s != socket);
+    }
+
+    extern "C" fn remove_all() {
+        let me = os::getpid();
+        // Never wait at exit: a lock held now is held by a thread that will not finish.
+        let open = match OPEN.try_lock() {
+            Ok(open) => open,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return,
+        };
+        // A forked child exiting this way must not remove its parent's offers.
+        for (_, socket) in open.iter().filter(|(pid, _)| *pid == me) {
+            let socket = Path::new(socket);
+            let _ = std::fs::remove_file(socket);
+            if let Some(dir) = socket.parent() {
+                let _ = std::fs::remove_dir(dir);
+            }
+        }
+    }
 }
 
 /// Wakes the acceptor of an offer that timed out.

@@ -29,7 +29,7 @@ snapshot() {
   st_state=() st_ppid=() st_start=() st_comm=()
   local f line rest pid
   for f in /proc/[0-9]*/stat; do
-    read -r line <"$f" 2>/dev/null || continue
+    { read -r line <"$f"; } 2>/dev/null || continue # gone meanwhile
     pid=${line%% *}
     rest=${line##*) }
     st_comm[$pid]=${line#*(}

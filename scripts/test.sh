@@ -22,10 +22,8 @@ echo "== benches compile"
 cargo test --workspace --benches --no-run --quiet
 echo "== doc tests"
 cargo test --workspace --doc --quiet
-echo "== examples run"
-for ex in $(ls crates/multiproc/examples/*.rs | xargs -n1 basename | sed 's/\.rs$//'); do
-  timeout 120 cargo run --quiet -p multiproc --example "$ex" > /dev/null
-done
+echo "== examples build (tests/examples_run.rs runs each and checks its output)"
+cargo build --quiet -p multiproc --examples
 echo "== tests (nextest)"
 cargo nextest run --workspace --profile ci
 echo "== loom models"; scripts/loom.sh

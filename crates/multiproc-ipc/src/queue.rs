@@ -48,9 +48,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 mod ring;
 
-use ring::{Fail, Header, Parts, Ring};
 #[cfg(feature = "fuzzing")]
 pub(crate) use ring::fuzz_get;
+use ring::{Fail, Header, Parts, Ring};
 #[doc(hidden)]
 pub use ring::{KillPoint, pause_next_at};
 

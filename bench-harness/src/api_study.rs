@@ -539,12 +539,7 @@ impl ApiStudy {
              map `identity(x) = x`; the dict operations are timed inside a child process, \
              one request and reply each (no batching).\n"
         );
-        let _ = writeln!(o, "| | |\n|---|---|");
-        let _ = writeln!(o, "| date | {} |", p.date);
-        let _ = writeln!(o, "| command | `{}` |", p.command);
-        let _ = writeln!(o, "| git revision | {} |", p.git_revision);
-        let _ = writeln!(o, "| rustc | {} |", p.rustc);
-        let _ = writeln!(o, "| machine | {} |", p.machine_line());
+        o.push_str(&p.markdown_rows());
         let python = match &self.cpython {
             OpsBaseline::Measured { version, .. } => format!(
                 "{version}, `python/pool.py {}` and `python/manager.py {}`",
@@ -582,12 +577,7 @@ impl ApiStudy {
             );
         }
         let _ = writeln!(o);
-        if !self.skipped.is_empty() {
-            let _ = writeln!(o, "## Not measured\n");
-            for (what, why) in &self.skipped {
-                let _ = writeln!(o, "- {what}: {why}");
-            }
-        }
+        crate::report::write_skipped(&mut o, &self.skipped);
         o
     }
 

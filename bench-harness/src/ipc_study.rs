@@ -450,12 +450,7 @@ impl IpcStudy {
              `put_bytes`/`get_bytes_into`, \
              and `queue_typed` through `put`/`get` of a `ByteBuf`).\n"
         );
-        let _ = writeln!(o, "| | |\n|---|---|");
-        let _ = writeln!(o, "| date | {} |", p.date);
-        let _ = writeln!(o, "| command | `{}` |", p.command);
-        let _ = writeln!(o, "| git revision | {} |", p.git_revision);
-        let _ = writeln!(o, "| rustc | {} |", p.rustc);
-        let _ = writeln!(o, "| machine | {} |", p.machine_line());
+        o.push_str(&p.markdown_rows());
         let python = match &self.cpython {
             OpsBaseline::Measured { version, .. } => {
                 format!("{version}, `python/ipc.py {}`", c.cpython_args().join(" "))
@@ -545,12 +540,7 @@ impl IpcStudy {
             }
         }
         let _ = writeln!(o);
-        if !self.skipped.is_empty() {
-            let _ = writeln!(o, "## Not measured\n");
-            for (what, why) in &self.skipped {
-                let _ = writeln!(o, "- {what}: {why}");
-            }
-        }
+        crate::report::write_skipped(&mut o, &self.skipped);
         o
     }
 

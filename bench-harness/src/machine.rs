@@ -51,6 +51,26 @@ impl Provenance {
         }
     }
 
+    /// The Markdown table every report opens with: a header, then date, command, git
+    /// revision, rustc and machine, one row each; a report appends rows of its own.
+    ///
+    /// ```
+    /// let rows = bench_harness::machine::Provenance::gather().markdown_rows();
+    /// assert!(rows.starts_with("| | |\n|---|---|\n| date | "));
+    /// assert_eq!(rows.lines().count(), 7);
+    /// ```
+    pub fn markdown_rows(&self) -> String {
+        format!(
+            "| | |\n|---|---|\n| date | {} |\n| command | `{}` |\n| git revision | {} |\n\
+             | rustc | {} |\n| machine | {} |\n",
+            self.date,
+            self.command,
+            self.git_revision,
+            self.rustc,
+            self.machine_line()
+        )
+    }
+
     /// One line describing the machine, for a report's header.
     pub fn machine_line(&self) -> String {
         let mem = self.memory_bytes.map_or_else(

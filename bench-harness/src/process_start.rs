@@ -338,12 +338,7 @@ impl StartStudy {
              each of multiproc's start methods, beside raw system-call baselines and CPython's \
              `multiprocessing`.\n"
         );
-        let _ = writeln!(o, "| | |\n|---|---|");
-        let _ = writeln!(o, "| date | {} |", p.date);
-        let _ = writeln!(o, "| command | `{}` |", p.command);
-        let _ = writeln!(o, "| git revision | {} |", p.git_revision);
-        let _ = writeln!(o, "| rustc | {} |", p.rustc);
-        let _ = writeln!(o, "| machine | {} |", p.machine_line());
+        o.push_str(&p.markdown_rows());
         let python = match &self.cpython {
             Baseline::Measured { version, .. } => {
                 format!(

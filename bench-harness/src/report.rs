@@ -184,13 +184,28 @@ pub fn write_charts(
     (ok, errors)
 }
 
+/// Writes a study's "Not measured" section: each case that could not run, with why;
+/// nothing when every case ran.
+///
+/// ```
+/// let mut o = String::new();
+/// bench_harness::report::write_skipped(&mut o, &[]);
+/// assert!(o.is_empty());
+/// bench_harness::report::write_skipped(&mut o, &[("pipe 1 MiB".into(), "timed out".into())]);
+/// assert_eq!(o, "## Not measured\n\n- pipe 1 MiB: timed out\n");
+/// ```
+pub fn write_skipped(o: &mut String, skipped: &[(String, String)]) {
+    if skipped.is_empty() {
+        return;
+    }
+    let _ = writeln!(o, "## Not measured\n");
+    for (what, why) in skipped {
+        let _ = writeln!(o, "- {what}: {why}");
+    }
+}
+
 fn provenance_rows(p: &Provenance, python: &str) -> String {
-    let mut o = String::from("| | |\n|---|---|\n");
-    let _ = writeln!(o, "| date | {} |", p.date);
-    let _ = writeln!(o, "| command | `{}` |", p.command);
-    let _ = writeln!(o, "| git revision | {} |", p.git_revision);
-    let _ = writeln!(o, "| rustc | {} |", p.rustc);
-    let _ = writeln!(o, "| machine | {} |", p.machine_line());
+    let mut o = p.markdown_rows();
     let _ = writeln!(o, "| CPython | {python} |");
     o
 }

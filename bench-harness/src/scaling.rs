@@ -778,12 +778,7 @@ impl ScalingStudy {
             c.queue_items,
             c.lock_increments,
         );
-        let _ = writeln!(o, "| | |\n|---|---|");
-        let _ = writeln!(o, "| date | {} |", p.date);
-        let _ = writeln!(o, "| command | `{}` |", p.command);
-        let _ = writeln!(o, "| git revision | {} |", p.git_revision);
-        let _ = writeln!(o, "| rustc | {} |", p.rustc);
-        let _ = writeln!(o, "| machine | {} |", p.machine_line());
+        o.push_str(&p.markdown_rows());
         let _ = writeln!(
             o,
             "| repetitions | {} per worker count and workload |\n",
@@ -859,12 +854,7 @@ impl ScalingStudy {
             }
             let _ = writeln!(o);
         }
-        if !self.skipped.is_empty() {
-            let _ = writeln!(o, "## Not measured\n");
-            for (what, why) in &self.skipped {
-                let _ = writeln!(o, "- {what}: {why}");
-            }
-        }
+        crate::report::write_skipped(&mut o, &self.skipped);
         o
     }
 

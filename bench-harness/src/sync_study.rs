@@ -666,12 +666,7 @@ impl SyncStudy {
              and CPython's `multiprocessing`, uncontended and contended, with the wake-up \
              latency between two processes and the effect of the spin phase.\n"
         );
-        let _ = writeln!(o, "| | |\n|---|---|");
-        let _ = writeln!(o, "| date | {} |", p.date);
-        let _ = writeln!(o, "| command | `{}` |", p.command);
-        let _ = writeln!(o, "| git revision | {} |", p.git_revision);
-        let _ = writeln!(o, "| rustc | {} |", p.rustc);
-        let _ = writeln!(o, "| machine | {} |", p.machine_line());
+        o.push_str(&p.markdown_rows());
         let python = match &self.cpython {
             OpsBaseline::Measured { version, .. } => {
                 format!(

@@ -17,17 +17,18 @@
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use multiproc_core::func::FnRef;
-use multiproc_ipc::{Connection, pipe};
-use multiproc_process::{ExitStatus, Process, ProcessError, Waitable, wait};
+use multiproc_ipc::Connection;
+use multiproc_process::{Process, ProcessError};
 
 use crate::error::PoolError;
 use crate::result::{Outcome, Sink};
+use crate::transport::{Event, TaskSender, Transport};
 use crate::wire::{self, ChunkHeader};
 
 /// What a [`Source`] had to give.
@@ -83,8 +84,8 @@ pub(crate) struct Slot {
 }
 
 pub(crate) struct SlotState {
-    /// The sending end of the worker's task connection.
-    pub(crate) tx: Connection,
+    /// The sending end of the worker's task channel.
+    pub(crate) tx: Box<dyn TaskSender>,
     /// It has run its initializer and waits for work.
     pub(crate) ready: bool,
     /// It has run its last chunk (`maxtasksperchild`), or it is dead: no more work.
@@ -103,7 +104,7 @@ impl SlotState {
     /// means the worker is dying: its sentinel will fire, and the chunk fail then.
     pub(crate) fn hand(&mut self, msg: &[u8], held: Held, pid: i32) {
         self.held = Some(held);
-        if let Err(e) = self.tx.send_bytes(msg) {
+        if let Err(e) = self.tx.send(msg) {
             log::debug!("cannot send a chunk to pool worker {pid}: {e}");
             self.closed = true;
         }
@@ -170,14 +171,6 @@ impl Shared {
     }
 }
 
-struct WakeReader(UnixStream);
-
-impl Waitable for WakeReader {
-    fn wait_fd(&self) -> BorrowedFd<'_> {
-        self.0.as_fd()
-    }
-}
-
 /// The chunk a worker holds.
 pub(crate) struct Held {
     pub(crate) sink: Arc<dyn Sink>,
@@ -186,9 +179,8 @@ pub(crate) struct Held {
 }
 
 struct Worker {
-    process: Process<()>,
-    /// The receiving end of its result connection.
-    rx: Connection,
+    /// The transport's name for it.
+    key: usize,
     slot: Arc<Slot>,
     pid: i32,
     /// It has sent its ready message.
@@ -203,6 +195,12 @@ impl Worker {
     }
 }
 
+/// How the handler reaches its workers, and the socket submitters wake it through.
+struct Io {
+    transport: Box<dyn Transport>,
+    wake: UnixStream,
+}
+
 /// Consecutive workers dying before they are ready after which the pool gives up.
 const MAX_START_FAILURES: usize = 3;
 
@@ -211,8 +209,8 @@ const STOP_GRACE: Duration = Duration::from_secs(5);
 
 pub(crate) struct Handler {
     shared: Arc<Shared>,
-    wake: WakeReader,
-    start: StartFn,
+    /// Taken out while [`Transport::wait`] reports to the handler.
+    io: Option<Io>,
     processes: usize,
     max_chunks: Option<usize>,
     workers: Vec<Worker>,
@@ -253,14 +251,13 @@ impl Handler {
     pub(crate) fn new(
         shared: Arc<Shared>,
         wake: UnixStream,
-        start: StartFn,
+        transport: Box<dyn Transport>,
         processes: usize,
         max_chunks: Option<usize>,
     ) -> Self {
         Handler {
             shared,
-            wake: WakeReader(wake),
-            start,
+            io: Some(Io { transport, wake }),
             processes,
             max_chunks,
             workers: Vec::new(),
@@ -287,19 +284,24 @@ impl Handler {
         log::debug!("pool handler finished");
     }
 
+    fn io(&mut self) -> &mut Io {
+        self.io
+            .as_mut()
+            .expect("the transport is only out during wait")
+    }
+
+    fn transport(&mut self) -> &mut dyn Transport {
+        &mut *self.io().transport
+    }
+
     fn spawn_worker(&mut self) -> Result<(), PoolError> {
-        let start_err = |e: &dyn std::fmt::Display| PoolError::Start {
-            reason: e.to_string(),
-        };
-        let (task_rx, task_tx) = pipe(false).map_err(|e| start_err(&e))?;
-        let (result_rx, result_tx) = pipe(false).map_err(|e| start_err(&e))?;
-        let process = (self.start)(task_rx, result_tx).map_err(|e| start_err(&e))?;
-        let pid = process.pid().unwrap_or(-1);
+        let started = self.transport().start_worker()?;
+        let pid = started.pid;
         log::debug!("pool worker {pid} started");
         let slot = Arc::new(Slot {
             pid,
             state: Mutex::new(SlotState {
-                tx: task_tx,
+                tx: started.tx,
                 ready: false,
                 closed: false,
                 held: None,
@@ -307,8 +309,7 @@ impl Handler {
         });
         lock(&self.shared.control).slots.push(slot.clone());
         self.workers.push(Worker {
-            process,
-            rx: result_rx,
+            key: started.key,
             slot,
             pid,
             ready: false,
@@ -350,7 +351,7 @@ impl Handler {
 
     fn drain_wake(&mut self) {
         let mut buf = [0u8; 64];
-        while let Ok(n) = self.wake.0.read(&mut buf) {
+        while let Ok(n) = self.io().wake.read(&mut buf) {
             if n == 0 {
                 break;
             }
@@ -386,12 +387,8 @@ impl Handler {
     }
 
     /// Reaps a dead (or retiring) worker and fails what it held.
-    fn bury(&mut self, mut w: Worker) {
-        if !matches!(w.process.join_timeout(Duration::from_secs(1)), Ok(Some(_))) {
-            let _ = w.process.kill();
-            let _ = w.process.join();
-        }
-        let status = w.process.exit_status().unwrap_or(ExitStatus::Exited(-1));
+    fn bury(&mut self, w: Worker) {
+        let status = self.transport().reap(w.key, Duration::from_secs(1));
         let retired = self.max_chunks.is_some_and(|m| w.chunks >= m);
         let held = {
             let mut slot = w.slot();
@@ -481,67 +478,41 @@ impl Handler {
     }
 
     fn wait_and_receive(&mut self) {
-        let ready = {
-            let mut objs: Vec<&dyn Waitable> = Vec::with_capacity(1 + 2 * self.workers.len());
-            let sentinels: Vec<_> = self
-                .workers
-                .iter()
-                .map(|w| w.process.sentinel().ok())
-                .collect();
-            objs.push(&self.wake);
-            for (w, s) in self.workers.iter().zip(&sentinels) {
-                objs.push(&w.rx);
-                match s {
-                    Some(s) => objs.push(s),
-                    // No sentinel (cannot happen for a started process): watch the
-                    // connection twice rather than shift the indices.
-                    None => objs.push(&w.rx),
-                }
-            }
-            // The timeout is only a safety net: every event has a descriptor.
-            match wait(&objs, Some(Duration::from_secs(1))) {
-                Ok(r) => r,
-                Err(e) => {
-                    log::error!("pool handler cannot wait: {e}");
-                    std::thread::sleep(Duration::from_millis(10));
-                    Vec::new()
-                }
-            }
-        };
-        for k in ready {
-            if k == 0 {
-                continue;
-            }
-            let wi = (k - 1) / 2;
-            if self.workers[wi].dead {
-                continue;
-            }
-            if (k - 1) % 2 == 0 {
-                self.receive(wi);
-            } else {
-                // It exited: take what it sent before, then bury it.
-                while !self.workers[wi].dead
-                    && matches!(self.workers[wi].rx.poll(Some(Duration::ZERO)), Ok(true))
-                {
-                    self.receive(wi);
-                }
-                self.workers[wi].dead = true;
-            }
-        }
+        let keys: Vec<usize> = self
+            .workers
+            .iter()
+            .filter(|w| !w.dead)
+            .map(|w| w.key)
+            .collect();
+        let mut io = self
+            .io
+            .take()
+            .expect("the transport is only out during wait");
+        // The timeout is only a safety net: every event wakes the wait.
+        io.transport.wait(
+            io.wake.as_fd(),
+            &keys,
+            Duration::from_secs(1),
+            &mut |k, ev| self.on_event(k, ev),
+        );
+        self.io = Some(io);
     }
 
-    /// Receives one message from worker `wi`.
-    fn receive(&mut self, wi: usize) {
+    /// Takes in what the transport saw of worker `key`; whether the worker is still
+    /// wanted.
+    fn on_event(&mut self, key: usize, event: Event<'_>) -> bool {
         let max_chunks = self.max_chunks;
-        let w = &mut self.workers[wi];
-        let msg = match w.rx.recv_bytes_ref() {
-            Ok(m) => m,
-            Err(e) => {
-                if !e.is_eof() {
-                    log::debug!("pool worker {}: {e}", w.pid);
-                }
+        let Some(w) = self.workers.iter_mut().find(|w| w.key == key) else {
+            return false;
+        };
+        if w.dead {
+            return false;
+        }
+        let msg = match event {
+            Event::Message(m) => m,
+            Event::Exited => {
                 w.dead = true;
-                return;
+                return false;
             }
         };
         match msg.first() {
@@ -562,15 +533,17 @@ impl Handler {
                 let Some(held) = held else {
                     log::error!("pool worker {} sent results it was not asked for", w.pid);
                     w.dead = true;
-                    return;
+                    return false;
                 };
                 deliver_results(w.pid, &msg[1..], held);
             }
             _ => {
                 log::error!("pool worker {} sent a malformed message", w.pid);
                 w.dead = true;
+                return false;
             }
         }
+        true
     }
 
     /// Close: every worker gets a stop message and is joined (killed if it does not stop).
@@ -578,20 +551,9 @@ impl Handler {
         for w in &mut self.workers {
             let mut slot = w.slot();
             slot.closed = true;
-            let _ = slot.tx.send_bytes(&[wire::TAG_STOP]);
+            let _ = slot.tx.send(&[wire::TAG_STOP]);
         }
-        let deadline = Instant::now() + STOP_GRACE;
-        for w in &mut self.workers {
-            if !matches!(
-                w.process
-                    .join_timeout(deadline.saturating_duration_since(Instant::now())),
-                Ok(Some(_))
-            ) {
-                log::warn!("pool worker {} did not stop; killing it", w.pid);
-                let _ = w.process.kill();
-                let _ = w.process.join();
-            }
-        }
+        self.transport().join_all(Instant::now() + STOP_GRACE);
         self.workers.clear();
         lock(&self.shared.control).slots.clear();
     }
@@ -619,19 +581,8 @@ impl Handler {
     fn kill_all(&mut self) {
         for w in &self.workers {
             w.slot().closed = true;
-            let _ = w.process.terminate();
         }
-        let deadline = Instant::now() + Duration::from_secs(2);
-        for w in &mut self.workers {
-            if !matches!(
-                w.process
-                    .join_timeout(deadline.saturating_duration_since(Instant::now())),
-                Ok(Some(_))
-            ) {
-                let _ = w.process.kill();
-                let _ = w.process.join();
-            }
-        }
+        self.transport().terminate_all();
     }
 }
 

@@ -112,6 +112,8 @@ pub mod fuzzing;
 mod handler;
 mod pool;
 mod result;
+#[doc(hidden)]
+pub mod transport;
 mod wire;
 
 pub use error::PoolError;

@@ -17,6 +17,7 @@ use serde::de::DeserializeOwned;
 use crate::error::{PoolError, panic_message};
 use crate::handler::{Handler, Held, Job, Next, Shared, Source, StartFn, Status, lock};
 use crate::result::{AsyncResult, Callbacks, IMapIterator, IMapSink, MapSink, Outcome, Sink};
+use crate::transport::{LocalTransport, Transport};
 use crate::wire::{self, ChunkHeader, ChunkRunner, TaskFn, WorkerArgs};
 
 /// CPython's default chunk size for `map`: the input split into about four chunks per
@@ -215,16 +216,28 @@ impl PoolBuilder {
             Some(make) => make(method, self.maxtasksperchild),
             None => starter::<()>(method, self.maxtasksperchild, None),
         };
+        Pool::over(
+            Box::new(LocalTransport::new(start)),
+            processes,
+            self.maxtasksperchild,
+            method,
+        )
+    }
+}
+
+impl Pool {
+    /// A pool of `processes` workers reached through `transport`; `max_chunks` chunks
+    /// each before a worker is replaced (`maxtasksperchild`), if given.
+    pub(crate) fn over(
+        transport: Box<dyn Transport>,
+        processes: usize,
+        max_chunks: Option<usize>,
+        method: StartMethod,
+    ) -> Result<Pool, PoolError> {
         let (shared, wake) = Shared::new().map_err(|e| PoolError::Start {
             reason: format!("cannot create the wake-up socket: {e}"),
         })?;
-        let handler = Handler::new(
-            shared.clone(),
-            wake,
-            start,
-            processes,
-            self.maxtasksperchild,
-        );
+        let handler = Handler::new(shared.clone(), wake, transport, processes, max_chunks);
         let (tx, rx) = std::sync::mpsc::channel();
         // The handler thread starts the workers: they are daemons, tied to the thread that
         // started them, so they die with the handler even if this process is killed.

@@ -24,6 +24,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::panic_message;
+use crate::transport::Served;
 
 pub(crate) const TAG_CHUNK: u8 = 0;
 pub(crate) const TAG_STOP: u8 = 1;
@@ -332,6 +333,47 @@ pub(crate) fn end_chunk(out: &mut [u8], count_at: usize, count: u32) {
     out[count_at..count_at + 4].copy_from_slice(&count.to_le_bytes());
 }
 
+/// Runs one message from the parent: see [`crate::transport::serve_message`].
+pub(crate) fn serve_message(msg: &[u8], out: &mut Vec<u8>) -> Served {
+    match msg.first() {
+        Some(&TAG_CHUNK) => {}
+        Some(&TAG_STOP) if msg.len() == 1 => return Served::Stop,
+        _ => return Served::Malformed,
+    }
+    let mut pos = 1;
+    let header = take_u32(msg, &mut pos)
+        .and_then(|n| {
+            msg.get(pos..pos + n as usize)
+                .map(|h| (h, pos + n as usize))
+        })
+        .and_then(|(h, end)| codec::decode::<ChunkHeader>(h).ok().map(|h| (h, end)));
+    let Some((header, mut end)) = header else {
+        return Served::Malformed;
+    };
+    let Some(count) = take_u32(msg, &mut end) else {
+        return Served::Malformed;
+    };
+    multiproc_core::hook::point("pool.worker.took");
+    out.clear();
+    out.push(TAG_RESULTS);
+    put_u32(out, count);
+    match (header.runner.resolve(), header.function.resolve()) {
+        (Ok(r), Ok(f)) => {
+            // SAFETY: the parent made this FnRef from a `ChunkRunner` (run_chunk::<T>)
+            // and resolve checked that it comes from this same binary image.
+            let run = unsafe { std::mem::transmute::<*const (), ChunkRunner>(r as *const ()) };
+            run(f, &msg[end..], count, out);
+        }
+        (Err(e), _) | (_, Err(e)) => {
+            for _ in 0..count {
+                put_entry(out, OUT_BAD_FUNCTION, e.to_string().as_bytes());
+            }
+        }
+    }
+    multiproc_core::hook::point("pool.worker.result");
+    Served::Results
+}
+
 /// What a worker process is started with.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct WorkerArgs<I> {
@@ -379,42 +421,10 @@ pub(crate) fn worker_main<I: Serialize + DeserializeOwned>(args: WorkerArgs<I>) 
         let Ok(msg) = tasks.recv_bytes_ref() else {
             return; // the parent is gone
         };
-        match msg.first() {
-            Some(&TAG_CHUNK) => {}
-            _ => return,
+        match serve_message(msg, &mut out) {
+            Served::Results => {}
+            Served::Stop | Served::Malformed => return,
         }
-        let mut pos = 1;
-        let header = take_u32(msg, &mut pos)
-            .and_then(|n| {
-                msg.get(pos..pos + n as usize)
-                    .map(|h| (h, pos + n as usize))
-            })
-            .and_then(|(h, end)| codec::decode::<ChunkHeader>(h).ok().map(|h| (h, end)));
-        let Some((header, mut end)) = header else {
-            return;
-        };
-        let Some(count) = take_u32(msg, &mut end) else {
-            return;
-        };
-        multiproc_core::hook::point("pool.worker.took");
-        out.clear();
-        out.push(TAG_RESULTS);
-        put_u32(&mut out, count);
-        match (header.runner.resolve(), header.function.resolve()) {
-            (Ok(r), Ok(f)) => {
-                // SAFETY: the parent made this FnRef from a `ChunkRunner` (run_chunk::<T>)
-                // and resolve checked that it comes from this same binary image.
-                let run = unsafe { std::mem::transmute::<*const (), ChunkRunner>(r as *const ()) };
-                let items = &msg[end..];
-                run(f, items, count, &mut out);
-            }
-            (Err(e), _) | (_, Err(e)) => {
-                for _ in 0..count {
-                    put_entry(&mut out, OUT_BAD_FUNCTION, e.to_string().as_bytes());
-                }
-            }
-        }
-        multiproc_core::hook::point("pool.worker.result");
         if results.send_bytes(&out).is_err() {
             return;
         }

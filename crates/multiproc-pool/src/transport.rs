@@ -1,0 +1,308 @@
+//! The seam between the pool and the way it reaches its workers.
+//!
+//! The pool (its handler thread, chunking, result slots, callbacks and the whole public
+//! API) is one piece of code; how chunk messages reach a worker and results come back is
+//! a [`Transport`]. This crate has one for worker processes on this machine (pipes and
+//! exit sentinels); `multiproc-mpi` has one for MPI ranks. A worker, wherever it runs,
+//! answers each message with [`serve_message`].
+//!
+//! Not a stable API: it exists for the crates of this workspace, and changes with them.
+
+use std::io;
+use std::os::fd::BorrowedFd;
+use std::time::{Duration, Instant};
+
+use multiproc_ipc::{Connection, pipe};
+use multiproc_process::{ExitStatus, Process, Waitable, wait};
+
+use crate::error::PoolError;
+use crate::handler::StartFn;
+use crate::wire;
+
+/// The parent's sending end of one worker's task channel.
+pub trait TaskSender: Send {
+    /// Sends one whole message (a chunk of tasks, or the stop message). An error means
+    /// that the worker is gone or going.
+    fn send(&mut self, msg: &[u8]) -> io::Result<()>;
+}
+
+/// A worker a [`Transport`] has started.
+pub struct Started {
+    /// The transport's name for it, stable for its life.
+    pub key: usize,
+    /// Its process id where it has one on this machine; otherwise an identifier the
+    /// transport documents (an MPI rank, say), used in errors and logs.
+    pub pid: i32,
+    /// Where its tasks go.
+    pub tx: Box<dyn TaskSender>,
+}
+
+impl std::fmt::Debug for Started {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Started")
+            .field("key", &self.key)
+            .field("pid", &self.pid)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What [`Transport::wait`] saw of one worker.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// It sent this message (a ready message or a chunk's results).
+    Message(&'a [u8]),
+    /// It has exited, or its channel broke: nothing more comes from it.
+    Exited,
+}
+
+/// How the pool's handler thread starts, hears from, stops and reaps its workers.
+pub trait Transport: Send {
+    /// Starts one worker. Its first message must be the ready message ([`READY`]).
+    fn start_worker(&mut self) -> Result<Started, PoolError>;
+
+    /// Waits until one of the workers `keys` sends a message or exits, `wake` becomes
+    /// readable, or `timeout` passes; then reports what happened, worker by worker, to
+    /// `on`. When `on` returns `false` the handler has given that worker up (it sent
+    /// something malformed): report nothing more of it in this call.
+    fn wait(
+        &mut self,
+        wake: BorrowedFd<'_>,
+        keys: &[usize],
+        timeout: Duration,
+        on: &mut dyn FnMut(usize, Event<'_>) -> bool,
+    );
+
+    /// Reaps a worker that has exited or that the handler gave up, killing it if it has
+    /// not ended within `grace`; how it ended.
+    fn reap(&mut self, key: usize, grace: Duration) -> ExitStatus;
+
+    /// Every worker has been sent the stop message: waits for them all to end, killing
+    /// any still running at `deadline`.
+    fn join_all(&mut self, deadline: Instant);
+
+    /// Ends every worker now, whatever it is doing (CPython's `terminate`): `SIGTERM`,
+    /// then `SIGKILL` for any still alive after a short grace.
+    fn terminate_all(&mut self);
+}
+
+/// The message a worker sends once it is ready for work.
+pub const READY: &[u8] = &[wire::TAG_READY];
+
+/// What [`serve_message`] made of a message from the parent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Served {
+    /// It was a chunk: `out` holds the results message to send back.
+    Results,
+    /// It was the stop message: the worker ends.
+    Stop,
+    /// It was not a message of this protocol: the worker ends.
+    Malformed,
+}
+
+/// Runs one message from the parent in a worker: a chunk's tasks, each one's panics and
+/// codec failures caught and kept to its own result. `out` is overwritten with the
+/// results message when the answer is [`Served::Results`].
+pub fn serve_message(msg: &[u8], out: &mut Vec<u8>) -> Served {
+    wire::serve_message(msg, out)
+}
+
+/// The sending end of a local worker's task pipe.
+struct PipeSender(Connection);
+
+impl TaskSender for PipeSender {
+    fn send(&mut self, msg: &[u8]) -> io::Result<()> {
+        self.0.send_bytes(msg).map_err(io::Error::other)
+    }
+}
+
+/// A worker process on this machine.
+struct LocalWorker {
+    key: usize,
+    process: Process<()>,
+    /// The receiving end of its result pipe.
+    rx: Connection,
+}
+
+/// Worker processes on this machine, started by the pool's start method, each with a
+/// task pipe, a result pipe and an exit sentinel.
+pub(crate) struct LocalTransport {
+    start: StartFn,
+    workers: Vec<LocalWorker>,
+    next_key: usize,
+}
+
+impl LocalTransport {
+    pub(crate) fn new(start: StartFn) -> Self {
+        LocalTransport {
+            start,
+            workers: Vec::new(),
+            next_key: 0,
+        }
+    }
+
+    fn position(&self, key: usize) -> Option<usize> {
+        self.workers.iter().position(|w| w.key == key)
+    }
+}
+
+/// The wake-up socket, as something to wait on.
+struct Fd<'a>(BorrowedFd<'a>);
+
+impl Waitable for Fd<'_> {
+    fn wait_fd(&self) -> BorrowedFd<'_> {
+        self.0
+    }
+}
+
+impl Transport for LocalTransport {
+    fn start_worker(&mut self) -> Result<Started, PoolError> {
+        let start_err = |e: &dyn std::fmt::Display| PoolError::Start {
+            reason: e.to_string(),
+        };
+        let (task_rx, task_tx) = pipe(false).map_err(|e| start_err(&e))?;
+        let (result_rx, result_tx) = pipe(false).map_err(|e| start_err(&e))?;
+        let process = (self.start)(task_rx, result_tx).map_err(|e| start_err(&e))?;
+        let pid = process.pid().unwrap_or(-1);
+        let key = self.next_key;
+        self.next_key += 1;
+        self.workers.push(LocalWorker {
+            key,
+            process,
+            rx: result_rx,
+        });
+        Ok(Started {
+            key,
+            pid,
+            tx: Box::new(PipeSender(task_tx)),
+        })
+    }
+
+    fn wait(
+        &mut self,
+        wake: BorrowedFd<'_>,
+        keys: &[usize],
+        timeout: Duration,
+        on: &mut dyn FnMut(usize, Event<'_>) -> bool,
+    ) {
+        let watched: Vec<usize> = keys.iter().filter_map(|&k| self.position(k)).collect();
+        let ready = {
+            let wake = Fd(wake);
+            let sentinels: Vec<_> = watched
+                .iter()
+                .map(|&i| self.workers[i].process.sentinel().ok())
+                .collect();
+            let mut objs: Vec<&dyn Waitable> = Vec::with_capacity(1 + 2 * watched.len());
+            objs.push(&wake);
+            for (&i, s) in watched.iter().zip(&sentinels) {
+                objs.push(&self.workers[i].rx);
+                match s {
+                    Some(s) => objs.push(s),
+                    // No sentinel (cannot happen for a started process): watch the
+                    // connection twice rather than shift the indices.
+                    None => objs.push(&self.workers[i].rx),
+                }
+            }
+            match wait(&objs, Some(timeout)) {
+                Ok(r) => r,
+                Err(e) => {
+                    log::error!("pool handler cannot wait: {e}");
+                    std::thread::sleep(Duration::from_millis(10));
+                    Vec::new()
+                }
+            }
+        };
+        let mut given_up = Vec::new();
+        for k in ready {
+            if k == 0 {
+                continue;
+            }
+            let w = &mut self.workers[watched[(k - 1) / 2]];
+            if given_up.contains(&w.key) {
+                continue;
+            }
+            let alive = if (k - 1) % 2 == 0 {
+                match w.rx.recv_bytes_ref() {
+                    Ok(m) => on(w.key, Event::Message(m)),
+                    Err(e) => {
+                        if !e.is_eof() {
+                            log::debug!("pool worker {:?}: {e}", w.process.pid());
+                        }
+                        on(w.key, Event::Exited)
+                    }
+                }
+            } else {
+                // It exited: hand over what it sent before.
+                let mut alive = true;
+                while alive && matches!(w.rx.poll(Some(Duration::ZERO)), Ok(true)) {
+                    alive = match w.rx.recv_bytes_ref() {
+                        Ok(m) => on(w.key, Event::Message(m)),
+                        Err(_) => false,
+                    };
+                }
+                on(w.key, Event::Exited)
+            };
+            if !alive {
+                given_up.push(w.key);
+            }
+        }
+    }
+
+    fn reap(&mut self, key: usize, grace: Duration) -> ExitStatus {
+        let Some(i) = self.position(key) else {
+            return ExitStatus::Exited(-1);
+        };
+        let mut w = self.workers.swap_remove(i);
+        if !matches!(w.process.join_timeout(grace), Ok(Some(_))) {
+            let _ = w.process.kill();
+            let _ = w.process.join();
+        }
+        w.process.exit_status().unwrap_or(ExitStatus::Exited(-1))
+    }
+
+    fn join_all(&mut self, deadline: Instant) {
+        for w in &mut self.workers {
+            if !matches!(
+                w.process
+                    .join_timeout(deadline.saturating_duration_since(Instant::now())),
+                Ok(Some(_))
+            ) {
+                log::warn!("pool worker {:?} did not stop; killing it", w.process.pid());
+                let _ = w.process.kill();
+                let _ = w.process.join();
+            }
+        }
+        self.workers.clear();
+    }
+
+    fn terminate_all(&mut self) {
+        for w in &self.workers {
+            let _ = w.process.terminate();
+        }
+        let deadline = Instant::now() + Duration::from_secs(2);
+        for w in &mut self.workers {
+            if !matches!(
+                w.process
+                    .join_timeout(deadline.saturating_duration_since(Instant::now())),
+                Ok(Some(_))
+            ) {
+                let _ = w.process.kill();
+                let _ = w.process.join();
+            }
+        }
+        self.workers.clear();
+    }
+}
+
+/// A [`Pool`](crate::Pool) of `workers` workers reached through `transport`, with the
+/// whole API of the local pool. `method` is what [`Pool::start_method`](crate::Pool::start_method)
+/// reports. Workers that exit are replaced through [`Transport::start_worker`].
+pub fn pool_over(
+    transport: Box<dyn Transport>,
+    workers: usize,
+    method: multiproc_process::StartMethod,
+) -> Result<crate::Pool, PoolError> {
+    if workers == 0 {
+        return Err(PoolError::NoProcesses);
+    }
+    crate::Pool::over(transport, workers, None, method)
+}

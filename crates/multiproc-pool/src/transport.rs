@@ -88,6 +88,9 @@ pub trait Transport: Send {
 /// The message a worker sends once it is ready for work.
 pub const READY: &[u8] = &[wire::TAG_READY];
 
+/// The message that tells a worker to end, once it has nothing left to do.
+pub const STOP: &[u8] = &[wire::TAG_STOP];
+
 /// What [`serve_message`] made of a message from the parent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Served {

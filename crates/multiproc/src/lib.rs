@@ -90,6 +90,7 @@
 //! | `Pool.apply`, `Pool.apply_async(f, args, callback, error_callback)` | [`Pool::apply`], [`Pool::apply_async`], [`Pool::apply_async_with`] |
 //! | `AsyncResult.get(timeout)`, `.wait(timeout)`, `.ready()`, `.successful()` | [`AsyncResult::get`], [`AsyncResult::get_timeout`], [`AsyncResult::wait`], [`AsyncResult::ready`], [`AsyncResult::successful`] |
 //! | `Pool.close()`, `.terminate()`, `.join()`; `with Pool() as p:` | [`Pool::close`], [`Pool::terminate`], [`Pool::join`], [`Pool::join_timeout`]; dropping the [`Pool`] terminates it |
+//! | `mpi4py.futures.MPIPoolExecutor` under `mpiexec -n N python -m mpi4py.futures` (a pool past one machine) | `mpi::run(\|pool\| ...)` under `mpirun -n N` (cargo feature `mpi`, crate `multiproc-mpi`): the same [`Pool`] API, served by MPI ranks 1 to N-1 |
 //! | a pool whose worker is killed (CPython hangs, bpo-22393) | only that task fails, with [`PoolError::WorkerDied`] (pid and signal); the worker is replaced and the pool goes on |
 //! | `Manager()`, `with Manager() as m:`, `m.shutdown()` | [`Manager::start`], [`Manager::builder`]`().start_method(m).start()`; [`Manager::shutdown`], or drop; the server also exits when its owner dies |
 //! | `m.dict()`, `m.list()`, `m.Namespace()` | [`ManagerClient::dict`] / [`ManagerClient::dict_from`] → [`DictProxy`] (insertion-ordered; keys compare by their encoding), [`ManagerClient::list`] / [`ManagerClient::list_from`] → [`ListProxy`], [`ManagerClient::namespace`] → [`NamespaceProxy`] |
@@ -120,6 +121,10 @@ pub use multiproc_manager::{
     ManagerServer, ManagerServerBuilder, NamespaceProxy, ProxyGuard, QueueProxy, RLockProxy,
     SemaphoreProxy, Served, ServerHandle, UserProxy, ValueProxy,
 };
+/// The [`Pool`] over MPI ranks (cargo feature `mpi`; needs Open MPI and libclang to
+/// build): the crate `multiproc-mpi`.
+#[cfg(feature = "mpi")]
+pub use multiproc_mpi as mpi;
 pub use multiproc_pool;
 pub use multiproc_pool::{
     AsyncResult, Callbacks, IMapIterator, Pool, PoolBuilder, PoolError, default_chunksize,

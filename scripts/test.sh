@@ -9,6 +9,9 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install cargo-nextest --locked
 fi
 
+# multiproc-mpi (in --workspace) needs Open MPI and libclang.
+scripts/install_mpi.sh
+
 shm_before=$(mktemp)
 ls -A /dev/shm > "$shm_before" 2>/dev/null || true
 

@@ -155,6 +155,40 @@ fn containers_from_children(m: StartMethod) {
     assert_cleaned_up(mgr);
 }
 
+// batched reads and writes: update and get_many from several children at once
+
+fn batch((i, dict): (u64, DictProxy<u64, u64>)) -> Vec<Option<u64>> {
+    let keys: Vec<u64> = (0..200).map(|k| i * 1000 + k).collect();
+    let pairs: Vec<(u64, u64)> = keys.iter().map(|&k| (k, k * 3)).collect();
+    dict.update(pairs.iter().map(|(k, v)| (k, v))).unwrap();
+    // Its own keys, one missing key, and another child's key that may or may not be there.
+    let mut ask = keys.clone();
+    ask.push(999_999);
+    dict.get_many(&ask).unwrap()
+}
+
+fn batched_operations_from_children(m: StartMethod) {
+    let _w = watchdog(LONG, "batched_operations_from_children");
+    let mgr = manager(m);
+    let dict = mgr.dict::<u64, u64>().unwrap();
+    let got = run_all(m, batch, (0..CHILDREN).map(|i| (i, dict.clone())).collect());
+    for (i, values) in got.iter().enumerate() {
+        let i = i as u64;
+        let want: Vec<Option<u64>> = (0..200)
+            .map(|k| Some((i * 1000 + k) * 3))
+            .chain([None])
+            .collect();
+        assert_eq!(values, &want, "child {i}");
+    }
+    assert_eq!(dict.len().unwrap(), 200 * CHILDREN as usize);
+    let all: Vec<u64> = (0..CHILDREN)
+        .flat_map(|i| (0..200).map(move |k| i * 1000 + k))
+        .collect();
+    let values = dict.get_many(&all).unwrap();
+    assert!(values.iter().zip(&all).all(|(v, k)| *v == Some(k * 3)));
+    assert_cleaned_up(mgr);
+}
+
 // ---------------------------------------------------------------------------------------
 // queues: four producers into a bounded queue, four consumers of a joinable queue
 
@@ -626,6 +660,7 @@ fn timeouts_and_errors(m: StartMethod) {
 for_each_method!(
     counters_under_locks,
     containers_from_children,
+    batched_operations_from_children,
     queues_from_children,
     sync_objects_from_children,
     nested_proxies,

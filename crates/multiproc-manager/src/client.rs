@@ -391,6 +391,22 @@ pub(crate) fn decode_maybe<T: DeserializeOwned>(
     }
 }
 
+pub(crate) fn decode_maybes<T: DeserializeOwned>(
+    r: Reply<'_>,
+    core: &ProxyCore,
+) -> Result<Vec<Option<T>>, ManagerError> {
+    match r {
+        Reply::Maybes(v) => v
+            .into_iter()
+            .map(|b| {
+                b.map(|b| multiproc_core::codec::decode(b).map_err(|e| codec_err(core, e)))
+                    .transpose()
+            })
+            .collect(),
+        other => Err(unexpected(core, "a list of optional values", &other)),
+    }
+}
+
 pub(crate) fn decode_many<T: DeserializeOwned>(
     r: Reply<'_>,
     core: &ProxyCore,

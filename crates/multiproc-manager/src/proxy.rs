@@ -25,7 +25,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::client::{
-    ProxyCore, boolean, decode_bytes, decode_many, decode_maybe, decode_pairs, int, unit,
+    ProxyCore, boolean, decode_bytes, decode_many, decode_maybe, decode_maybes, decode_pairs, int,
+    unit,
 };
 use crate::error::ManagerError;
 use crate::wire::{Micros, Op};
@@ -153,6 +154,38 @@ impl<K: Serialize + DeserializeOwned, V: Serialize + DeserializeOwned> DictProxy
     pub fn getitem(&self, key: &K) -> Result<V, ManagerError> {
         let k = self.core.encode("get", key)?;
         self.core.call(Op::Get(&k), false, decode_bytes)
+    }
+
+    /// `[d.get(k) for k in keys]` in one request and one reply: a value (or `None`) per
+    /// key, in order. Where a process reads many keys, this is the batched read: one
+    /// round trip (some 10 µs here) for all of them instead of one per key.
+    ///
+    /// ```
+    /// # multiproc_process::setup!();
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = multiproc_manager::Manager::start()?;
+    /// let d = m.dict::<u32, String>()?;
+    /// d.update([(&1, &"one".to_string()), (&3, &"three".to_string())])?;
+    /// assert_eq!(
+    ///     d.get_many(&[1, 2, 3])?,
+    ///     [Some("one".to_string()), None, Some("three".to_string())]
+    /// );
+    /// assert!(d.get_many(&[])?.is_empty());
+    /// # Ok(()) }
+    /// ```
+    pub fn get_many<'a>(
+        &self,
+        keys: impl IntoIterator<Item = &'a K>,
+    ) -> Result<Vec<Option<V>>, ManagerError>
+    where
+        K: 'a,
+    {
+        let enc: Vec<Vec<u8>> = keys
+            .into_iter()
+            .map(|k| self.core.encode("get_many", k))
+            .collect::<Result<_, _>>()?;
+        let refs = enc.iter().map(Vec::as_slice).collect();
+        self.core.call(Op::GetMany(refs), false, decode_maybes)
     }
 
     /// `d[key] = value`.

@@ -720,6 +720,13 @@ fn map_call(m: &Mutex<OrderedMap>, op: Op<'_>, out: &mut Vec<u8>) -> Option<()> 
             let g = lock(m);
             put(out, &Reply::Pairs(g.iter().collect()))
         }
+        Op::GetMany(keys) => {
+            let g = lock(m);
+            put(
+                out,
+                &Reply::Maybes(keys.iter().map(|k| g.get(k).map(Vec::as_slice)).collect()),
+            )
+        }
         Op::Update(pairs) => {
             let mut g = lock(m);
             for (k, v) in pairs {

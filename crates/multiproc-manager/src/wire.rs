@@ -165,6 +165,8 @@ pub(crate) enum Op<'a> {
     Broken,
     // user types
     User(&'a [u8]),
+    // mappings, added after the rest so that earlier variants keep their tags
+    GetMany(Vec<&'a [u8]>),
 }
 
 impl Op<'_> {
@@ -221,6 +223,7 @@ impl Op<'_> {
             Op::NWaiting => "n_waiting",
             Op::Broken => "broken",
             Op::User(_) => "call",
+            Op::GetMany(_) => "get_many",
         }
     }
 }
@@ -238,6 +241,8 @@ pub(crate) enum Reply<'a> {
     /// A new object's id.
     Id(u64),
     Err(WireError),
+    /// One optional value per key asked for (`get_many`).
+    Maybes(Vec<Option<&'a [u8]>>),
 }
 
 /// A failure the server reports; the client turns it into a

@@ -74,7 +74,7 @@ use std::time::{Duration, Instant};
 use mpi::Threading;
 use mpi::topology::{Rank, SimpleCommunicator};
 use mpi::traits::{Communicator, CommunicatorCollectives, Destination, MatchedReceiveVec, Source};
-use multiproc_pool::transport::{self, Event, Served, Started, TaskSender, Transport};
+use multiproc_pool::transport::{self, Event, Served, Started, TaskSender, Transport, Watch};
 use multiproc_process::{ExitStatus, StartMethod};
 
 pub use multiproc_pool::{AsyncResult, Callbacks, IMapIterator, Pool, PoolError};
@@ -423,7 +423,7 @@ impl Transport for MpiTransport {
     fn wait(
         &mut self,
         wake: BorrowedFd<'_>,
-        keys: &[usize],
+        watched: &[Watch],
         timeout: Duration,
         on: &mut dyn FnMut(usize, Event<'_>) -> bool,
     ) {
@@ -440,12 +440,14 @@ impl Transport for MpiTransport {
             let mut got = 0;
             while let Some((msg, rank)) = probe_any() {
                 got += 1;
-                if keys.contains(&(rank as usize)) {
+                // Every message is taken (MPI has no per-worker channel to leave unread);
+                // idle workers send none.
+                if watched.iter().any(|w| w.key == rank as usize) {
                     on(rank as usize, Event::Message(&msg));
                 } else {
                     log::warn!("a message from MPI rank {rank}, which is not a worker now");
                 }
-                if got >= keys.len() {
+                if got >= watched.len() {
                     break;
                 }
             }

@@ -19,6 +19,7 @@ use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -28,7 +29,7 @@ use multiproc_process::{Process, ProcessError};
 
 use crate::error::PoolError;
 use crate::result::{Outcome, Sink};
-use crate::transport::{Event, TaskSender, Transport};
+use crate::transport::{Event, TaskSender, Transport, Watch};
 use crate::wire::{self, ChunkHeader};
 
 /// What a [`Source`] had to give.
@@ -92,6 +93,13 @@ pub(crate) struct SlotState {
     pub(crate) closed: bool,
     /// The chunk it holds.
     pub(crate) held: Option<Held>,
+    /// Non-zero while a submitting thread reads this worker's reply itself (see
+    /// [`Claim`]); the handler does not read it then.
+    pub(crate) claim: u64,
+    /// When the claim was made: the handler takes over claims older than [`CLAIM_MAX`].
+    pub(crate) claimed_at: Option<Instant>,
+    /// A submitting thread read something malformed from it: the handler replaces it.
+    pub(crate) poisoned: bool,
 }
 
 impl SlotState {
@@ -107,6 +115,114 @@ impl SlotState {
         if let Err(e) = self.tx.send(msg) {
             log::debug!("cannot send a chunk to pool worker {pid}: {e}");
             self.closed = true;
+        }
+    }
+}
+
+/// How long a claim lasts unused before the handler reads the worker's reply itself, so
+/// that a result nobody waits for still arrives (and frees its worker) promptly.
+pub(crate) const CLAIM_MAX: Duration = Duration::from_millis(1);
+
+static NEXT_TICKET: AtomicU64 = AtomicU64::new(1);
+
+/// The right of the thread that handed an `apply_async` task straight to an idle worker
+/// to read that worker's reply itself, without the handler thread: the round trip then
+/// costs no wake-up of the handler (20 to 45 µs here). It holds while the slot's `claim`
+/// is its ticket; the handler watches the worker's replies again once it is given back
+/// ([`Claim::release`]), used, or older than [`CLAIM_MAX`]. The worker's exit is watched
+/// throughout, so a worker that dies still fails its task.
+pub(crate) struct Claim {
+    slot: Arc<Slot>,
+    shared: Arc<Shared>,
+    ticket: u64,
+}
+
+impl Claim {
+    /// Claims the reply of the chunk just handed to the worker of `slot` (whose state is
+    /// `st`, locked), if its transport lets submitters read replies.
+    pub(crate) fn make(
+        slot: &Arc<Slot>,
+        st: &mut SlotState,
+        shared: &Arc<Shared>,
+    ) -> Option<Claim> {
+        if st.closed || st.held.is_none() || !st.tx.reads_replies() {
+            return None;
+        }
+        let ticket = NEXT_TICKET.fetch_add(1, Ordering::Relaxed);
+        st.claim = ticket;
+        st.claimed_at = Some(Instant::now());
+        Some(Claim {
+            slot: slot.clone(),
+            shared: shared.clone(),
+            ticket,
+        })
+    }
+
+    /// Reads the worker's reply if it comes before `until` (one look if `until` has
+    /// passed) and delivers it to the call's sink; gives the claim back to the handler if
+    /// it does not. Returns at once if the claim is over.
+    pub(crate) fn poll(&self, until: Instant) {
+        let mut buf = Vec::new();
+        loop {
+            let mut st = lock(&self.slot.state);
+            if st.claim != self.ticket {
+                return;
+            }
+            match st.tx.try_recv(&mut buf) {
+                Ok(false) => {}
+                Ok(true) => {
+                    st.claim = 0;
+                    let held = st.held.take();
+                    let good = buf.first() == Some(&wire::TAG_RESULTS);
+                    if !good {
+                        st.poisoned = true;
+                    }
+                    drop(st);
+                    let pid = self.slot.pid;
+                    match held {
+                        Some(h) if good => deliver_results(pid, &buf[1..], h),
+                        Some(h) => {
+                            log::error!("pool worker {pid} sent a malformed message");
+                            for i in 0..h.count as usize {
+                                let index = h.start + i;
+                                let reason = format!("worker {pid} sent a malformed message");
+                                h.sink.deliver(
+                                    index,
+                                    Outcome::Failed(PoolError::ResultDecode { index, reason }),
+                                );
+                            }
+                        }
+                        None => log::error!("pool worker {pid} sent results it was not asked for"),
+                    }
+                    if !good {
+                        self.shared.wake();
+                    }
+                    return;
+                }
+                Err(_) => {
+                    // It is gone: the handler, watching its exit, fails the task.
+                    st.claim = 0;
+                    drop(st);
+                    self.shared.wake();
+                    return;
+                }
+            }
+            drop(st);
+            if Instant::now() >= until {
+                self.release();
+                return;
+            }
+            std::hint::spin_loop();
+        }
+    }
+
+    /// Gives the worker's reply back to the handler, if the claim still holds.
+    pub(crate) fn release(&self) {
+        let mut st = lock(&self.slot.state);
+        if st.claim == self.ticket {
+            st.claim = 0;
+            drop(st);
+            self.shared.wake();
         }
     }
 }
@@ -238,7 +354,11 @@ impl Drop for FinishGuard {
             j.sink.abort(PoolError::Terminated { index: 0 });
         }
         for slot in slots {
-            let held = lock(&slot.state).held.take();
+            let held = {
+                let mut st = lock(&slot.state);
+                st.claim = 0;
+                st.held.take()
+            };
             if let Some(h) = held {
                 h.sink.abort(PoolError::Terminated { index: h.start });
             }
@@ -305,6 +425,9 @@ impl Handler {
                 ready: false,
                 closed: false,
                 held: None,
+                claim: 0,
+                claimed_at: None,
+                poisoned: false,
             }),
         });
         lock(&self.shared.control).slots.push(slot.clone());
@@ -360,6 +483,11 @@ impl Handler {
 
     /// Reaps dead workers, fails the chunks they held, and starts replacements.
     fn reap_and_replace(&mut self, status: Status) {
+        for w in &mut self.workers {
+            if w.slot().poisoned {
+                w.dead = true;
+            }
+        }
         let mut i = 0;
         while i < self.workers.len() {
             if !self.workers[i].dead {
@@ -393,6 +521,7 @@ impl Handler {
         let held = {
             let mut slot = w.slot();
             slot.closed = true;
+            slot.claim = 0;
             slot.held.take()
         };
         if let Some(h) = held {
@@ -478,23 +607,39 @@ impl Handler {
     }
 
     fn wait_and_receive(&mut self) {
-        let keys: Vec<usize> = self
+        // Each live worker's exit is watched; its replies only while it owes one that no
+        // submitting thread is reading itself (claims older than CLAIM_MAX are taken over).
+        let mut claims = false;
+        let watched: Vec<Watch> = self
             .workers
             .iter()
             .filter(|w| !w.dead)
-            .map(|w| w.key)
+            .map(|w| {
+                let mut st = w.slot();
+                if st.claim != 0 && st.claimed_at.is_some_and(|t| t.elapsed() >= CLAIM_MAX) {
+                    st.claim = 0;
+                }
+                claims |= st.claim != 0;
+                Watch {
+                    key: w.key,
+                    replies: !w.ready || (st.held.is_some() && st.claim == 0),
+                }
+            })
             .collect();
+        // The timeout is a safety net, and the bound on how long a claim goes unread.
+        let timeout = if claims {
+            CLAIM_MAX
+        } else {
+            Duration::from_secs(1)
+        };
         let mut io = self
             .io
             .take()
             .expect("the transport is only out during wait");
-        // The timeout is only a safety net: every event wakes the wait.
-        io.transport.wait(
-            io.wake.as_fd(),
-            &keys,
-            Duration::from_secs(1),
-            &mut |k, ev| self.on_event(k, ev),
-        );
+        io.transport
+            .wait(io.wake.as_fd(), &watched, timeout, &mut |k, ev| {
+                self.on_event(k, ev)
+            });
         self.io = Some(io);
     }
 
@@ -580,7 +725,9 @@ impl Handler {
 
     fn kill_all(&mut self) {
         for w in &self.workers {
-            w.slot().closed = true;
+            let mut st = w.slot();
+            st.closed = true;
+            st.claim = 0;
         }
         self.transport().terminate_all();
     }

@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::{PoolError, panic_message};
-use crate::handler::{Handler, Held, Job, Next, Shared, Source, StartFn, Status, lock};
+use crate::handler::{Claim, Handler, Held, Job, Next, Shared, Source, StartFn, Status, lock};
 use crate::result::{AsyncResult, Callbacks, IMapIterator, IMapSink, MapSink, Outcome, Sink};
 use crate::transport::{LocalTransport, Transport};
 use crate::wire::{self, ChunkHeader, ChunkRunner, TaskFn, WorkerArgs};
@@ -253,6 +253,7 @@ impl Pool {
                 thread: Mutex::new(Some(thread)),
                 processes,
                 method,
+                max_chunks,
             }),
             Ok(Err(e)) => {
                 let _ = thread.join();
@@ -308,6 +309,8 @@ pub struct Pool {
     thread: Mutex<Option<JoinHandle<()>>>,
     processes: usize,
     method: StartMethod,
+    /// `maxtasksperchild`.
+    max_chunks: Option<usize>,
 }
 
 impl fmt::Debug for Pool {
@@ -781,6 +784,9 @@ impl Pool {
             return Ok(MapSink::<R, R>::failed(e, callbacks));
         }
         wire::end_chunk(&mut msg, count_at, 1);
+        // Without callbacks (which run on the handler thread) the waiting thread may read
+        // the reply itself; maxtasksperchild needs the handler to count every reply.
+        let claimable = callbacks.is_empty() && self.max_chunks.is_none();
         let (sink, result) = MapSink::<R, R>::new(1, single::<R>, callbacks);
         sink.end_input(1, None);
         {
@@ -807,6 +813,16 @@ impl Pool {
                             count: 1,
                         };
                         st.hand(&msg, held, slot.pid);
+                        if claimable {
+                            if let Some(claim) = Claim::make(slot, &mut st, &self.shared) {
+                                return Ok(result.with_claim(claim));
+                            }
+                        }
+                        // The handler reads the reply: it may be asleep without watching
+                        // this idle worker's replies.
+                        drop(st);
+                        drop(c);
+                        self.shared.wake();
                         return Ok(result);
                     }
                 }

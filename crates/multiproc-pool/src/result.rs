@@ -13,6 +13,7 @@ use multiproc_core::codec;
 use serde::de::DeserializeOwned;
 
 use crate::error::{PoolError, panic_message};
+use crate::handler::Claim;
 
 /// What became of one task, as the handler thread hands it to a sink.
 #[derive(Debug)]
@@ -153,6 +154,11 @@ impl<T> Callbacks<T> {
         self
     }
 
+    /// Whether neither callback is set.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.on_success.is_none() && self.on_error.is_none()
+    }
+
     fn run(self, result: &Result<T, PoolError>) {
         let caught = match result {
             Ok(v) => self
@@ -270,6 +276,22 @@ impl<T> ResultCell<T> {
 /// ```
 pub struct AsyncResult<T> {
     cell: Arc<ResultCell<T>>,
+    /// For an `apply_async` task handed straight to a worker: the right to read its reply
+    /// in this thread, without the handler.
+    claim: Option<Claim>,
+}
+
+/// How long a thread waiting for a claimed reply reads the worker's pipe before it gives
+/// the reply back to the handler and sleeps: a quick task's round trip then involves no
+/// sleeping thread at all.
+const CLAIM_SPIN: Duration = Duration::from_micros(100);
+
+impl<T> Drop for AsyncResult<T> {
+    fn drop(&mut self) {
+        if let Some(c) = &self.claim {
+            c.release();
+        }
+    }
 }
 
 impl<T> fmt::Debug for AsyncResult<T> {
@@ -299,7 +321,30 @@ impl<T> AsyncResult<T> {
     /// # Ok(()) }
     /// ```
     pub fn ready(&self) -> bool {
+        self.look(Instant::now());
         !matches!(*lock(&self.cell.state), CellState::Pending)
+    }
+
+    /// Reads a claimed reply that comes before `until`.
+    fn look(&self, until: Instant) {
+        if let Some(c) = &self.claim {
+            if matches!(*lock(&self.cell.state), CellState::Pending) {
+                c.poll(until);
+            }
+        }
+    }
+
+    /// Waits for a claimed reply for a while, or until `deadline`.
+    fn look_awhile(&self, deadline: Option<Instant>) {
+        if self.claim.is_some() {
+            let until = Instant::now() + CLAIM_SPIN;
+            self.look(deadline.map_or(until, |d| d.min(until)));
+        }
+    }
+
+    pub(crate) fn with_claim(mut self, claim: Claim) -> Self {
+        self.claim = Some(claim);
+        self
     }
 
     /// Whether the call succeeded; `None` while it is not finished (where CPython raises
@@ -323,6 +368,7 @@ impl<T> AsyncResult<T> {
     /// # Ok(()) }
     /// ```
     pub fn successful(&self) -> Option<bool> {
+        self.look(Instant::now());
         match &*lock(&self.cell.state) {
             CellState::Pending => None,
             CellState::Ready(r) => Some(r.is_ok()),
@@ -347,6 +393,7 @@ impl<T> AsyncResult<T> {
     /// # Ok(()) }
     /// ```
     pub fn wait(&self) {
+        self.look_awhile(None);
         drop(self.cell.wait_deadline(None));
     }
 
@@ -387,6 +434,7 @@ impl<T> AsyncResult<T> {
     /// # Ok(()) }
     /// ```
     pub fn wait_deadline(&self, deadline: Instant) -> bool {
+        self.look_awhile(Some(deadline));
         !matches!(*self.cell.wait_deadline(Some(deadline)), CellState::Pending)
     }
 
@@ -450,6 +498,7 @@ impl<T> AsyncResult<T> {
     }
 
     fn take(&self, deadline: Option<Instant>) -> Result<T, PoolError> {
+        self.look_awhile(deadline);
         let mut s = self.cell.wait_deadline(deadline);
         match &*s {
             CellState::Pending => return Err(PoolError::Timeout),
@@ -542,7 +591,7 @@ where
             convert,
             callbacks: Mutex::new(Some(callbacks)),
         });
-        (sink, AsyncResult { cell })
+        (sink, AsyncResult { cell, claim: None })
     }
 
     /// A call that failed before it reached the pool: its error callback runs here, in the
@@ -552,7 +601,7 @@ where
         callbacks.run(&r);
         let cell = Arc::new(ResultCell::new());
         cell.set(r);
-        AsyncResult { cell }
+        AsyncResult { cell, claim: None }
     }
 
     /// Finishes the call: runs the callback, then wakes the waiters.

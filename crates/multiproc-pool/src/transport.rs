@@ -9,7 +9,8 @@
 //! Not a stable API: it exists for the crates of this workspace, and changes with them.
 
 use std::io;
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use multiproc_ipc::{Connection, pipe};
@@ -24,6 +25,34 @@ pub trait TaskSender: Send {
     /// Sends one whole message (a chunk of tasks, or the stop message). An error means
     /// that the worker is gone or going.
     fn send(&mut self, msg: &[u8]) -> io::Result<()>;
+
+    /// Whether a submitting thread may read this worker's replies itself with
+    /// [`try_recv`](Self::try_recv) (the local transport: a thread waiting for an
+    /// `apply_async` result reads it straight from the worker, and the handler thread
+    /// drops out of the round trip).
+    fn reads_replies(&self) -> bool {
+        false
+    }
+
+    /// Takes the worker's next message into `buf` if one has arrived, without waiting;
+    /// whether it did. An error means that the worker is gone. Called only when
+    /// [`reads_replies`](Self::reads_replies) is true, and only while the handler does
+    /// not read this worker's replies (see [`Watch`]).
+    fn try_recv(&mut self, buf: &mut Vec<u8>) -> io::Result<bool> {
+        let _ = buf;
+        Ok(false)
+    }
+}
+
+/// A worker [`Transport::wait`] watches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Watch {
+    /// The worker.
+    pub key: usize,
+    /// Whether to read its replies: `false` when it is idle, or when a submitting thread
+    /// reads them itself. Its exit is watched either way; when its replies are not
+    /// watched, none are read after it exits either.
+    pub replies: bool,
 }
 
 /// A worker a [`Transport`] has started.
@@ -60,14 +89,15 @@ pub trait Transport: Send {
     /// Starts one worker. Its first message must be the ready message ([`READY`]).
     fn start_worker(&mut self) -> Result<Started, PoolError>;
 
-    /// Waits until one of the workers `keys` sends a message or exits, `wake` becomes
-    /// readable, or `timeout` passes; then reports what happened, worker by worker, to
-    /// `on`. When `on` returns `false` the handler has given that worker up (it sent
-    /// something malformed): report nothing more of it in this call.
+    /// Waits until one of the `watched` workers sends a message (where its replies are
+    /// watched) or exits, `wake` becomes readable, or `timeout` passes; then reports what
+    /// happened, worker by worker, to `on`. When `on` returns `false` the handler has given
+    /// that worker up (it sent something malformed): report nothing more of it in this
+    /// call.
     fn wait(
         &mut self,
         wake: BorrowedFd<'_>,
-        keys: &[usize],
+        watched: &[Watch],
         timeout: Duration,
         on: &mut dyn FnMut(usize, Event<'_>) -> bool,
     );
@@ -109,12 +139,37 @@ pub fn serve_message(msg: &[u8], out: &mut Vec<u8>) -> Served {
     wire::serve_message(msg, out)
 }
 
-/// The sending end of a local worker's task pipe.
-struct PipeSender(Connection);
+/// The sending end of a local worker's task pipe, and a share of its result pipe.
+struct PipeSender {
+    tx: Connection,
+    rx: Arc<Mutex<Connection>>,
+}
+
+fn lock_rx(rx: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    rx.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 impl TaskSender for PipeSender {
     fn send(&mut self, msg: &[u8]) -> io::Result<()> {
-        self.0.send_bytes(msg).map_err(io::Error::other)
+        self.tx.send_bytes(msg).map_err(io::Error::other)
+    }
+
+    fn reads_replies(&self) -> bool {
+        true
+    }
+
+    fn try_recv(&mut self, buf: &mut Vec<u8>) -> io::Result<bool> {
+        let mut rx = lock_rx(&self.rx);
+        match rx.poll(Some(Duration::ZERO)) {
+            Ok(false) => Ok(false),
+            Ok(true) => {
+                let m = rx.recv_bytes_ref().map_err(io::Error::other)?;
+                buf.clear();
+                buf.extend_from_slice(m);
+                Ok(true)
+            }
+            Err(e) => Err(io::Error::other(e)),
+        }
     }
 }
 
@@ -122,8 +177,11 @@ impl TaskSender for PipeSender {
 struct LocalWorker {
     key: usize,
     process: Process<()>,
-    /// The receiving end of its result pipe.
-    rx: Connection,
+    /// The receiving end of its result pipe, shared with its [`PipeSender`], which reads
+    /// from it only while the handler does not.
+    rx: Arc<Mutex<Connection>>,
+    /// Its descriptor, for waiting without taking the lock.
+    rx_fd: RawFd,
 }
 
 /// Worker processes on this machine, started by the pool's start method, each with a
@@ -168,41 +226,57 @@ impl Transport for LocalTransport {
         let pid = process.pid().unwrap_or(-1);
         let key = self.next_key;
         self.next_key += 1;
+        let rx_fd = result_rx.wait_fd().as_raw_fd();
+        let rx = Arc::new(Mutex::new(result_rx));
         self.workers.push(LocalWorker {
             key,
             process,
-            rx: result_rx,
+            rx: rx.clone(),
+            rx_fd,
         });
         Ok(Started {
             key,
             pid,
-            tx: Box::new(PipeSender(task_tx)),
+            tx: Box::new(PipeSender { tx: task_tx, rx }),
         })
     }
 
     fn wait(
         &mut self,
         wake: BorrowedFd<'_>,
-        keys: &[usize],
+        watched: &[Watch],
         timeout: Duration,
         on: &mut dyn FnMut(usize, Event<'_>) -> bool,
     ) {
-        let watched: Vec<usize> = keys.iter().filter_map(|&k| self.position(k)).collect();
+        // What each waited-on object is: (index in self.workers, whether it is the
+        // result pipe rather than the exit sentinel).
+        let mut what: Vec<(usize, bool)> = Vec::with_capacity(2 * watched.len());
         let ready = {
-            let wake = Fd(wake);
             let sentinels: Vec<_> = watched
                 .iter()
-                .map(|&i| self.workers[i].process.sentinel().ok())
+                .filter_map(|w| self.position(w.key).map(|i| (i, w.replies)))
+                .map(|(i, replies)| (i, replies, self.workers[i].process.sentinel().ok()))
                 .collect();
-            let mut objs: Vec<&dyn Waitable> = Vec::with_capacity(1 + 2 * watched.len());
+            let fds: Vec<Fd<'_>> = sentinels
+                .iter()
+                .map(|&(i, _, _)| {
+                    // SAFETY: the descriptor belongs to the result pipe kept open by
+                    // `self.workers[i].rx`, which outlives this borrow: no worker is
+                    // removed while this function runs.
+                    Fd(unsafe { BorrowedFd::borrow_raw(self.workers[i].rx_fd) })
+                })
+                .collect();
+            let wake = Fd(wake);
+            let mut objs: Vec<&dyn Waitable> = Vec::with_capacity(1 + 2 * sentinels.len());
             objs.push(&wake);
-            for (&i, s) in watched.iter().zip(&sentinels) {
-                objs.push(&self.workers[i].rx);
-                match s {
-                    Some(s) => objs.push(s),
-                    // No sentinel (cannot happen for a started process): watch the
-                    // connection twice rather than shift the indices.
-                    None => objs.push(&self.workers[i].rx),
+            for ((i, replies, s), fd) in sentinels.iter().zip(&fds) {
+                if *replies {
+                    objs.push(fd);
+                    what.push((*i, true));
+                }
+                if let Some(s) = s {
+                    objs.push(s);
+                    what.push((*i, false));
                 }
             }
             match wait(&objs, Some(timeout)) {
@@ -219,12 +293,15 @@ impl Transport for LocalTransport {
             if k == 0 {
                 continue;
             }
-            let w = &mut self.workers[watched[(k - 1) / 2]];
+            let (i, is_rx) = what[k - 1];
+            let w = &self.workers[i];
             if given_up.contains(&w.key) {
                 continue;
             }
-            let alive = if (k - 1) % 2 == 0 {
-                match w.rx.recv_bytes_ref() {
+            let replies = watched.iter().any(|x| x.key == w.key && x.replies);
+            let mut rx = lock_rx(&w.rx);
+            let alive = if is_rx {
+                match rx.recv_bytes_ref() {
                     Ok(m) => on(w.key, Event::Message(m)),
                     Err(e) => {
                         if !e.is_eof() {
@@ -234,10 +311,10 @@ impl Transport for LocalTransport {
                     }
                 }
             } else {
-                // It exited: hand over what it sent before.
+                // It exited: hand over what it sent before, where its replies are ours.
                 let mut alive = true;
-                while alive && matches!(w.rx.poll(Some(Duration::ZERO)), Ok(true)) {
-                    alive = match w.rx.recv_bytes_ref() {
+                while replies && alive && matches!(rx.poll(Some(Duration::ZERO)), Ok(true)) {
+                    alive = match rx.recv_bytes_ref() {
                         Ok(m) => on(w.key, Event::Message(m)),
                         Err(_) => false,
                     };

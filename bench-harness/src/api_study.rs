@@ -210,7 +210,7 @@ fn progress(line: String) {
 }
 
 /// The pool's trivial task, as `python/pool.py`'s `identity`.
-fn identity(x: u64) -> u64 {
+pub(crate) fn identity(x: u64) -> u64 {
     x
 }
 
@@ -218,21 +218,56 @@ fn ns(d: Duration) -> f64 {
     d.as_secs_f64() * 1e9
 }
 
-fn pool_figures(c: &Config) -> Result<[Vec<f64>; 2], RunError> {
-    let pool = Pool::new(2).map_err(|e| e.to_string())?;
+/// What [`local_pool_figures`] times on one local pool.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PoolRuns {
+    /// Worker processes.
+    pub(crate) workers: usize,
+    /// Tasks per timed `map` (default chunk size).
+    pub(crate) map_tasks: usize,
+    /// Timed `map`s, and timed `map_chunked(.., 1)`s.
+    pub(crate) map_reps: usize,
+    /// Tasks per timed `map_chunked(.., 1)`; 0 skips them.
+    pub(crate) chunk1_tasks: usize,
+    /// Timed `apply_async` round trips.
+    pub(crate) apply_reps: usize,
+}
+
+/// A local pool's figures, nanoseconds: per task of `map`, per task of
+/// `map_chunked(.., 1)` (empty when not asked for), per `apply_async(..).get()`.
+pub(crate) struct PoolTimes {
+    pub(crate) map: Vec<f64>,
+    pub(crate) chunk1: Vec<f64>,
+    pub(crate) apply: Vec<f64>,
+}
+
+/// Times `map(identity, 0..n)` per task and `apply_async(identity, 7).get()` on a local
+/// pool (shared by this study and the MPI study, which runs the same on MPI ranks).
+pub(crate) fn local_pool_figures(c: PoolRuns) -> Result<PoolTimes, RunError> {
+    let pool = Pool::new(c.workers).map_err(|e| e.to_string())?;
     let warm = pool.map(identity, 0..1000u64).map_err(|e| e.to_string())?;
     if warm.len() != 1000 {
         return Err(format!("map returned {} results, not 1000", warm.len()).into());
     }
-    let mut map = Vec::with_capacity(c.map_reps);
-    for _ in 0..c.map_reps {
+    let timed_map = |tasks: usize, chunk: Option<usize>| -> Result<f64, RunError> {
         let t0 = Instant::now();
-        let r = pool
-            .map(identity, 0..c.map_tasks as u64)
-            .map_err(|e| e.to_string())?;
-        map.push(ns(t0.elapsed()) / c.map_tasks as f64);
-        if r.len() != c.map_tasks || r.last().copied() != Some(c.map_tasks as u64 - 1) {
+        let r = match chunk {
+            Some(k) => pool.map_chunked(identity, 0..tasks as u64, k),
+            None => pool.map(identity, 0..tasks as u64),
+        }
+        .map_err(|e| e.to_string())?;
+        let per_task = ns(t0.elapsed()) / tasks as f64;
+        if r.len() != tasks || r.last().copied() != Some(tasks as u64 - 1) {
             return Err("map returned the wrong results".into());
+        }
+        Ok(per_task)
+    };
+    let mut map = Vec::with_capacity(c.map_reps);
+    let mut chunk1 = Vec::new();
+    for _ in 0..c.map_reps {
+        map.push(timed_map(c.map_tasks, None)?);
+        if c.chunk1_tasks > 0 {
+            chunk1.push(timed_map(c.chunk1_tasks, Some(1))?);
         }
     }
     let apply = |_| -> Result<Duration, RunError> {
@@ -256,7 +291,22 @@ fn pool_figures(c: &Config) -> Result<[Vec<f64>; 2], RunError> {
     }
     pool.close();
     pool.join().map_err(|e| e.to_string())?;
-    Ok([map, rt])
+    Ok(PoolTimes {
+        map,
+        chunk1,
+        apply: rt,
+    })
+}
+
+fn pool_figures(c: &Config) -> Result<[Vec<f64>; 2], RunError> {
+    let t = local_pool_figures(PoolRuns {
+        workers: 2,
+        map_tasks: c.map_tasks,
+        map_reps: c.map_reps,
+        chunk1_tasks: 0,
+        apply_reps: c.apply_reps,
+    })?;
+    Ok([t.map, t.apply])
 }
 
 /// What the measuring child is asked to do.

@@ -21,7 +21,9 @@
 //!   (seed 004's prime factorization and a shared-array bandwidth kernel);
 //! - [`ipc`] and [`ipc_study`]: the message-passing mechanisms behind one trait,
 //!   [`ipc::Link`], and their study;
-//! - [`api_study`]: the per-operation cost of the `Pool` and the `Manager` beside CPython's.
+//! - [`api_study`]: the per-operation cost of the `Pool` and the `Manager` beside CPython's;
+//! - [`mpi_study`]: the Pool over MPI ranks beside the local `Pool` and raw MPI, through
+//!   the `multiproc-bench-mpi` program launched under `mpirun` (feature `mpi`).
 //!
 //! A binary that uses these must carry `multiproc_process::setup!();` in its crate root, as
 //! the spawn and forkserver start methods re-execute it.
@@ -33,6 +35,7 @@ pub mod figures;
 pub mod ipc;
 pub mod ipc_study;
 pub mod machine;
+pub mod mpi_study;
 pub mod process_start;
 pub mod report;
 pub mod scaling;

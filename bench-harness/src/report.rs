@@ -52,6 +52,8 @@ pub struct StudyReport {
     pub charts: Vec<(String, String)>,
     /// Charts that could not be drawn, with the reason.
     pub chart_errors: Vec<String>,
+    /// Lines the combined report shows under the study (e.g. what was not measured).
+    pub notes: Vec<String>,
     /// How long the study took to run, seconds.
     pub seconds: f64,
 }
@@ -257,6 +259,9 @@ pub fn markdown(p: &Provenance, python: &str, studies: &[StudyReport], formats: 
         }
         for e in &s.chart_errors {
             let _ = writeln!(o, "- chart not drawn: {e}");
+        }
+        for n in &s.notes {
+            let _ = writeln!(o, "- {n}");
         }
     }
     o
@@ -542,6 +547,7 @@ mod tests {
             }],
             charts: vec![("x".into(), "X chart".into())],
             chart_errors: vec![],
+            notes: vec!["Not measured: mpi: `mpirun` is not on PATH".into()],
             seconds: 1.25,
         };
         let p = Provenance::gather();
@@ -553,6 +559,10 @@ mod tests {
             "{md}"
         );
         assert!(md.contains("![X chart](charts/x.png)"));
+        assert!(
+            md.contains("- Not measured: mpi: `mpirun` is not on PATH\n"),
+            "{md}"
+        );
         assert!(md.contains("| CPython | not run |"));
         assert!(
             md.contains("| [A tiny study](#a-tiny-study) | 1.2 s |"),

@@ -116,9 +116,19 @@ impl Config {
 
     /// Tasks per `map`: enough for the largest worker count to be kept busy to the end.
     fn tasks(&self) -> usize {
-        let most = self.workers.iter().copied().max().unwrap_or(1);
-        (8 * most).max(64)
+        prime_tasks(self.workers.iter().copied().max().unwrap_or(1))
     }
+}
+
+/// Tasks per `map` of the primes when at most `workers` workers take them: enough for
+/// every worker to be kept busy to the end.
+///
+/// ```
+/// assert_eq!(bench_harness::scaling::prime_tasks(2), 64);
+/// assert_eq!(bench_harness::scaling::prime_tasks(16), 128);
+/// ```
+pub fn prime_tasks(workers: usize) -> usize {
+    (8 * workers.max(1)).max(64)
 }
 
 /// What is computed.
@@ -193,8 +203,13 @@ pub fn prime_factors(mut n: u64) -> Vec<u64> {
     factors
 }
 
-/// A pool task: factorizes `from..to` and returns how many prime factors it found.
-fn factor_range((from, to): (u64, u64)) -> u64 {
+/// A pool task: factorizes `from..to` and returns how many prime factors it found (also
+/// the MPI study's task, run by `multiproc-bench-mpi`).
+///
+/// ```
+/// assert_eq!(bench_harness::scaling::factor_range((96, 98)), 6 + 1);
+/// ```
+pub fn factor_range((from, to): (u64, u64)) -> u64 {
     (from..to).map(|n| prime_factors(n).len() as u64).sum()
 }
 
@@ -1087,6 +1102,7 @@ mod tests {
             targets: study.targets(),
             charts,
             chart_errors: errors,
+            notes: vec![],
             seconds: 0.0,
         };
         crate::report::write_report(&dir, &study.provenance, "not run", &[part], formats).unwrap();

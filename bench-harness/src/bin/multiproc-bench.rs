@@ -19,7 +19,11 @@
 //!   shared-memory mailbox and CPython;
 //! - `scaling`: throughput, speedup and parallel efficiency of `Pool::map` against the
 //!   number of worker processes (1 to twice the core count by default), for seed 004's
-//!   prime factorization and a shared-array bandwidth kernel.
+//!   prime factorization and a shared-array bandwidth kernel;
+//! - `pool_manager`: `Pool` and `Manager` operations beside CPython's;
+//! - `mpi`: the Pool over MPI ranks beside the local `Pool` and raw MPI (per task,
+//!   `apply_async`, the primes' speedup), when `mpirun` is installed; the report says so
+//!   when it is not.
 
 multiproc_process::setup!();
 
@@ -31,7 +35,7 @@ use bench_harness::machine::Provenance;
 use bench_harness::process_start::{self, Config, TargetCheck};
 use bench_harness::report::{self, Formats, StudyReport};
 use bench_harness::start::Mechanism;
-use bench_harness::{api_study, figures, ipc_study, scaling, sync_study};
+use bench_harness::{api_study, figures, ipc_study, mpi_study, scaling, sync_study};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -60,6 +64,8 @@ enum Command {
     Scaling,
     /// Pool map and apply_async, Manager proxy calls and start-up, beside CPython.
     PoolManager,
+    /// The Pool over MPI ranks beside the local Pool and raw MPI (needs `mpirun`).
+    Mpi,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -74,7 +80,7 @@ struct Opts {
     /// --quick's count).
     #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     iterations: Option<u64>,
-    /// Comma-separated studies (process_start, sync, ipc, scaling, pool_manager) and/or start
+    /// Comma-separated studies (process_start, sync, ipc, scaling, pool_manager, mpi) and/or start
     /// mechanisms (raw_fork_exit_wait, posix_spawn_static, fork, spawn, forkserver: these
     /// select the process start study with only those mechanisms).
     #[arg(long, global = true, value_name = "LIST", value_delimiter = ',')]
@@ -86,7 +92,8 @@ struct Opts {
     #[arg(long, global = true)]
     no_python: bool,
     /// Worker counts of the scaling study, comma-separated (default: 1 to twice the
-    /// core count; powers of two beyond 16 counts).
+    /// core count; powers of two beyond 16 counts), and of the MPI study (default: those
+    /// up to the core count, at least 1 and 2).
     #[arg(long, global = true, value_name = "LIST", value_delimiter = ',', value_parser = clap::value_parser!(u64).range(1..))]
     workers: Vec<u64>,
     /// Message sizes of the IPC study in bytes, comma-separated; K and M suffixes
@@ -174,6 +181,7 @@ struct Selection {
     ipc: bool,
     scaling: bool,
     pool_manager: bool,
+    mpi: bool,
     /// Start mechanisms named by `--only`.
     mechanisms: Option<Vec<Mechanism>>,
 }
@@ -187,6 +195,7 @@ impl Cli {
             Some(Command::Ipc) => sel.ipc = true,
             Some(Command::Scaling) => sel.scaling = true,
             Some(Command::PoolManager) => sel.pool_manager = true,
+            Some(Command::Mpi) => sel.mpi = true,
             Some(Command::All) | None => {}
         }
         let mut mechanisms = Vec::new();
@@ -197,6 +206,7 @@ impl Cli {
                 "ipc" => sel.ipc = true,
                 "scaling" => sel.scaling = true,
                 "pool_manager" => sel.pool_manager = true,
+                "mpi" => sel.mpi = true,
                 _ => {
                     let m = Mechanism::ALL
                         .into_iter()
@@ -210,12 +220,14 @@ impl Cli {
             sel.process_start = true;
             sel.mechanisms = Some(mechanisms);
         }
-        if !(sel.process_start || sel.sync || sel.ipc || sel.scaling || sel.pool_manager) {
+        if !(sel.process_start || sel.sync || sel.ipc || sel.scaling || sel.pool_manager || sel.mpi)
+        {
             sel.process_start = true;
             sel.sync = true;
             sel.ipc = true;
             sel.scaling = true;
             sel.pool_manager = true;
+            sel.mpi = true;
         }
         Ok(sel)
     }
@@ -281,6 +293,7 @@ fn run(cli: &Cli, sel: &Selection) -> Result<(), String> {
         sel.ipc,
         sel.scaling,
         sel.pool_manager,
+        sel.mpi,
     ]
     .iter()
     .filter(|&&b| b)
@@ -318,6 +331,7 @@ fn run(cli: &Cli, sel: &Selection) -> Result<(), String> {
                 targets: study.targets(),
                 charts,
                 provenance: &study.provenance,
+                notes: Vec::new(),
                 started,
             },
         )?);
@@ -350,6 +364,7 @@ fn run(cli: &Cli, sel: &Selection) -> Result<(), String> {
                 targets: study.targets(),
                 charts,
                 provenance: &study.provenance,
+                notes: Vec::new(),
                 started,
             },
         )?);
@@ -386,6 +401,7 @@ fn run(cli: &Cli, sel: &Selection) -> Result<(), String> {
                 targets: study.targets(),
                 charts,
                 provenance: &study.provenance,
+                notes: Vec::new(),
                 started,
             },
         )?);
@@ -451,6 +467,7 @@ fn run(cli: &Cli, sel: &Selection) -> Result<(), String> {
                 targets: study.targets(),
                 charts,
                 provenance: &study.provenance,
+                notes: Vec::new(),
                 started,
             },
         )?);
@@ -483,6 +500,49 @@ fn run(cli: &Cli, sel: &Selection) -> Result<(), String> {
                 targets: study.targets(),
                 charts,
                 provenance: &study.provenance,
+                notes: Vec::new(),
+                started,
+            },
+        )?);
+        bar.inc(1);
+    }
+    if sel.mpi {
+        bar.set_message("mpi");
+        let started = std::time::Instant::now();
+        let mut config = mpi_study::Config::new(o.quick);
+        if let Some(f) = o.duration_scale {
+            config.raw_tasks = scaled(config.raw_tasks as usize, f) as u64;
+            config.map_tasks = scaled(config.map_tasks as usize, f) as u64;
+            config.apply_reps = scaled(config.apply_reps, f);
+            config.prime_count = scaled(config.prime_count as usize, f) as u64;
+        }
+        if !o.workers.is_empty() {
+            config.workers = o.workers.iter().map(|&w| w as usize).collect();
+            config.workers.sort_unstable();
+            config.workers.dedup();
+        }
+        if let Some(r) = o.repetitions {
+            config.reps = r as usize;
+        }
+        if let Some(c) = o.prime_count {
+            config.prime_count = c;
+        }
+        let study = mpi_study::run(config);
+        let written = study.write(out).map_err(|e| cant_write(out, e))?;
+        let charts = study.charts();
+        studies.push(finish(
+            out,
+            formats,
+            Finished {
+                name: "mpi",
+                title: "The Pool over MPI ranks beside the local Pool and raw MPI",
+                written,
+                markdown: study.to_markdown(),
+                csv: study.to_csv(),
+                targets: study.targets(),
+                charts,
+                provenance: &study.provenance,
+                notes: study.not_measured(),
                 started,
             },
         )?);
@@ -535,6 +595,8 @@ struct Finished<'a> {
     targets: Vec<TargetCheck>,
     charts: Vec<(String, Chart)>,
     provenance: &'a Provenance,
+    /// Lines for the combined report (what could not be measured, and why).
+    notes: Vec<String>,
     /// When the study started.
     started: std::time::Instant,
 }
@@ -559,6 +621,9 @@ fn finish(out: &Path, formats: Formats, f: Finished<'_>) -> Result<StudyReport, 
     for e in &chart_errors {
         eprintln!("multiproc-bench: {e}");
     }
+    for n in &f.notes {
+        println!("{}: {n}", f.name);
+    }
     for t in &f.targets {
         let verdict = match t.met() {
             Some(true) => "met",
@@ -575,6 +640,7 @@ fn finish(out: &Path, formats: Formats, f: Finished<'_>) -> Result<StudyReport, 
         targets: f.targets,
         charts,
         chart_errors,
+        notes: f.notes,
         seconds,
     })
 }
@@ -592,8 +658,15 @@ mod tests {
         let a = parse(&[]).unwrap();
         assert!(!a.opts.quick && a.opts.out == Path::new("reports") && a.opts.iterations.is_none());
         let s = a.selection().unwrap();
-        assert!(s.process_start && s.sync && s.ipc && s.scaling && s.pool_manager);
+        assert!(s.process_start && s.sync && s.ipc && s.scaling && s.pool_manager && s.mpi);
         assert_eq!(a.formats(), Formats::ALL);
+        let s = parse(&["mpi", "--workers", "1,2"])
+            .unwrap()
+            .selection()
+            .unwrap();
+        assert!(s.mpi && !s.pool_manager && !s.scaling);
+        let s = parse(&["--only", "mpi"]).unwrap().selection().unwrap();
+        assert!(s.mpi && !s.pool_manager);
         let s = parse(&["pool-manager"]).unwrap().selection().unwrap();
         assert!(s.pool_manager && !s.ipc && !s.scaling);
         let s = parse(&["--only", "pool_manager,ipc"])
@@ -684,6 +757,7 @@ mod tests {
             "--duration-scale",
             "scaling",
             "pool-manager",
+            "mpi",
         ] {
             assert!(help.contains(flag), "{flag} missing from\n{help}");
         }

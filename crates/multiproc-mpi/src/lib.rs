@@ -417,6 +417,8 @@ impl Transport for MpiTransport {
                 rank,
                 failed: self.failed.clone(),
             }),
+            // One MPI receive serves every worker: replies are the handler's alone.
+            replies: None,
         })
     }
 

@@ -122,7 +122,10 @@ fn the_pool_api_gives_exact_results_over_4_ranks() {
     api(4);
 }
 
-fn ends_with_error(ranks: usize, scenario: &str, says: &[&str]) {
+/// Checks that the job failed, saying each of `says`, and returns the run. (Open MPI's
+/// own explanation is not relied on: when a job ends fast it sometimes fails to print it,
+/// with "ORTE_ERROR_LOG: Data unpack would read past end of buffer".)
+fn ends_with_error(ranks: usize, scenario: &str, says: &[&str]) -> Run {
     let r = launch(ranks, scenario);
     assert!(
         !r.status.success(),
@@ -142,6 +145,12 @@ fn ends_with_error(ranks: usize, scenario: &str, says: &[&str]) {
     }
     // Prompt: well inside the watchdog (tasks sleep 50 ms; mpirun starts in ~0.2 s).
     assert!(r.took < Duration::from_secs(60), "took {:?}", r.took);
+    r
+}
+
+/// mpirun reports a rank killed by `SIGKILL`: in its message, or in its exit status.
+fn killed_by_sigkill(r: &Run) -> bool {
+    r.stderr.contains("signal 9") || r.status.code() == Some(128 + libc::SIGKILL)
 }
 
 #[test]
@@ -149,11 +158,7 @@ fn a_panic_on_rank_0_aborts_the_job_over_2_ranks() {
     ends_with_error(
         2,
         "panic-main",
-        &[
-            "rank 0 panics on purpose",
-            "aborting the MPI job",
-            "MPI_ABORT",
-        ],
+        &["rank 0 panics on purpose", "aborting the MPI job"],
     );
 }
 
@@ -162,22 +167,20 @@ fn a_panic_on_rank_0_aborts_the_job_over_4_ranks() {
     ends_with_error(
         4,
         "panic-main",
-        &[
-            "rank 0 panics on purpose",
-            "aborting the MPI job",
-            "MPI_ABORT",
-        ],
+        &["rank 0 panics on purpose", "aborting the MPI job"],
     );
 }
 
 #[test]
 fn a_rank_killed_mid_job_ends_the_job_with_an_error_over_2_ranks() {
-    ends_with_error(2, "kill-rank", &["signal 9"]);
+    let r = ends_with_error(2, "kill-rank", &[]);
+    assert!(killed_by_sigkill(&r), "{:?}\n{}", r.status, r.stderr);
 }
 
 #[test]
 fn a_rank_killed_mid_job_ends_the_job_with_an_error_over_4_ranks() {
-    ends_with_error(4, "kill-rank", &["signal 9"]);
+    let r = ends_with_error(4, "kill-rank", &[]);
+    assert!(killed_by_sigkill(&r), "{:?}\n{}", r.status, r.stderr);
 }
 
 #[test]

@@ -29,7 +29,7 @@ use multiproc_process::{Process, ProcessError};
 
 use crate::error::PoolError;
 use crate::result::{Outcome, Sink};
-use crate::transport::{Event, TaskSender, Transport, Watch};
+use crate::transport::{Event, ReplyReader, TaskSender, Transport, Watch};
 use crate::wire::{self, ChunkHeader};
 
 /// What a [`Source`] had to give.
@@ -82,6 +82,9 @@ pub(crate) struct Control {
 pub(crate) struct Slot {
     pub(crate) pid: i32,
     pub(crate) state: Mutex<SlotState>,
+    /// Its replies, for a [`Claim`], where the transport allows. Read without the state
+    /// lock: the transport reads them holding their own lock and then takes the state's.
+    pub(crate) replies: Option<Arc<dyn ReplyReader>>,
 }
 
 pub(crate) struct SlotState {
@@ -145,7 +148,7 @@ impl Claim {
         st: &mut SlotState,
         shared: &Arc<Shared>,
     ) -> Option<Claim> {
-        if st.closed || st.held.is_none() || !st.tx.reads_replies() {
+        if st.closed || st.held.is_none() || slot.replies.is_none() {
             return None;
         }
         let ticket = NEXT_TICKET.fetch_add(1, Ordering::Relaxed);
@@ -162,16 +165,23 @@ impl Claim {
     /// passed) and delivers it to the call's sink; gives the claim back to the handler if
     /// it does not. Returns at once if the claim is over.
     pub(crate) fn poll(&self, until: Instant) {
+        let Some(replies) = &self.slot.replies else {
+            return;
+        };
         let mut buf = Vec::new();
         loop {
-            let mut st = lock(&self.slot.state);
-            if st.claim != self.ticket {
+            if lock(&self.slot.state).claim != self.ticket {
                 return;
             }
-            match st.tx.try_recv(&mut buf) {
+            // Not under the state lock: the transport takes that lock while holding the
+            // reply channel's. Whoever takes a reply message takes the chunk it answers.
+            match replies.try_recv(&mut buf) {
                 Ok(false) => {}
                 Ok(true) => {
-                    st.claim = 0;
+                    let mut st = lock(&self.slot.state);
+                    if st.claim == self.ticket {
+                        st.claim = 0;
+                    }
                     let held = st.held.take();
                     let good = buf.first() == Some(&wire::TAG_RESULTS);
                     if !good {
@@ -201,13 +211,10 @@ impl Claim {
                 }
                 Err(_) => {
                     // It is gone: the handler, watching its exit, fails the task.
-                    st.claim = 0;
-                    drop(st);
-                    self.shared.wake();
+                    self.release();
                     return;
                 }
             }
-            drop(st);
             if Instant::now() >= until {
                 self.release();
                 return;
@@ -420,6 +427,7 @@ impl Handler {
         log::debug!("pool worker {pid} started");
         let slot = Arc::new(Slot {
             pid,
+            replies: started.replies,
             state: Mutex::new(SlotState {
                 tx: started.tx,
                 ready: false,
@@ -733,50 +741,7 @@ impl Handler {
     }
 }
 
-/// Hands the results of one chunk to its sink, task by task, parsing them from the
-/// message as the sink takes them.
+/// Hands the results of one chunk to its sink.
 fn deliver_results(pid: i32, body: &[u8], held: Held) {
-    let mut pos = 0;
-    let n = wire::take_u32(body, &mut pos).unwrap_or(0);
-    let n = n.min(held.count);
-    let (start, count) = (held.start, held.count);
-    let mut outcomes = (0..count).filter_map(|i| {
-        let index = start + i as usize;
-        let entry = if i < n {
-            wire::take_entry(body, &mut pos)
-        } else {
-            None
-        };
-        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-        let outcome = match entry {
-            Some((wire::OUT_OK, b)) => Outcome::Value(b),
-            Some((wire::OUT_SKIPPED, _)) => return None,
-            Some((wire::OUT_PANICKED, b)) => Outcome::Failed(PoolError::Panicked {
-                index,
-                pid,
-                message: text(b),
-            }),
-            Some((wire::OUT_ARG_DECODE, b)) => Outcome::Failed(PoolError::ArgumentDecode {
-                index,
-                pid,
-                reason: text(b),
-            }),
-            Some((wire::OUT_RESULT_ENCODE, b)) => Outcome::Failed(PoolError::ResultEncode {
-                index,
-                pid,
-                reason: text(b),
-            }),
-            Some((wire::OUT_BAD_FUNCTION, b)) => Outcome::Failed(PoolError::BadFunction {
-                index,
-                pid,
-                reason: text(b),
-            }),
-            _ => Outcome::Failed(PoolError::ResultDecode {
-                index,
-                reason: format!("worker {pid} sent a malformed results message"),
-            }),
-        };
-        Some((index, outcome))
-    });
-    held.sink.deliver_all(&mut outcomes);
+    held.sink.deliver_chunk(pid, held.start, held.count, body);
 }

@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{PoolError, panic_message};
 use crate::handler::Claim;
+use crate::wire;
 
 /// What became of one task, as the handler thread hands it to a sink.
 #[derive(Debug)]
@@ -38,6 +39,12 @@ pub(crate) trait Sink: Send + Sync {
             self.deliver(index, outcome);
         }
     }
+    /// The results message body of one chunk from worker `pid`, tasks `start` to
+    /// `start + count - 1`: as [`deliver_all`](Self::deliver_all) of its entries.
+    fn deliver_chunk(&self, pid: i32, start: usize, count: u32, body: &[u8]) {
+        let mut entries = ChunkEntries::new(pid, start, count, body);
+        self.deliver_all(&mut std::iter::from_fn(|| entries.next_outcome()));
+    }
     /// The input ran out after `total` items, or failed at item `total` with `error`.
     fn end_input(&self, total: usize, error: Option<PoolError>);
     /// The call cannot finish (the pool was terminated or broke); `error` is rewritten
@@ -50,6 +57,85 @@ pub(crate) trait Sink: Send + Sync {
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The entries of a chunk's results message, task by task.
+pub(crate) struct ChunkEntries<'a> {
+    pid: i32,
+    start: usize,
+    count: u32,
+    /// Entries the message holds (at most `count`).
+    sent: u32,
+    i: u32,
+    pos: usize,
+    body: &'a [u8],
+}
+
+impl<'a> ChunkEntries<'a> {
+    pub(crate) fn new(pid: i32, start: usize, count: u32, body: &'a [u8]) -> Self {
+        let mut pos = 0;
+        let sent = wire::take_u32(body, &mut pos).unwrap_or(0).min(count);
+        ChunkEntries {
+            pid,
+            start,
+            count,
+            sent,
+            i: 0,
+            pos,
+            body,
+        }
+    }
+
+    /// The next task's index and what came of it; skipped items (whose argument failed
+    /// to encode, which the caller has already reported) are passed over.
+    #[inline]
+    pub(crate) fn next_outcome(&mut self) -> Option<(usize, Outcome<'a>)> {
+        loop {
+            if self.i >= self.count {
+                return None;
+            }
+            let index = self.start + self.i as usize;
+            let entry = if self.i < self.sent {
+                wire::take_entry(self.body, &mut self.pos)
+            } else {
+                None
+            };
+            self.i += 1;
+            if let Some((wire::OUT_OK, b)) = entry {
+                return Some((index, Outcome::Value(b)));
+            }
+            let pid = self.pid;
+            let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+            let e = match entry {
+                Some((wire::OUT_SKIPPED, _)) => continue,
+                Some((wire::OUT_PANICKED, b)) => PoolError::Panicked {
+                    index,
+                    pid,
+                    message: text(b),
+                },
+                Some((wire::OUT_ARG_DECODE, b)) => PoolError::ArgumentDecode {
+                    index,
+                    pid,
+                    reason: text(b),
+                },
+                Some((wire::OUT_RESULT_ENCODE, b)) => PoolError::ResultEncode {
+                    index,
+                    pid,
+                    reason: text(b),
+                },
+                Some((wire::OUT_BAD_FUNCTION, b)) => PoolError::BadFunction {
+                    index,
+                    pid,
+                    reason: text(b),
+                },
+                _ => PoolError::ResultDecode {
+                    index,
+                    reason: format!("worker {pid} sent a malformed results message"),
+                },
+            };
+            return Some((index, Outcome::Failed(e)));
+        }
+    }
 }
 
 /// Decodes a task result, catching a panicking `Deserialize`.
@@ -594,6 +680,35 @@ where
         (sink, AsyncResult { cell, claim: None })
     }
 
+    /// Takes the outcomes of some tasks. Values are decoded straight into the slots,
+    /// under the lock: the only other taker of this lock is a failure or the end of the
+    /// input, which this chunk's decoding delays by microseconds, while an intermediate
+    /// vector of the values cost a copy of each. It stops at the first failure, which
+    /// ends the call (outside the lock).
+    fn take_all<'a>(&self, outcomes: impl IntoIterator<Item = (usize, Outcome<'a>)>) {
+        let mut st = lock(&self.state);
+        if st.done {
+            return;
+        }
+        for (index, outcome) in outcomes {
+            let r = match outcome {
+                Outcome::Value(bytes) => decode::<R>(index, bytes),
+                Outcome::Failed(e) => Err(e),
+            };
+            match r {
+                Ok(v) => st.store(index, v),
+                Err(e) => {
+                    drop(st);
+                    return self.fail(e);
+                }
+            }
+        }
+        if let Some(values) = st.complete() {
+            drop(st);
+            self.finish(Ok(values));
+        }
+    }
+
     /// A call that failed before it reached the pool: its error callback runs here, in the
     /// calling thread.
     pub(crate) fn failed(error: PoolError, callbacks: Callbacks<T>) -> AsyncResult<T> {
@@ -655,34 +770,14 @@ where
     }
 
     fn deliver_all(&self, outcomes: &mut dyn Iterator<Item = (usize, Outcome<'_>)>) {
-        if lock(&self.state).done {
-            return;
-        }
-        // Decode straight into the slots, under the lock: the only other taker of this
-        // lock is a failure or the end of the input, which this chunk's decoding delays by
-        // microseconds, while an intermediate vector of the values cost a copy of each.
-        // Stop at the first failure, which ends the call (outside the lock).
-        let mut st = lock(&self.state);
-        if st.done {
-            return;
-        }
-        for (index, outcome) in outcomes {
-            let r = match outcome {
-                Outcome::Value(bytes) => decode::<R>(index, bytes),
-                Outcome::Failed(e) => Err(e),
-            };
-            match r {
-                Ok(v) => st.store(index, v),
-                Err(e) => {
-                    drop(st);
-                    return self.fail(e);
-                }
-            }
-        }
-        if let Some(values) = st.complete() {
-            drop(st);
-            self.finish(Ok(values));
-        }
+        self.take_all(outcomes);
+    }
+
+    fn deliver_chunk(&self, pid: i32, start: usize, count: u32, body: &[u8]) {
+        // Parsed, decoded and stored in one monomorphic loop: no call through a trait
+        // object per task.
+        let mut entries = ChunkEntries::new(pid, start, count, body);
+        self.take_all(std::iter::from_fn(|| entries.next_outcome()));
     }
 
     fn end_input(&self, total: usize, error: Option<PoolError>) {

@@ -25,23 +25,16 @@ pub trait TaskSender: Send {
     /// Sends one whole message (a chunk of tasks, or the stop message). An error means
     /// that the worker is gone or going.
     fn send(&mut self, msg: &[u8]) -> io::Result<()>;
+}
 
-    /// Whether a submitting thread may read this worker's replies itself with
-    /// [`try_recv`](Self::try_recv) (the local transport: a thread waiting for an
-    /// `apply_async` result reads it straight from the worker, and the handler thread
-    /// drops out of the round trip).
-    fn reads_replies(&self) -> bool {
-        false
-    }
-
+/// A share of a worker's reply channel, for transports that let a submitting thread read
+/// a reply itself (the local one: a thread waiting for an `apply_async` result reads it
+/// straight from the worker, and the handler thread drops out of the round trip). Each
+/// message is taken whole by exactly one reader, this one or the transport's.
+pub trait ReplyReader: Send + Sync {
     /// Takes the worker's next message into `buf` if one has arrived, without waiting;
-    /// whether it did. An error means that the worker is gone. Called only when
-    /// [`reads_replies`](Self::reads_replies) is true, and only while the handler does
-    /// not read this worker's replies (see [`Watch`]).
-    fn try_recv(&mut self, buf: &mut Vec<u8>) -> io::Result<bool> {
-        let _ = buf;
-        Ok(false)
-    }
+    /// whether it did. An error means that the worker is gone.
+    fn try_recv(&self, buf: &mut Vec<u8>) -> io::Result<bool>;
 }
 
 /// A worker [`Transport::wait`] watches.
@@ -49,9 +42,9 @@ pub trait TaskSender: Send {
 pub struct Watch {
     /// The worker.
     pub key: usize,
-    /// Whether to read its replies: `false` when it is idle, or when a submitting thread
-    /// reads them itself. Its exit is watched either way; when its replies are not
-    /// watched, none are read after it exits either.
+    /// Whether to wait for its replies: `false` when it is idle, or when a submitting
+    /// thread reads them itself. Its exit is watched either way, and what it sent before
+    /// it exited is taken then.
     pub replies: bool,
 }
 
@@ -64,6 +57,8 @@ pub struct Started {
     pub pid: i32,
     /// Where its tasks go.
     pub tx: Box<dyn TaskSender>,
+    /// Its replies, for submitting threads, if the transport allows.
+    pub replies: Option<Arc<dyn ReplyReader>>,
 }
 
 impl std::fmt::Debug for Started {
@@ -139,27 +134,25 @@ pub fn serve_message(msg: &[u8], out: &mut Vec<u8>) -> Served {
     wire::serve_message(msg, out)
 }
 
-/// The sending end of a local worker's task pipe, and a share of its result pipe.
-struct PipeSender {
-    tx: Connection,
-    rx: Arc<Mutex<Connection>>,
+/// The sending end of a local worker's task pipe.
+struct PipeSender(Connection);
+
+impl TaskSender for PipeSender {
+    fn send(&mut self, msg: &[u8]) -> io::Result<()> {
+        self.0.send_bytes(msg).map_err(io::Error::other)
+    }
 }
 
 fn lock_rx(rx: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
     rx.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-impl TaskSender for PipeSender {
-    fn send(&mut self, msg: &[u8]) -> io::Result<()> {
-        self.tx.send_bytes(msg).map_err(io::Error::other)
-    }
+/// A share of a local worker's result pipe.
+struct PipeReader(Arc<Mutex<Connection>>);
 
-    fn reads_replies(&self) -> bool {
-        true
-    }
-
-    fn try_recv(&mut self, buf: &mut Vec<u8>) -> io::Result<bool> {
-        let mut rx = lock_rx(&self.rx);
+impl ReplyReader for PipeReader {
+    fn try_recv(&self, buf: &mut Vec<u8>) -> io::Result<bool> {
+        let mut rx = lock_rx(&self.0);
         match rx.poll(Some(Duration::ZERO)) {
             Ok(false) => Ok(false),
             Ok(true) => {
@@ -177,8 +170,7 @@ impl TaskSender for PipeSender {
 struct LocalWorker {
     key: usize,
     process: Process<()>,
-    /// The receiving end of its result pipe, shared with its [`PipeSender`], which reads
-    /// from it only while the handler does not.
+    /// The receiving end of its result pipe, shared with its [`PipeReader`].
     rx: Arc<Mutex<Connection>>,
     /// Its descriptor, for waiting without taking the lock.
     rx_fd: RawFd,
@@ -237,7 +229,8 @@ impl Transport for LocalTransport {
         Ok(Started {
             key,
             pid,
-            tx: Box::new(PipeSender { tx: task_tx, rx }),
+            tx: Box::new(PipeSender(task_tx)),
+            replies: Some(Arc::new(PipeReader(rx))),
         })
     }
 
@@ -298,9 +291,13 @@ impl Transport for LocalTransport {
             if given_up.contains(&w.key) {
                 continue;
             }
-            let replies = watched.iter().any(|x| x.key == w.key && x.replies);
             let mut rx = lock_rx(&w.rx);
             let alive = if is_rx {
+                // A thread with a claim may have taken the message since the wait saw it:
+                // look again under the lock rather than block in the read.
+                if !matches!(rx.poll(Some(Duration::ZERO)), Ok(true)) {
+                    continue;
+                }
                 match rx.recv_bytes_ref() {
                     Ok(m) => on(w.key, Event::Message(m)),
                     Err(e) => {
@@ -311,9 +308,9 @@ impl Transport for LocalTransport {
                     }
                 }
             } else {
-                // It exited: hand over what it sent before, where its replies are ours.
+                // It exited: hand over what it sent before.
                 let mut alive = true;
-                while replies && alive && matches!(rx.poll(Some(Duration::ZERO)), Ok(true)) {
+                while alive && matches!(rx.poll(Some(Duration::ZERO)), Ok(true)) {
                     alive = match rx.recv_bytes_ref() {
                         Ok(m) => on(w.key, Event::Message(m)),
                         Err(_) => false,

@@ -14,6 +14,7 @@
 //! own. The function crosses as an [`FnRef`] together with a runner monomorphized for its
 //! argument and result types, so one long-lived worker runs any function of the binary.
 
+use std::mem::MaybeUninit;
 use std::panic::{self, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
@@ -137,8 +138,11 @@ impl Extend<u8> for Appender<'_> {
 /// A postcard output over a fixed window that copies short pieces (a varint, a small
 /// integer) with inline moves: postcard's own slice output calls `memcpy` for every
 /// piece, which costs more than encoding a small task argument or result.
+///
+/// The window is the vector's spare capacity, written without being zeroed first (which
+/// cost more than encoding a `u64`): `len` bytes at its start are initialized.
 struct Window<'a> {
-    buf: &'a mut [u8],
+    buf: &'a mut [MaybeUninit<u8>],
     len: usize,
 }
 
@@ -151,7 +155,7 @@ impl postcard::ser_flavors::Flavor for Window<'_> {
             .buf
             .get_mut(self.len)
             .ok_or(postcard::Error::SerializeBufferFull)?;
-        *slot = byte;
+        slot.write(byte);
         self.len += 1;
         Ok(())
     }
@@ -167,8 +171,17 @@ impl postcard::ser_flavors::Flavor for Window<'_> {
         macro_rules! fixed {
             ($($n:literal)*) => {
                 match data.len() {
-                    $($n => dst[..$n].copy_from_slice(&data[..$n]),)*
-                    _ => dst.copy_from_slice(data),
+                    $($n => {
+                        let src: &[u8; $n] = data.try_into().expect("length checked");
+                        for (d, b) in dst.iter_mut().zip(src) {
+                            d.write(*b);
+                        }
+                    })*
+                    _ => {
+                        for (d, b) in dst.iter_mut().zip(data) {
+                            d.write(*b);
+                        }
+                    }
                 }
             };
         }
@@ -197,8 +210,8 @@ pub(crate) fn put_value<T: Serialize>(
     // A value that does not fit (or whose Serialize errs) goes the general way below; one
     // that panics is reported at once, so its Serialize runs once.
     const SMALL: usize = 64;
-    out.resize(at + 5 + SMALL, 0);
-    let window = &mut out[at + 5..];
+    out.reserve(5 + SMALL);
+    let window = &mut out.spare_capacity_mut()[5..5 + SMALL];
     match panic::catch_unwind(AssertUnwindSafe(|| {
         postcard::serialize_with_flavor(
             value,
@@ -209,14 +222,19 @@ pub(crate) fn put_value<T: Serialize>(
         )
     })) {
         Ok(Ok(bytes)) => {
-            out[at] = kind;
-            out[at + 1..at + 5].copy_from_slice(&(bytes as u32).to_le_bytes());
-            out.truncate(at + 5 + bytes);
+            let spare = out.spare_capacity_mut();
+            spare[0].write(kind);
+            for (d, b) in spare[1..5].iter_mut().zip((bytes as u32).to_le_bytes()) {
+                d.write(b);
+            }
+            // SAFETY: the capacity is at least `at + 5 + SMALL` (reserved above), and the
+            // `5 + bytes` bytes after `at` are initialized: the header just now, and the
+            // `bytes` (at most SMALL) that the window reports it wrote.
+            unsafe { out.set_len(at + 5 + bytes) };
             return Ok(());
         }
-        Ok(Err(_)) => out.truncate(at),
+        Ok(Err(_)) => {}
         Err(p) => {
-            out.truncate(at);
             return Err(format!(
                 "its Serialize panicked: {}",
                 panic_message(p.as_ref())

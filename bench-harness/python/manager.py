@@ -6,6 +6,8 @@ Measures, with multiprocessing's default context:
 - dict_set_child: `d[k] = v` on a `Manager().dict()` proxy, timed inside a child process,
   per op;
 - dict_get_child: `d[k]` on the same proxy from the child, per op;
+- dict_update_child: one `d.update(pairs)` of `--batch` pairs from the child, per key
+  (CPython's batched write; it has no batched read);
 - startup: `Manager()` + `m.dict()` + one `d[1] = 1` + `m.shutdown()`, per start-up.
 
 Prints, as CSV on standard output, one line per operation with the median and the 90th
@@ -47,6 +49,13 @@ def measure_in_child(d, conn, reps, batch):
                 op(i)
             samples.append((time.perf_counter() - t0) / batch)
         out[name] = samples
+    d.update({i & 1023: i for i in range(batch)})  # warm-up
+    samples = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        d.update({i & 1023: i for i in range(batch)})
+        samples.append((time.perf_counter() - t0) / batch)
+    out["update"] = samples
     conn.send(out)
     conn.close()
 
@@ -63,7 +72,7 @@ def dict_from_child(reps, batch):
         p.join()
         if p.exitcode != 0:
             raise RuntimeError(f"measuring child exited with {p.exitcode}")
-    return out["set"], out["get"]
+    return out["set"], out["get"], out["update"]
 
 
 def startup(n):
@@ -95,9 +104,10 @@ def main():
     print(f"# {sys.implementation.name} {sys.version.split()[0]}, "
           f"start method {mp.get_start_method()}", file=sys.stderr)
     print("op,median_us,p90_us")
-    set_s, get_s = dict_from_child(args.reps, args.batch)
+    set_s, get_s, update_s = dict_from_child(args.reps, args.batch)
     report("dict_set_child", set_s)
     report("dict_get_child", get_s)
+    report("dict_update_child", update_s)
     report("startup", startup(args.startups))
 
 

@@ -233,6 +233,8 @@ pub fn api_charts(s: &ApiStudy) -> Vec<(String, Chart)> {
             &[
                 Op::ManagerDictSet,
                 Op::ManagerDictGet,
+                Op::ManagerDictUpdate,
+                Op::ManagerDictGetMany,
                 Op::ManagerStartup,
                 Op::ManagerStartupFork,
             ],

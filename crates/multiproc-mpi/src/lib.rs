@@ -37,9 +37,11 @@
 //! message from rank 0 to a worker rank and its results one message back; functions cross
 //! as offsets inside the binary, which every rank shares. MPI is initialized with
 //! `MPI_THREAD_SERIALIZED`, and rank 0's MPI calls (the handler's and those of threads
-//! that hand an `apply_async` task straight to an idle worker) take one lock. Idle ranks
-//! poll for messages for 100 µs, then sleep between polls (20 µs doubling to 1 ms on the
-//! workers, 200 µs at most on rank 0), so a waiting job leaves the cores to others.
+//! that hand an `apply_async` task straight to an idle worker, and of threads waiting for
+//! such a task's result, which read the worker's reply themselves) take one lock. Idle
+//! ranks poll for messages, then sleep between polls (workers: 500 µs, then 20 µs
+//! doubling to 1 ms; rank 0's handler: 100 µs, then 20 µs doubling to 200 µs, woken at
+//! once by new work), so a waiting job leaves the cores to others.
 //!
 //! ## Failures
 //!
@@ -74,7 +76,9 @@ use std::time::{Duration, Instant};
 use mpi::Threading;
 use mpi::topology::{Rank, SimpleCommunicator};
 use mpi::traits::{Communicator, CommunicatorCollectives, Destination, MatchedReceiveVec, Source};
-use multiproc_pool::transport::{self, Event, Served, Started, TaskSender, Transport, Watch};
+use multiproc_pool::transport::{
+    self, Event, ReplyReader, Served, Started, TaskSender, Transport, Watch,
+};
 use multiproc_process::{ExitStatus, StartMethod};
 
 pub use multiproc_pool::{AsyncResult, Callbacks, IMapIterator, Pool, PoolError};
@@ -153,7 +157,14 @@ impl Backoff {
     }
 }
 
+/// How long rank 0's handler polls before it sleeps (20 µs, doubling to 200 µs).
 const SPIN: Duration = Duration::from_micros(100);
+
+/// How long a worker rank polls after its last message before it sleeps (20 µs, doubling
+/// to 1 ms). Longer than the handler's longest sleep: a worker that stopped polling before
+/// the handler woke made every later task pay both sleeps (some 400 µs a task, measured
+/// with one worker rank), where polling keeps a task's round trip at a few microseconds.
+const WORKER_SPIN: Duration = Duration::from_micros(500);
 
 /// Runs `main` on rank 0 with a pool whose workers are the other ranks of the job.
 ///
@@ -253,7 +264,7 @@ fn serve(world: &SimpleCommunicator) {
     master.send(transport::READY);
     let mut out = Vec::new();
     loop {
-        let mut backoff = Backoff::new(SPIN, Duration::from_millis(1));
+        let mut backoff = Backoff::new(WORKER_SPIN, Duration::from_millis(1));
         let msg = loop {
             if let Some(probed) = master.immediate_matched_probe() {
                 break probed.matched_receive_vec::<u8>().0;
@@ -384,16 +395,46 @@ impl MpiTransport {
     }
 }
 
-fn readable(fd: BorrowedFd<'_>) -> bool {
+/// Whether `fd` becomes readable within `wait` (zero: whether it is now).
+fn readable(fd: BorrowedFd<'_>, wait: Duration) -> bool {
     let mut p = libc::pollfd {
         fd: fd.as_raw_fd(),
         events: libc::POLLIN,
         revents: 0,
     };
-    // SAFETY: one valid pollfd, a count of 1 and no wait; the descriptor is borrowed for
-    // the call.
-    let n = unsafe { libc::poll(&mut p, 1, 0) };
+    let ts = libc::timespec {
+        tv_sec: wait.as_secs() as libc::time_t,
+        tv_nsec: wait.subsec_nanos() as libc::c_long,
+    };
+    // SAFETY: one valid pollfd, a count of 1, a valid timeout and no signal mask; the
+    // descriptor is borrowed for the call.
+    let n = unsafe { libc::ppoll(&mut p, 1, &ts, std::ptr::null()) };
     n > 0
+}
+
+/// The next message to rank 0 from `rank`.
+fn probe_rank(rank: Rank) -> Option<Vec<u8>> {
+    let world = SimpleCommunicator::world();
+    let _g = mpi_lock();
+    let probed = world.process_at_rank(rank).immediate_matched_probe()?;
+    Some(probed.matched_receive_vec::<u8>().0)
+}
+
+/// One worker rank's replies, for a thread waiting on an `apply_async` result: it reads
+/// the reply itself (one MPI probe and receive) instead of waiting for the handler thread
+/// and then being woken by it.
+struct RankReplies(Rank);
+
+impl ReplyReader for RankReplies {
+    fn try_recv(&self, buf: &mut Vec<u8>) -> io::Result<bool> {
+        match probe_rank(self.0) {
+            Some(m) => {
+                *buf = m;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
 }
 
 impl Transport for MpiTransport {
@@ -417,8 +458,7 @@ impl Transport for MpiTransport {
                 rank,
                 failed: self.failed.clone(),
             }),
-            // One MPI receive serves every worker: replies are the handler's alone.
-            replies: None,
+            replies: Some(Arc::new(RankReplies(rank))),
         })
     }
 
@@ -437,26 +477,37 @@ impl Transport for MpiTransport {
             return;
         }
         let deadline = Instant::now() + timeout;
-        let mut backoff = Backoff::new(SPIN, Duration::from_micros(200));
+        let start = Instant::now();
+        let mut sleep = Duration::from_micros(20);
         loop {
+            // Only the ranks whose replies are the handler's: a thread with a claim reads
+            // its worker's reply itself.
             let mut got = 0;
-            while let Some((msg, rank)) = probe_any() {
-                got += 1;
-                // Every message is taken (MPI has no per-worker channel to leave unread);
-                // idle workers send none.
-                if watched.iter().any(|w| w.key == rank as usize) {
-                    on(rank as usize, Event::Message(&msg));
-                } else {
-                    log::warn!("a message from MPI rank {rank}, which is not a worker now");
-                }
-                if got >= watched.len() {
-                    break;
+            for w in watched.iter().filter(|w| w.replies) {
+                if let Some(msg) = probe_rank(w.key as Rank) {
+                    got += 1;
+                    on(w.key, Event::Message(&msg));
                 }
             }
-            if got > 0 || readable(wake) || Instant::now() >= deadline {
+            if got > 0 || Instant::now() >= deadline {
                 return;
             }
-            backoff.snooze();
+            // Poll, then sleep on the wake-up socket, so that a submitter's wake-up ends
+            // the sleep at once.
+            if start.elapsed() < SPIN {
+                if readable(wake, Duration::ZERO) {
+                    return;
+                }
+                std::hint::spin_loop();
+            } else {
+                if readable(
+                    wake,
+                    sleep.min(deadline.saturating_duration_since(Instant::now())),
+                ) {
+                    return;
+                }
+                sleep = (sleep * 2).min(Duration::from_micros(200));
+            }
         }
     }
 

@@ -238,6 +238,46 @@ fn async_result_states(m: StartMethod) {
     finish(pool);
 }
 
+/// An `apply_async` task handed straight to an idle worker comes with a claim on the
+/// worker's reply for the thread that waits; when no thread waits, the reply must still
+/// arrive and free the worker: when the result is dropped, when only `ready` is asked,
+/// and when nobody asks at all (the handler takes over the claim).
+fn apply_async_replies_nobody_waits_for(m: StartMethod) {
+    let _w = watchdog(LONG, "apply_async_replies_nobody_waits_for");
+    let pool = pool(m, 1);
+    // Dropped at once: the worker is freed for the map that follows.
+    drop(pool.apply_async(sleep_then, 20).unwrap());
+    assert_eq!(pool.map(square, 0..10).unwrap(), expected(10));
+    // Never waited on: the one worker must still serve a map, then the result is there.
+    let r = pool.apply_async(square, 7).unwrap();
+    assert_eq!(pool.map(square, 0..100).unwrap(), expected(100));
+    assert!(r.ready(), "the reply arrived while the map ran");
+    assert_eq!(r.get_timeout(Duration::from_secs(1)), Ok(49));
+    // Only `ready` asked, in a loop: it reads the reply itself.
+    let r = pool.apply_async(square, 8).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !r.ready() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "ready() never turned true"
+        );
+        std::thread::yield_now();
+    }
+    assert_eq!(r.successful(), Some(true));
+    assert_eq!(r.get_timeout(Duration::ZERO), Ok(64));
+    // A reply that takes longer than the waiting thread polls: handed to the handler.
+    let r = pool.apply_async(sleep_then, 50).unwrap();
+    assert_eq!(r.get_timeout(Duration::from_secs(60)), Ok(50));
+    // Many results, taken in reverse order.
+    let rs: Vec<_> = (0..50)
+        .map(|i| pool.apply_async(square, i).unwrap())
+        .collect();
+    for (i, r) in rs.into_iter().enumerate().rev() {
+        assert_eq!(r.get_timeout(Duration::from_secs(60)), Ok(square(i as u64)));
+    }
+    finish(pool);
+}
+
 fn sleep_then(ms: u64) -> u64 {
     std::thread::sleep(Duration::from_millis(ms));
     ms
@@ -348,6 +388,7 @@ for_each_method!(
     apply_async_orders_results,
     apply_async_from_many_threads,
     async_result_states,
+    apply_async_replies_nobody_waits_for,
     callbacks_run_on_the_handler_thread,
     closed_pool_refuses_work,
     zero_processes_is_an_error,

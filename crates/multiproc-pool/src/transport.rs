@@ -134,6 +134,9 @@ pub fn serve_message(msg: &[u8], out: &mut Vec<u8>) -> Served {
     wire::serve_message(msg, out)
 }
 
+/// How long the handler polls for a reply it is owed before it sleeps.
+const HANDLER_SPIN: Duration = Duration::from_micros(30);
+
 /// The sending end of a local worker's task pipe.
 struct PipeSender(Connection);
 
@@ -272,14 +275,34 @@ impl Transport for LocalTransport {
                     what.push((*i, false));
                 }
             }
-            match wait(&objs, Some(timeout)) {
-                Ok(r) => r,
-                Err(e) => {
-                    log::error!("pool handler cannot wait: {e}");
-                    std::thread::sleep(Duration::from_millis(10));
-                    Vec::new()
+            // While a worker owes the handler a reply, poll for a few microseconds before
+            // sleeping: a chunk of quick tasks is answered within that, and the next one
+            // goes out without a wake-up of this thread (20 to 45 µs here).
+            let mut ready = Vec::new();
+            if watched.iter().any(|w| w.replies) {
+                let spin_until = Instant::now() + HANDLER_SPIN;
+                while Instant::now() < spin_until {
+                    match wait(&objs, Some(Duration::ZERO)) {
+                        Ok(r) if r.is_empty() => std::hint::spin_loop(),
+                        Ok(r) => {
+                            ready = r;
+                            break;
+                        }
+                        Err(_) => break,
+                    }
                 }
             }
+            if ready.is_empty() {
+                ready = match wait(&objs, Some(timeout)) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        log::error!("pool handler cannot wait: {e}");
+                        std::thread::sleep(Duration::from_millis(10));
+                        Vec::new()
+                    }
+                };
+            }
+            ready
         };
         let mut given_up = Vec::new();
         for k in ready {

@@ -154,6 +154,17 @@ fn parse_scale(s: &str) -> Result<f64, String> {
     }
 }
 
+/// The `--workers` list, sorted and without repeats; `None` when it was not given.
+fn worker_counts(workers: &[u64]) -> Option<Vec<usize>> {
+    if workers.is_empty() {
+        return None;
+    }
+    let mut w: Vec<usize> = workers.iter().map(|&w| w as usize).collect();
+    w.sort_unstable();
+    w.dedup();
+    Some(w)
+}
+
 /// `n` scaled by `f`, at least 1.
 fn scaled(n: usize, f: f64) -> usize {
     ((n as f64 * f).round() as usize).max(1)
@@ -417,10 +428,8 @@ fn run(cli: &Cli, sel: &Selection) -> Result<(), String> {
             config.queue_items = scaled(config.queue_items as usize, f) as u64;
             config.lock_increments = scaled(config.lock_increments as usize, f) as u64;
         }
-        if !o.workers.is_empty() {
-            config.workers = o.workers.iter().map(|&w| w as usize).collect();
-            config.workers.sort_unstable();
-            config.workers.dedup();
+        if let Some(w) = worker_counts(&o.workers) {
+            config.workers = w;
         }
         if let Some(r) = o.repetitions {
             config.reps = r as usize;
@@ -516,10 +525,8 @@ fn run(cli: &Cli, sel: &Selection) -> Result<(), String> {
             config.apply_reps = scaled(config.apply_reps, f);
             config.prime_count = scaled(config.prime_count as usize, f) as u64;
         }
-        if !o.workers.is_empty() {
-            config.workers = o.workers.iter().map(|&w| w as usize).collect();
-            config.workers.sort_unstable();
-            config.workers.dedup();
+        if let Some(w) = worker_counts(&o.workers) {
+            config.workers = w;
         }
         if let Some(r) = o.repetitions {
             config.reps = r as usize;

@@ -318,6 +318,7 @@ fn stop_workers(ranks: &[Rank], grace: Duration) {
 static STOPPED: AtomicBool = AtomicBool::new(false);
 
 fn await_goodbyes(ranks: &[Rank], deadline: Instant) {
+    let started = Instant::now();
     let mut left: Vec<Rank> = ranks.to_vec();
     let mut backoff = Backoff::new(SPIN, Duration::from_millis(1));
     while !left.is_empty() {
@@ -332,7 +333,7 @@ fn await_goodbyes(ranks: &[Rank], deadline: Instant) {
                 eprintln!(
                     "multiproc-mpi: worker rank(s) {left:?} did not stop within {:?} \
                      (a task still running?); aborting the MPI job",
-                    deadline.saturating_duration_since(Instant::now())
+                    started.elapsed()
                 );
                 SimpleCommunicator::world().abort(75);
             }

@@ -26,8 +26,10 @@ use std::time::{Duration, Instant};
 use multiproc_core::func::FnRef;
 use multiproc_ipc::Connection;
 use multiproc_process::{Process, ProcessError};
+use multiproc_shm::Shared as ShmShared;
 
 use crate::error::PoolError;
+use crate::lane::Lane;
 use crate::result::{Outcome, Sink};
 use crate::transport::{Event, ReplyReader, TaskSender, Transport, Watch};
 use crate::wire::{self, ChunkHeader};
@@ -59,8 +61,9 @@ pub(crate) struct Job {
 
 /// Starts one worker process with the receiving end of its task connection and the
 /// sending end of its result connection.
-pub(crate) type StartFn =
-    Box<dyn FnMut(Connection, Connection) -> Result<Process<()>, ProcessError> + Send>;
+pub(crate) type StartFn = Box<
+    dyn FnMut(Connection, Connection, ShmShared<Lane>) -> Result<Process<()>, ProcessError> + Send,
+>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Status {
@@ -169,57 +172,45 @@ impl Claim {
             return;
         };
         let mut buf = Vec::new();
-        loop {
-            if lock(&self.slot.state).claim != self.ticket {
-                return;
+        // Not under the state lock: the transport takes that lock while holding the
+        // reply channel's. Whoever takes a reply message takes the chunk it answers.
+        let mut mine = || lock(&self.slot.state).claim == self.ticket;
+        match replies.recv_until(&mut buf, until, &mut mine) {
+            Ok(true) => {}
+            Ok(false) => return self.release(),
+            Err(_) => {
+                // It is gone: the handler, watching its exit, fails the task.
+                return self.release();
             }
-            // Not under the state lock: the transport takes that lock while holding the
-            // reply channel's. Whoever takes a reply message takes the chunk it answers.
-            match replies.try_recv(&mut buf) {
-                Ok(false) => {}
-                Ok(true) => {
-                    let mut st = lock(&self.slot.state);
-                    if st.claim == self.ticket {
-                        st.claim = 0;
-                    }
-                    let held = st.held.take();
-                    let good = buf.first() == Some(&wire::TAG_RESULTS);
-                    if !good {
-                        st.poisoned = true;
-                    }
-                    drop(st);
-                    let pid = self.slot.pid;
-                    match held {
-                        Some(h) if good => deliver_results(pid, &buf[1..], h),
-                        Some(h) => {
-                            log::error!("pool worker {pid} sent a malformed message");
-                            for i in 0..h.count as usize {
-                                let index = h.start + i;
-                                let reason = format!("worker {pid} sent a malformed message");
-                                h.sink.deliver(
-                                    index,
-                                    Outcome::Failed(PoolError::ResultDecode { index, reason }),
-                                );
-                            }
-                        }
-                        None => log::error!("pool worker {pid} sent results it was not asked for"),
-                    }
-                    if !good {
-                        self.shared.wake();
-                    }
-                    return;
-                }
-                Err(_) => {
-                    // It is gone: the handler, watching its exit, fails the task.
-                    self.release();
-                    return;
+        }
+        let mut st = lock(&self.slot.state);
+        if st.claim == self.ticket {
+            st.claim = 0;
+        }
+        let held = st.held.take();
+        let good = buf.first() == Some(&wire::TAG_RESULTS);
+        if !good {
+            st.poisoned = true;
+        }
+        drop(st);
+        let pid = self.slot.pid;
+        match held {
+            Some(h) if good => deliver_results(pid, &buf[1..], h),
+            Some(h) => {
+                log::error!("pool worker {pid} sent a malformed message");
+                for i in 0..h.count as usize {
+                    let index = h.start + i;
+                    let reason = format!("worker {pid} sent a malformed message");
+                    h.sink.deliver(
+                        index,
+                        Outcome::Failed(PoolError::ResultDecode { index, reason }),
+                    );
                 }
             }
-            if Instant::now() >= until {
-                self.release();
-                return;
-            }
-            std::hint::spin_loop();
+            None => log::error!("pool worker {pid} sent results it was not asked for"),
+        }
+        if !good {
+            self.shared.wake();
         }
     }
 

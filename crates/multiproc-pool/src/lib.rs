@@ -110,6 +110,7 @@ mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 mod handler;
+mod lane;
 mod pool;
 mod result;
 #[doc(hidden)]

@@ -82,13 +82,14 @@ fn starter<I>(method: StartMethod, max_chunks: Option<usize>, init: Option<(FnRe
 where
     I: Serialize + DeserializeOwned + Clone + Send + 'static,
 {
-    Box::new(move |tasks: Connection, results: Connection| {
+    Box::new(move |tasks: Connection, results: Connection, lane| {
         let n = WORKER_NUMBER.fetch_add(1, Ordering::Relaxed);
         let args = WorkerArgs {
             tasks,
             results,
             init: init.clone(),
             max_chunks,
+            lane,
         };
         let mut p = get_context(method)
             .builder()
@@ -812,6 +813,11 @@ impl Pool {
                             start: 0,
                             count: 1,
                         };
+                        if claimable && let Some(r) = &slot.replies {
+                            // Before the send: the worker may answer before this thread
+                            // looks for the answer.
+                            r.expect_reply();
+                        }
                         st.hand(&msg, held, slot.pid);
                         if claimable {
                             if let Some(claim) = Claim::make(slot, &mut st, &self.shared) {

@@ -2,8 +2,9 @@
 //!
 //! The pool (its handler thread, chunking, result slots, callbacks and the whole public
 //! API) is one piece of code; how chunk messages reach a worker and results come back is
-//! a [`Transport`]. This crate has one for worker processes on this machine (pipes and
-//! exit sentinels); `multiproc-mpi` has one for MPI ranks. A worker, wherever it runs,
+//! a [`Transport`]. This crate has one for worker processes on this machine (pipes, a
+//! shared-memory lane for small messages whose reader polls, and exit sentinels);
+//! `multiproc-mpi` has one for MPI ranks. A worker, wherever it runs,
 //! answers each message with [`serve_message`].
 //!
 //! Not a stable API: it exists for the crates of this workspace, and changes with them.
@@ -15,9 +16,11 @@ use std::time::{Duration, Instant};
 
 use multiproc_ipc::{Connection, pipe};
 use multiproc_process::{ExitStatus, Process, Waitable, wait};
+use multiproc_shm::Shared;
 
 use crate::error::PoolError;
 use crate::handler::StartFn;
+use crate::lane::{self, Lane, Mailbox};
 use crate::wire;
 
 /// The parent's sending end of one worker's task channel.
@@ -35,6 +38,35 @@ pub trait ReplyReader: Send + Sync {
     /// Takes the worker's next message into `buf` if one has arrived, without waiting;
     /// whether it did. An error means that the worker is gone.
     fn try_recv(&self, buf: &mut Vec<u8>) -> io::Result<bool>;
+
+    /// Polls for the worker's next message until `until` (one look if it has passed) or
+    /// until `go_on` says to stop, taking it into `buf`; whether one came. An error means
+    /// that the worker is gone.
+    fn recv_until(
+        &self,
+        buf: &mut Vec<u8>,
+        until: Instant,
+        go_on: &mut dyn FnMut() -> bool,
+    ) -> io::Result<bool> {
+        loop {
+            if !go_on() {
+                return Ok(false);
+            }
+            if self.try_recv(buf)? {
+                return Ok(true);
+            }
+            if Instant::now() >= until {
+                return Ok(false);
+            }
+            std::hint::spin_loop();
+        }
+    }
+
+    /// Called before the chunk whose reply this reader will poll for is sent: a transport
+    /// with a faster way for a reply that is polled for opens it here, so that a worker
+    /// that answers before the poller looks still answers that way. The transport closes
+    /// it again when its own [`Transport::wait`] takes over the worker's replies.
+    fn expect_reply(&self) {}
 }
 
 /// A worker [`Transport::wait`] watches.
@@ -137,12 +169,20 @@ pub fn serve_message(msg: &[u8], out: &mut Vec<u8>) -> Served {
 /// How long the handler polls for a reply it is owed before it sleeps.
 const HANDLER_SPIN: Duration = Duration::from_micros(30);
 
-/// The sending end of a local worker's task pipe.
-struct PipeSender(Connection);
+/// The sending end of a local worker's task pipe, with its lane: a chunk goes through the
+/// lane when the worker polls for it there, and through the pipe otherwise.
+struct PipeSender {
+    conn: Connection,
+    lane: Shared<Lane>,
+}
 
 impl TaskSender for PipeSender {
     fn send(&mut self, msg: &[u8]) -> io::Result<()> {
-        self.0.send_bytes(msg).map_err(io::Error::other)
+        // Stop messages always take the pipe, behind any chunk (see `lane`).
+        if msg.first() == Some(&wire::TAG_CHUNK) && self.lane.down.offer(msg) {
+            return Ok(());
+        }
+        self.conn.send_bytes(msg).map_err(io::Error::other)
     }
 }
 
@@ -150,12 +190,58 @@ fn lock_rx(rx: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
     rx.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// A share of a local worker's result pipe.
-struct PipeReader(Arc<Mutex<Connection>>);
+/// A share of a local worker's result pipe, and its lane's reply mailbox.
+struct PipeReader {
+    rx: Arc<Mutex<Connection>>,
+    lane: Shared<Lane>,
+}
+
+/// Takes the message in `mailbox`, if there is one, into `buf`.
+fn take_into(mailbox: &Mailbox, buf: &mut Vec<u8>) -> bool {
+    mailbox
+        .take_with(|m| {
+            buf.clear();
+            buf.extend_from_slice(m);
+        })
+        .is_some()
+}
 
 impl ReplyReader for PipeReader {
+    /// Looks in the reply mailbox, opened by [`expect_reply`](Self::expect_reply), and
+    /// now and then in the pipe (for a reply too long for the mailbox, or sent while it
+    /// was closed, and for the worker's end).
+    fn recv_until(
+        &self,
+        buf: &mut Vec<u8>,
+        until: Instant,
+        go_on: &mut dyn FnMut() -> bool,
+    ) -> io::Result<bool> {
+        let mut looks = 0u32;
+        loop {
+            if !go_on() {
+                return Ok(false);
+            }
+            if take_into(&self.lane.up, buf) {
+                return Ok(true);
+            }
+            if looks % lane::LOOKS_PER_POLL == 0 && self.try_recv(buf)? {
+                return Ok(true);
+            }
+            if Instant::now() >= until {
+                return Ok(false);
+            }
+            looks = looks.wrapping_add(1);
+            lane::pause(looks);
+        }
+    }
+
+    fn expect_reply(&self) {
+        // Already open (left so by an earlier reply that took the pipe) is as good.
+        self.lane.up.listen();
+    }
+
     fn try_recv(&self, buf: &mut Vec<u8>) -> io::Result<bool> {
-        let mut rx = lock_rx(&self.0);
+        let mut rx = lock_rx(&self.rx);
         match rx.poll(Some(Duration::ZERO)) {
             Ok(false) => Ok(false),
             Ok(true) => {
@@ -177,10 +263,12 @@ struct LocalWorker {
     rx: Arc<Mutex<Connection>>,
     /// Its descriptor, for waiting without taking the lock.
     rx_fd: RawFd,
+    /// Its shared-memory lane, shared with its [`PipeSender`] and [`PipeReader`].
+    lane: Shared<Lane>,
 }
 
 /// Worker processes on this machine, started by the pool's start method, each with a
-/// task pipe, a result pipe and an exit sentinel.
+/// task pipe, a result pipe, a shared-memory lane and an exit sentinel.
 pub(crate) struct LocalTransport {
     start: StartFn,
     workers: Vec<LocalWorker>,
@@ -217,7 +305,8 @@ impl Transport for LocalTransport {
         };
         let (task_rx, task_tx) = pipe(false).map_err(|e| start_err(&e))?;
         let (result_rx, result_tx) = pipe(false).map_err(|e| start_err(&e))?;
-        let process = (self.start)(task_rx, result_tx).map_err(|e| start_err(&e))?;
+        let lane = Shared::<Lane>::new().map_err(|e| start_err(&e))?;
+        let process = (self.start)(task_rx, result_tx, lane.clone()).map_err(|e| start_err(&e))?;
         let pid = process.pid().unwrap_or(-1);
         let key = self.next_key;
         self.next_key += 1;
@@ -228,12 +317,16 @@ impl Transport for LocalTransport {
             process,
             rx: rx.clone(),
             rx_fd,
+            lane: lane.clone(),
         });
         Ok(Started {
             key,
             pid,
-            tx: Box::new(PipeSender(task_tx)),
-            replies: Some(Arc::new(PipeReader(rx))),
+            tx: Box::new(PipeSender {
+                conn: task_tx,
+                lane: lane.clone(),
+            }),
+            replies: Some(Arc::new(PipeReader { rx, lane })),
         })
     }
 
@@ -244,6 +337,23 @@ impl Transport for LocalTransport {
         timeout: Duration,
         on: &mut dyn FnMut(usize, Event<'_>) -> bool,
     ) {
+        // The replies this thread reads come through the pipe: close the reply mailboxes
+        // that a thread waiting for its reply opened, taking what came there first (the
+        // waiter gave up, or was too slow; see `Claim`).
+        let mut taken = Vec::new();
+        let mut from_mailbox = false;
+        for w in watched.iter().filter(|w| w.replies) {
+            if let Some(i) = self.position(w.key) {
+                let up = &self.workers[i].lane.up;
+                if !up.close() && take_into(up, &mut taken) {
+                    on(w.key, Event::Message(&taken));
+                    from_mailbox = true;
+                }
+            }
+        }
+        if from_mailbox {
+            return; // the handler has work to do before it waits
+        }
         // What each waited-on object is: (index in self.workers, whether it is the
         // result pipe rather than the exit sentinel).
         let mut what: Vec<(usize, bool)> = Vec::with_capacity(2 * watched.len());

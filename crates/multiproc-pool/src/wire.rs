@@ -13,6 +13,8 @@
 //! A whole chunk is one message each way, so a trivial task costs no system call of its
 //! own. The function crosses as an [`FnRef`] together with a runner monomorphized for its
 //! argument and result types, so one long-lived worker runs any function of the binary.
+//! A local worker's messages up to [`crate::lane::CAPACITY`] bytes take its shared-memory
+//! lane instead of the pipe whenever the reader polls for them (see [`crate::lane`]).
 
 use std::mem::MaybeUninit;
 use std::panic::{self, AssertUnwindSafe};
@@ -21,10 +23,12 @@ use std::time::{Duration, Instant};
 use multiproc_core::codec;
 use multiproc_core::func::FnRef;
 use multiproc_ipc::Connection;
+use multiproc_shm::Shared;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::panic_message;
+use crate::lane::{self, Lane, Mailbox};
 use crate::transport::Served;
 
 pub(crate) const TAG_CHUNK: u8 = 0;
@@ -43,8 +47,8 @@ pub(crate) const OUT_RESULT_ENCODE: u8 = 3;
 pub(crate) const OUT_SKIPPED: u8 = 4;
 pub(crate) const OUT_BAD_FUNCTION: u8 = 5;
 
-/// How long an idle worker polls its connection before it blocks: a task that arrives
-/// within this time costs no wake-up of a sleeping process (about 20 to 45 µs on the
+/// How long an idle worker polls its mailbox and pipe before it blocks: a task that
+/// arrives within this time costs no wake-up of a sleeping process (about 20 to 45 µs on the
 /// reference machine). Kept short: on two loaded cores, longer spins (200 µs in the
 /// worker, 100 µs in the handler, 50 µs in `get`) made `apply_async` round trips
 /// several times slower, the spinners taking the cores the others needed.
@@ -403,6 +407,8 @@ pub(crate) struct WorkerArgs<I> {
     pub(crate) init: Option<(FnRef, I)>,
     /// Exit after this many chunks (`maxtasksperchild`).
     pub(crate) max_chunks: Option<usize>,
+    /// The shared-memory lane beside the pipes.
+    pub(crate) lane: Shared<Lane>,
 }
 
 /// The body of a worker process.
@@ -412,6 +418,7 @@ pub(crate) fn worker_main<I: Serialize + DeserializeOwned>(args: WorkerArgs<I>) 
         mut results,
         init,
         max_chunks,
+        lane,
     } = args;
     if let Some((f, a)) = init {
         let f = f
@@ -428,22 +435,21 @@ pub(crate) fn worker_main<I: Serialize + DeserializeOwned>(args: WorkerArgs<I>) 
     let mut out = Vec::new();
     let mut done = 0usize;
     loop {
-        // Spin briefly before blocking: a task that comes soon costs no wake-up.
-        let start = Instant::now();
-        while start.elapsed() < SPIN {
-            match tasks.poll(Some(Duration::ZERO)) {
-                Ok(true) | Err(_) => break,
-                Ok(false) => std::hint::spin_loop(),
+        let served = match next_from_lane(&lane.down, &tasks, &mut out) {
+            Some(s) => s,
+            None => {
+                let Ok(msg) = tasks.recv_bytes_ref() else {
+                    return; // the parent is gone
+                };
+                serve_message(msg, &mut out)
             }
-        }
-        let Ok(msg) = tasks.recv_bytes_ref() else {
-            return; // the parent is gone
         };
-        match serve_message(msg, &mut out) {
+        match served {
             Served::Results => {}
             Served::Stop | Served::Malformed => return,
         }
-        if results.send_bytes(&out).is_err() {
+        // The reply takes the lane if the thread waiting for it polls there.
+        if !lane.up.offer(&out) && results.send_bytes(&out).is_err() {
             return;
         }
         done += 1;
@@ -454,6 +460,35 @@ pub(crate) fn worker_main<I: Serialize + DeserializeOwned>(args: WorkerArgs<I>) 
             out = Vec::new();
         }
     }
+}
+
+/// Polls briefly for the next message before the worker blocks on its pipe: a chunk that
+/// comes soon costs no wake-up, and a small one comes through the lane's mailbox, which
+/// is open meanwhile. Serves a message that came through the mailbox; `None` if the pipe
+/// has one, or nothing came.
+fn next_from_lane(down: &Mailbox, tasks: &Connection, out: &mut Vec<u8>) -> Option<Served> {
+    let listening = down.listen();
+    let start = Instant::now();
+    let mut looks = 0u32;
+    loop {
+        if listening && let Some(s) = down.take_with(|m| serve_message(m, out)) {
+            return Some(s); // taking closed the mailbox
+        }
+        if looks % lane::LOOKS_PER_POLL == 0
+            && (start.elapsed() >= SPIN
+                || matches!(tasks.poll(Some(Duration::ZERO)), Ok(true) | Err(_)))
+        {
+            break;
+        }
+        looks = looks.wrapping_add(1);
+        lane::pause(looks);
+    }
+    if listening && !down.close() {
+        // A chunk came as the mailbox was closing: it is earlier than anything in the
+        // pipe (a stop message follows its chunk there).
+        return down.take_with(|m| serve_message(m, out));
+    }
+    None
 }
 
 #[cfg(test)]

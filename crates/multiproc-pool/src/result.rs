@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
+use std::mem::{ManuallyDrop, MaybeUninit};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -612,8 +613,7 @@ pub(crate) struct MapSink<R, T> {
 }
 
 struct MapState<R> {
-    slots: Vec<Option<R>>,
-    filled: usize,
+    slots: Slots<R>,
     /// The number of tasks, once the input has run out.
     total: Option<usize>,
     done: bool,
@@ -621,35 +621,152 @@ struct MapState<R> {
 
 impl<R> MapState<R> {
     fn store(&mut self, index: usize, v: R) {
-        if index >= self.slots.len() {
-            self.slots.resize_with(index + 1, || None);
-        }
-        if self.slots[index].replace(v).is_none() {
-            self.filled += 1;
-        }
+        self.slots.store(index, v);
     }
 
     /// All the values, if they are all there.
     fn complete(&mut self) -> Option<Vec<R>> {
-        if self.done || self.total != Some(self.filled) {
+        let total = self.total?;
+        if self.done || total != self.slots.filled() {
             return None;
         }
         self.done = true;
-        let mut slots = std::mem::take(&mut self.slots);
-        slots.truncate(self.filled);
-        Some(
-            slots
-                .into_iter()
-                .map(|v| v.expect("every slot is filled"))
-                .collect(),
-        )
+        Some(std::mem::take(&mut self.slots).into_vec(total))
     }
 
     fn first_missing(&self) -> usize {
-        self.slots
-            .iter()
-            .position(Option::is_none)
-            .unwrap_or(self.slots.len())
+        self.slots.first_missing()
+    }
+}
+
+/// The values of a map call by task index, each written once, in place, as it comes: the
+/// room for them is reserved up front but not touched (no page of it is faulted in before
+/// its results arrive), and when they are all there they become the result's `Vec`
+/// without being copied.
+///
+/// Invariants:
+/// - `values[i]` holds a value if and only if bit `i % 64` of `bits[i / 64]` is set;
+///   no bit at or past `values.len()` is set, and `bits.len()` is
+///   `values.len().div_ceil(64)`;
+/// - `filled` is the number of set bits, and `end` is one past the highest (0 if none).
+///
+/// The length of `values` is the number of slots: the expected number of tasks, or one
+/// past the highest index stored if that is more. Each value is dropped exactly once: by
+/// [`store`](Self::store) replacing it, by the `Drop` of the slots, or as an element of
+/// the `Vec` from [`into_vec`](Self::into_vec).
+struct Slots<R> {
+    values: Vec<MaybeUninit<R>>,
+    bits: Vec<u64>,
+    filled: usize,
+    end: usize,
+}
+
+impl<R> Slots<R> {
+    /// `len` empty slots.
+    fn new(len: usize) -> Self {
+        let mut values = Vec::with_capacity(len);
+        // SAFETY: the capacity is at least `len`, and a `MaybeUninit` needs no
+        // initialization (so none is written: the memory stays untouched); the bits below
+        // say that the slots are empty.
+        unsafe { values.set_len(len) };
+        Slots {
+            values,
+            // Zeroed memory from the allocator, not written either.
+            bits: vec![0; len.div_ceil(64)],
+            filled: 0,
+            end: 0,
+        }
+    }
+
+    /// Stores the value of task `index`, making room for it if it is past the last slot
+    /// (the input outgrew its length hint), and dropping the one stored there before, if
+    /// any.
+    fn store(&mut self, index: usize, v: R) {
+        if index >= self.values.len() {
+            // Amortized growth; the new slots are empty (and their values not written).
+            self.values.resize_with(index + 1, MaybeUninit::uninit);
+            self.bits.resize((index + 1).div_ceil(64), 0);
+        }
+        let (word, bit) = (index / 64, 1u64 << (index % 64));
+        let slot = &mut self.values[index];
+        if self.bits[word] & bit == 0 {
+            slot.write(v);
+            self.bits[word] |= bit;
+            self.filled += 1;
+            self.end = self.end.max(index + 1);
+        } else {
+            // SAFETY: the slot's bit is set, so it holds a value.
+            let old = std::mem::replace(unsafe { slot.assume_init_mut() }, v);
+            // Dropped once the new value is in place: a panicking `Drop` leaves the slots
+            // consistent.
+            drop(old);
+        }
+    }
+
+    /// The number of values stored.
+    fn filled(&self) -> usize {
+        self.filled
+    }
+
+    /// The first empty slot (the number of slots if none is).
+    fn first_missing(&self) -> usize {
+        let len = self.values.len();
+        match self.bits.iter().position(|&w| w != u64::MAX) {
+            Some(i) => (i * 64 + self.bits[i].trailing_ones() as usize).min(len),
+            None => len,
+        }
+    }
+
+    /// The values of slots `0..len`, without copying them.
+    ///
+    /// # Panics
+    ///
+    /// If the filled slots are not exactly `0..len`.
+    fn into_vec(mut self, len: usize) -> Vec<R> {
+        // `len` distinct slots below `len`: all of `0..len`, and none after.
+        assert!(
+            self.filled == len && self.end <= len,
+            "every slot is filled"
+        );
+        let values = std::mem::take(&mut self.values);
+        // The values now belong to the Vec below: nothing is left for `self` to drop.
+        self.bits = Vec::new();
+        self.filled = 0;
+        self.end = 0;
+        let mut values = ManuallyDrop::new(values);
+        let (ptr, capacity) = (values.as_mut_ptr().cast::<R>(), values.capacity());
+        // SAFETY: `ptr` and `capacity` are those of a `Vec<MaybeUninit<R>>`, whose
+        // allocation (not dropped: `ManuallyDrop`) this Vec takes over; `MaybeUninit<R>`
+        // has the size and alignment of `R`, so the layout is that of a `Vec<R>` of the
+        // same capacity. Its first `len` elements are initialized (the assertion above);
+        // `len <= values.len() <= capacity` since only slots below `values.len()` count
+        // in `filled`.
+        unsafe { Vec::from_raw_parts(ptr, len, capacity) }
+    }
+}
+
+impl<R> Default for Slots<R> {
+    /// No slots.
+    fn default() -> Self {
+        Slots::new(0)
+    }
+}
+
+impl<R> Drop for Slots<R> {
+    fn drop(&mut self) {
+        if !std::mem::needs_drop::<R>() {
+            return;
+        }
+        for (w, &word) in self.bits.iter().enumerate() {
+            let mut word = word;
+            while word != 0 {
+                let i = w * 64 + word.trailing_zeros() as usize;
+                word &= word - 1;
+                // SAFETY: bit `i` is set, so slot `i` holds a value; it is dropped here
+                // only, once, as `self` is going away.
+                unsafe { self.values[i].assume_init_drop() };
+            }
+        }
     }
 }
 
@@ -668,8 +785,7 @@ where
         let cell = Arc::new(ResultCell::new());
         let sink = Arc::new(MapSink {
             state: Mutex::new(MapState {
-                slots: (0..expected).map(|_| None).collect(),
-                filled: 0,
+                slots: Slots::new(expected),
                 total: None,
                 done: false,
             }),
@@ -734,7 +850,7 @@ where
             return;
         }
         st.done = true;
-        st.slots = Vec::new();
+        st.slots = Slots::default();
         drop(st);
         self.finish(Err(e));
     }
@@ -1090,6 +1206,7 @@ impl<R> Drop for IMapIterator<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::AtomicUsize;
 
     fn enc(v: u32) -> Vec<u8> {
         codec::encode(&v).unwrap()
@@ -1135,6 +1252,174 @@ mod tests {
         assert_eq!(
             r.get_timeout(Duration::ZERO),
             Err(PoolError::Terminated { index: 1 })
+        );
+    }
+
+    /// A value that logs its drop in a shared list, by id.
+    struct Logged {
+        id: usize,
+        log: std::rc::Rc<std::cell::RefCell<Vec<usize>>>,
+    }
+
+    impl Drop for Logged {
+        fn drop(&mut self) {
+            self.log.borrow_mut().push(self.id);
+        }
+    }
+
+    #[test]
+    fn slots_drop_each_stored_value_exactly_once() {
+        let log = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let v = |id| Logged {
+            id,
+            log: log.clone(),
+        };
+        let drops = || {
+            let mut d = std::mem::take(&mut *log.borrow_mut());
+            d.sort_unstable();
+            d
+        };
+
+        // Filled out of order, then dropped (a failed call): only the stored values.
+        let mut s = Slots::new(10);
+        for i in [7, 2, 5] {
+            s.store(i, v(i));
+        }
+        assert_eq!((s.filled(), s.first_missing()), (3, 0));
+        drop(s);
+        assert_eq!(drops(), [2, 5, 7]);
+
+        // A second store at an index drops the first value there, at once.
+        let mut s = Slots::new(2);
+        s.store(1, v(1));
+        s.store(1, v(11));
+        assert_eq!(drops(), [1]);
+        assert_eq!((s.filled(), s.first_missing()), (1, 0));
+        drop(s);
+        assert_eq!(drops(), [11]);
+
+        // Completion, out of order, with fewer tasks than expected: the values move into
+        // the Vec, in index order, and are dropped with it.
+        let mut s = Slots::new(5);
+        for i in [2, 0, 1] {
+            s.store(i, v(i));
+        }
+        assert_eq!(s.first_missing(), 3);
+        let all = s.into_vec(3);
+        assert_eq!(drops(), []);
+        assert_eq!(all.iter().map(|x| x.id).collect::<Vec<_>>(), [0, 1, 2]);
+        drop(all);
+        assert_eq!(drops(), [0, 1, 2]);
+
+        // Stores past the expected number (across a bitset word), then dropped, and
+        // then completed.
+        let mut s = Slots::new(2);
+        for i in [0, 70, 3] {
+            s.store(i, v(i));
+        }
+        assert_eq!((s.filled(), s.first_missing()), (3, 1));
+        drop(s);
+        assert_eq!(drops(), [0, 3, 70]);
+        let mut s = Slots::new(2);
+        for i in (0..130).rev() {
+            s.store(i, v(i));
+        }
+        assert_eq!(s.first_missing(), 130);
+        let all = s.into_vec(130);
+        assert!(all.iter().enumerate().all(|(i, x)| x.id == i));
+        drop(all);
+        assert_eq!(drops(), (0..130).collect::<Vec<_>>());
+
+        // `len` values, but not all below `len`: no Vec (the assertion fails), and each
+        // value is still dropped once.
+        let mut s = Slots::new(4);
+        for i in [0, 1, 3] {
+            s.store(i, v(i));
+        }
+        let r = panic::catch_unwind(AssertUnwindSafe(|| s.into_vec(3)));
+        assert!(r.is_err());
+        assert_eq!(drops(), [0, 1, 3]);
+
+        // Nothing stored, nothing expected.
+        assert!(Slots::<Logged>::default().into_vec(0).is_empty());
+        assert_eq!(Slots::<Logged>::new(3).first_missing(), 0);
+        assert_eq!(drops(), []);
+    }
+
+    #[test]
+    fn slots_of_zero_sized_values() {
+        let mut s = Slots::new(3);
+        for i in [1, 0, 2] {
+            s.store(i, ());
+        }
+        assert_eq!(s.into_vec(3), [(), (), ()]);
+    }
+
+    static TRACKED_DROPS: AtomicUsize = AtomicUsize::new(0);
+
+    /// A map result that counts its drops (used by one test only).
+    #[derive(Debug, PartialEq, serde::Deserialize)]
+    #[serde(transparent)]
+    struct Tracked(u32);
+
+    impl Drop for Tracked {
+        fn drop(&mut self) {
+            TRACKED_DROPS.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn a_map_sink_drops_its_values_once_whatever_becomes_of_the_call() {
+        let drops = || TRACKED_DROPS.swap(0, Ordering::Relaxed);
+        fn tracked(v: Vec<Tracked>) -> Vec<Tracked> {
+            v
+        }
+        drops();
+
+        // A failure after some values came, out of order.
+        let (sink, r) = MapSink::<Tracked, _>::new(4, tracked, Callbacks::new());
+        sink.deliver_all(
+            &mut vec![(3, Outcome::Value(&enc(3))), (1, Outcome::Value(&enc(1)))].into_iter(),
+        );
+        sink.deliver(2, Outcome::Failed(PoolError::Terminated { index: 2 }));
+        assert_eq!(drops(), 2);
+        assert!(r.get_timeout(Duration::ZERO).is_err());
+        sink.deliver(0, Outcome::Value(&enc(0))); // too late: not even decoded
+        drop(sink);
+        assert_eq!(drops(), 0);
+
+        // Completion, with a task past the expected number.
+        let (sink, r) = MapSink::<Tracked, _>::new(1, tracked, Callbacks::new());
+        sink.deliver(1, Outcome::Value(&enc(1)));
+        sink.deliver(0, Outcome::Value(&enc(0)));
+        sink.end_input(2, None);
+        drop(sink);
+        assert_eq!(drops(), 0);
+        let all = r.get_timeout(Duration::ZERO).unwrap();
+        assert_eq!(all.iter().map(|t| t.0).collect::<Vec<_>>(), [0, 1]);
+        drop(all);
+        assert_eq!(drops(), 2);
+
+        // Aborted, then dropped.
+        let (sink, r) = MapSink::<Tracked, _>::new(3, tracked, Callbacks::new());
+        sink.deliver(2, Outcome::Value(&enc(2)));
+        sink.abort(PoolError::Terminated { index: 0 });
+        assert_eq!(drops(), 1);
+        assert_eq!(
+            r.get_timeout(Duration::ZERO),
+            Err(PoolError::Terminated { index: 0 })
+        );
+        drop(sink);
+        assert_eq!(drops(), 0);
+
+        // Dropped unfinished.
+        let (sink, r) = MapSink::<Tracked, _>::new(3, tracked, Callbacks::new());
+        sink.deliver(1, Outcome::Value(&enc(1)));
+        drop(sink);
+        assert_eq!(drops(), 1);
+        assert_eq!(
+            r.get_timeout(Duration::ZERO),
+            Err(PoolError::Terminated { index: 0 })
         );
     }
 

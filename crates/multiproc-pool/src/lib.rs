@@ -111,6 +111,7 @@ mod error;
 pub mod fuzzing;
 mod handler;
 mod lane;
+mod plain;
 mod pool;
 mod result;
 #[doc(hidden)]

@@ -410,7 +410,7 @@ impl<I> Drop for LazySource<I> {
 impl<I> Source for LazySource<I>
 where
     I: Iterator + Send,
-    I::Item: Serialize,
+    I::Item: Serialize + 'static,
 {
     fn next_chunk(&mut self, out: &mut Vec<u8>) -> Next {
         let start = self.next;

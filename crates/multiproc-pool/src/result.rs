@@ -15,6 +15,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{PoolError, panic_message};
 use crate::handler::Claim;
+use crate::plain;
 use crate::wire;
 
 /// What became of one task, as the handler thread hands it to a sink.
@@ -140,7 +141,10 @@ impl<'a> ChunkEntries<'a> {
 }
 
 /// Decodes a task result, catching a panicking `Deserialize`.
-fn decode<R: DeserializeOwned>(index: usize, bytes: &[u8]) -> Result<R, PoolError> {
+fn decode<R: DeserializeOwned + 'static>(index: usize, bytes: &[u8]) -> Result<R, PoolError> {
+    if let Some(r) = plain::decode::<R>(bytes) {
+        return Ok(r);
+    }
     match panic::catch_unwind(|| codec::decode::<R>(bytes)) {
         Ok(Ok(r)) => Ok(r),
         Ok(Err(e)) => Err(PoolError::ResultDecode {

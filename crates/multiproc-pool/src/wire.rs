@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::panic_message;
 use crate::lane::{self, Lane, Mailbox};
+use crate::plain;
 use crate::transport::Served;
 
 pub(crate) const TAG_CHUNK: u8 = 0;
@@ -201,12 +202,27 @@ impl postcard::ser_flavors::Flavor for Window<'_> {
 
 /// Appends `[kind] [u32 length] [encoded value]` to `out`, encoding in place. If the
 /// value's `Serialize` fails or panics, `out` is restored and the reason returned.
-pub(crate) fn put_value<T: Serialize>(
+pub(crate) fn put_value<T: Serialize + 'static>(
     out: &mut Vec<u8>,
     kind: u8,
     value: &T,
 ) -> Result<(), String> {
     let at = out.len();
+    if plain::is_plain::<T>() {
+        out.reserve(5 + plain::MAX_LEN);
+        let spare = out.spare_capacity_mut();
+        let (head, body) = spare.split_at_mut(5);
+        let n = plain::encode(value, body).expect("a plain type");
+        head[0].write(kind);
+        for (d, b) in head[1..].iter_mut().zip((n as u32).to_le_bytes()) {
+            d.write(b);
+        }
+        // SAFETY: the capacity is at least `at + 5 + MAX_LEN` (reserved above), and the
+        // `5 + n` bytes after `at` are initialized: the header just now, and the `n` (at
+        // most MAX_LEN) that `encode` reports it wrote.
+        unsafe { out.set_len(at + 5 + n) };
+        return Ok(());
+    }
     // Small values (most task arguments and results) are encoded straight into a 64-byte
     // window at the end of `out`, which is then cut to what they took: postcard's Extend
     // path pushes one byte at a time, and encoding on the stack first cost a variable-length
@@ -281,7 +297,7 @@ pub(crate) fn put_value<T: Serialize>(
 
 /// Appends the argument `a` as one item to `out`; if it cannot be encoded, appends a
 /// skipped item instead and returns the reason.
-pub(crate) fn put_arg<A: Serialize>(out: &mut Vec<u8>, a: &A) -> Result<(), String> {
+pub(crate) fn put_arg<A: Serialize + 'static>(out: &mut Vec<u8>, a: &A) -> Result<(), String> {
     put_value(out, ITEM_ARG, a).inspect_err(|_| put_entry(out, ITEM_SKIP, &[]))
 }
 
@@ -298,7 +314,10 @@ pub(crate) fn run_chunk<T: TaskFn>(f: usize, items: &[u8], count: u32, out: &mut
             put_entry(out, OUT_SKIPPED, &[]);
             continue;
         }
-        let args = match panic::catch_unwind(|| codec::decode::<T::Args>(bytes)) {
+        let args = match panic::catch_unwind(|| match plain::decode::<T::Args>(bytes) {
+            Some(a) => Ok(a),
+            None => codec::decode::<T::Args>(bytes),
+        }) {
             Ok(Ok(a)) => a,
             Ok(Err(e)) => {
                 put_entry(out, OUT_ARG_DECODE, e.to_string().as_bytes());

@@ -20,7 +20,7 @@ use multiproc_shm::Shared;
 
 use crate::error::PoolError;
 use crate::handler::StartFn;
-use crate::lane::{self, Lane, Mailbox};
+use crate::lane::{self, Lane, Mailbox, Side};
 use crate::wire;
 
 /// The parent's sending end of one worker's task channel.
@@ -180,6 +180,7 @@ impl TaskSender for PipeSender {
     fn send(&mut self, msg: &[u8]) -> io::Result<()> {
         // Stop messages always take the pipe, behind any chunk (see `lane`).
         if msg.first() == Some(&wire::TAG_CHUNK) && self.lane.down.offer(msg) {
+            self.lane.handed_over(Side::Parent);
             return Ok(());
         }
         self.conn.send_bytes(msg).map_err(io::Error::other)
@@ -231,7 +232,7 @@ impl ReplyReader for PipeReader {
                 return Ok(false);
             }
             looks = looks.wrapping_add(1);
-            lane::pause(looks);
+            self.lane.pause(Side::Parent, looks);
         }
     }
 

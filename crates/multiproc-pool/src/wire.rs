@@ -28,7 +28,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::panic_message;
-use crate::lane::{self, Lane, Mailbox};
+use crate::lane::{self, Lane, Side};
 use crate::plain;
 use crate::transport::Served;
 
@@ -454,7 +454,7 @@ pub(crate) fn worker_main<I: Serialize + DeserializeOwned>(args: WorkerArgs<I>) 
     let mut out = Vec::new();
     let mut done = 0usize;
     loop {
-        let served = match next_from_lane(&lane.down, &tasks, &mut out) {
+        let served = match next_from_lane(&lane, &tasks, &mut out) {
             Some(s) => s,
             None => {
                 let Ok(msg) = tasks.recv_bytes_ref() else {
@@ -468,7 +468,9 @@ pub(crate) fn worker_main<I: Serialize + DeserializeOwned>(args: WorkerArgs<I>) 
             Served::Stop | Served::Malformed => return,
         }
         // The reply takes the lane if the thread waiting for it polls there.
-        if !lane.up.offer(&out) && results.send_bytes(&out).is_err() {
+        if lane.up.offer(&out) {
+            lane.handed_over(Side::Worker);
+        } else if results.send_bytes(&out).is_err() {
             return;
         }
         done += 1;
@@ -485,7 +487,8 @@ pub(crate) fn worker_main<I: Serialize + DeserializeOwned>(args: WorkerArgs<I>) 
 /// comes soon costs no wake-up, and a small one comes through the lane's mailbox, which
 /// is open meanwhile. Serves a message that came through the mailbox; `None` if the pipe
 /// has one, or nothing came.
-fn next_from_lane(down: &Mailbox, tasks: &Connection, out: &mut Vec<u8>) -> Option<Served> {
+fn next_from_lane(lane: &Lane, tasks: &Connection, out: &mut Vec<u8>) -> Option<Served> {
+    let down = &lane.down;
     let listening = down.listen();
     let start = Instant::now();
     let mut looks = 0u32;
@@ -500,7 +503,7 @@ fn next_from_lane(down: &Mailbox, tasks: &Connection, out: &mut Vec<u8>) -> Opti
             break;
         }
         looks = looks.wrapping_add(1);
-        lane::pause(looks);
+        lane.pause(Side::Worker, looks);
     }
     if listening && !down.close() {
         // A chunk came as the mailbox was closing: it is earlier than anything in the

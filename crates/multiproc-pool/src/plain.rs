@@ -34,7 +34,7 @@ fn put_varint(mut v: u64, out: &mut [MaybeUninit<u8>]) -> usize {
 
 /// The value of `b` if it is exactly one canonical varint (no bytes after it, no
 /// needless trailing group) of at most `bits` bits.
-#[inline]
+#[inline(always)]
 fn take_varint(b: &[u8], bits: u32) -> Option<u64> {
     let (&last, init) = b.split_last()?;
     if last & 0x80 != 0 || init.len() >= MAX_LEN || (last == 0 && !init.is_empty()) {
@@ -124,7 +124,7 @@ pub(crate) fn encode<T: 'static>(v: &T, out: &mut [MaybeUninit<u8>]) -> Option<u
 
 /// Reads what [`encode`] wrote, if `T` is a plain number (or a 1-tuple of one) and `b` is
 /// exactly its canonical encoding; `None` sends the bytes to postcard.
-#[inline]
+#[inline(always)]
 pub(crate) fn decode<T: 'static>(b: &[u8]) -> Option<T> {
     if !is_plain::<T>() {
         return None;

@@ -141,6 +141,7 @@ impl<'a> ChunkEntries<'a> {
 }
 
 /// Decodes a task result, catching a panicking `Deserialize`.
+#[inline(always)]
 fn decode<R: DeserializeOwned + 'static>(index: usize, bytes: &[u8]) -> Result<R, PoolError> {
     if let Some(r) = plain::decode::<R>(bytes) {
         return Ok(r);
@@ -624,6 +625,7 @@ struct MapState<R> {
 }
 
 impl<R> MapState<R> {
+    #[inline(always)]
     fn store(&mut self, index: usize, v: R) {
         self.slots.store(index, v);
     }
@@ -685,6 +687,7 @@ impl<R> Slots<R> {
     /// Stores the value of task `index`, making room for it if it is past the last slot
     /// (the input outgrew its length hint), and dropping the one stored there before, if
     /// any.
+    #[inline(always)]
     fn store(&mut self, index: usize, v: R) {
         if index >= self.values.len() {
             // Amortized growth; the new slots are empty (and their values not written).

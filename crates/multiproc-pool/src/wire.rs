@@ -104,11 +104,13 @@ task_fn!(A, B);
 task_fn!(A, B, C);
 task_fn!(A, B, C, D);
 
+#[inline]
 pub(crate) fn put_u32(out: &mut Vec<u8>, v: u32) {
     out.extend_from_slice(&v.to_le_bytes());
 }
 
 /// Reads a `u32` at `*pos`, advancing it; `None` if the buffer is too short.
+#[inline]
 pub(crate) fn take_u32(buf: &[u8], pos: &mut usize) -> Option<u32> {
     let b = buf.get(*pos..*pos + 4)?;
     *pos += 4;
@@ -116,6 +118,7 @@ pub(crate) fn take_u32(buf: &[u8], pos: &mut usize) -> Option<u32> {
 }
 
 /// Reads one `[kind] [u32 len] [bytes]` entry.
+#[inline]
 pub(crate) fn take_entry<'a>(buf: &'a [u8], pos: &mut usize) -> Option<(u8, &'a [u8])> {
     let kind = *buf.get(*pos)?;
     *pos += 1;
@@ -125,6 +128,7 @@ pub(crate) fn take_entry<'a>(buf: &'a [u8], pos: &mut usize) -> Option<(u8, &'a 
     Some((kind, bytes))
 }
 
+#[inline]
 pub(crate) fn put_entry(out: &mut Vec<u8>, kind: u8, bytes: &[u8]) {
     out.push(kind);
     put_u32(out, bytes.len() as u32);
@@ -202,13 +206,14 @@ impl postcard::ser_flavors::Flavor for Window<'_> {
 
 /// Appends `[kind] [u32 length] [encoded value]` to `out`, encoding in place. If the
 /// value's `Serialize` fails or panics, `out` is restored and the reason returned.
+#[inline(always)]
 pub(crate) fn put_value<T: Serialize + 'static>(
     out: &mut Vec<u8>,
     kind: u8,
     value: &T,
 ) -> Result<(), String> {
-    let at = out.len();
     if plain::is_plain::<T>() {
+        let at = out.len();
         out.reserve(5 + plain::MAX_LEN);
         let spare = out.spare_capacity_mut();
         let (head, body) = spare.split_at_mut(5);
@@ -223,6 +228,12 @@ pub(crate) fn put_value<T: Serialize + 'static>(
         unsafe { out.set_len(at + 5 + n) };
         return Ok(());
     }
+    put_serialized(out, kind, value)
+}
+
+/// [`put_value`] for a value that is not a plain number: through serde.
+fn put_serialized<T: Serialize>(out: &mut Vec<u8>, kind: u8, value: &T) -> Result<(), String> {
+    let at = out.len();
     // Small values (most task arguments and results) are encoded straight into a 64-byte
     // window at the end of `out`, which is then cut to what they took: postcard's Extend
     // path pushes one byte at a time, and encoding on the stack first cost a variable-length

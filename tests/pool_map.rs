@@ -379,8 +379,100 @@ fn zero_processes_is_an_error(m: StartMethod) {
     finish(pool);
 }
 
+fn mirror(v: Vec<u8>) -> Vec<u8> {
+    v.into_iter().rev().collect()
+}
+
+fn negate(x: i64) -> i64 {
+    x.wrapping_neg()
+}
+
+fn halve(x: f64) -> f64 {
+    x / 2.0
+}
+
+fn flip(b: bool) -> bool {
+    !b
+}
+
+fn widen(x: u8) -> u16 {
+    u16::from(x) * 200
+}
+
+/// Small messages cross through a shared-memory mailbox when their reader polls for them,
+/// others through the pipe: payloads on both sides of the mailbox's capacity (about 4 KiB
+/// with the message's headers), alternating, arrive whole, for `apply_async` (whose
+/// waiter opens the reply mailbox) and `map` (whose chunk of more than 128 KiB travels in
+/// pieces). Plain numbers, which skip serde, come back exact at their extremes.
+fn messages_of_every_size_arrive_whole(m: StartMethod) {
+    let _w = watchdog(LONG, "messages_of_every_size_arrive_whole");
+    let pool = pool(m, 2);
+    let payload = |n: usize| -> Vec<u8> { (0..n).map(|i| (i * 7 + n) as u8).collect() };
+    let sizes = [
+        0, 1, 3_990, 4_000, 4_010, 4_020, 4_030, 4_040, 4_100, 9_000, 300_000,
+    ];
+    for round in 0..3 {
+        for &n in sizes.iter().chain(sizes.iter().rev()) {
+            let v = payload(n);
+            let want = mirror(v.clone());
+            let r = pool.apply_async(mirror, v).unwrap();
+            let got = if round == 1 {
+                // The waiter looks once, then gives the reply back to the handler.
+                while !r.ready() {
+                    std::thread::yield_now();
+                }
+                r.get_timeout(Duration::ZERO).unwrap()
+            } else {
+                r.get_timeout(Duration::from_secs(60)).unwrap()
+            };
+            assert_eq!(got, want, "apply_async of {n} bytes, round {round}");
+        }
+    }
+    let inputs: Vec<Vec<u8>> = sizes.iter().map(|&n| payload(n)).collect();
+    let want: Vec<Vec<u8>> = inputs.iter().cloned().map(mirror).collect();
+    assert_eq!(pool.map_chunked(mirror, inputs.clone(), 1).unwrap(), want);
+    assert_eq!(pool.map(mirror, inputs).unwrap(), want);
+    let many: Vec<u64> = (0..300_000).collect();
+    assert_eq!(pool.map(square, many).unwrap(), expected(300_000));
+
+    let ints = [
+        0,
+        1,
+        -1,
+        63,
+        -64,
+        64,
+        i64::MAX,
+        i64::MIN,
+        1 << 40,
+        -(1 << 40),
+    ];
+    assert_eq!(pool.map(negate, ints).unwrap(), ints.map(i64::wrapping_neg));
+    let floats = [
+        0.0,
+        -0.0,
+        1.5,
+        f64::MAX,
+        f64::MIN_POSITIVE,
+        f64::NEG_INFINITY,
+    ];
+    let halves = pool.map(halve, floats).unwrap();
+    assert_eq!(
+        halves.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+        floats.map(|x| (x / 2.0).to_bits())
+    );
+    assert!(pool.apply(halve, f64::NAN).unwrap().is_nan());
+    assert_eq!(pool.map(flip, [true, false]).unwrap(), [false, true]);
+    assert_eq!(
+        pool.map(widen, [0u8, 1, 127, 128, 255]).unwrap(),
+        [0u16, 200, 25_400, 25_600, 51_000]
+    );
+    finish(pool);
+}
+
 for_each_method!(
     map_orders_results,
+    messages_of_every_size_arrive_whole,
     starmap_orders_results,
     imap_orders_results,
     imap_unordered_has_every_result,

@@ -379,7 +379,41 @@ fn panicking_input_fails_the_call_only(m: StartMethod) {
     finish(pool);
 }
 
+/// A worker that replied to an `apply_async` through its shared-memory mailbox (opened for
+/// the thread that will wait) and then died before that thread looked: the task finished,
+/// and its result must not turn into a dead worker's error when the pool buries it.
+fn a_reply_left_in_the_mailbox_outlives_its_worker(m: StartMethod) {
+    let _w = watchdog(LONG, "a_reply_left_in_the_mailbox_outlives_its_worker");
+    let pool = pool(m, 1);
+    // How many times the process has gone to sleep.
+    let sleeps = |pid: i32| -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    for round in 0..5u64 {
+        let victim = pool.apply(pid, 0).unwrap();
+        // Idle: it polls for 20 µs, then sleeps until a task comes.
+        assert!(eventually(SOON, || proc_state(victim) == Some('S')));
+        let before = sleeps(victim);
+        let r = pool.apply_async(square, 7 + round).unwrap();
+        // It woke for the task, replied, and sleeps again: the reply is written. (If the
+        // pool's handler has read it meanwhile, 1 ms after the call, all the better.)
+        assert!(eventually(SOON, || sleeps(victim) > before
+            && proc_state(victim) == Some('S')));
+        os::kill(victim, os::signal::KILL).unwrap();
+        assert!(eventually(SOON, || common::is_dead(victim)));
+        std::thread::sleep(Duration::from_millis(50)); // the handler buries it
+        assert_eq!(r.get_timeout(SOON), Ok(square(7 + round)), "round {round}");
+    }
+    finish(pool);
+}
+
 for_each_method!(
+    a_reply_left_in_the_mailbox_outlives_its_worker,
     worker_killed_mid_task_fails_only_its_task,
     dead_worker_fails_its_whole_chunk_and_no_more,
     panicking_task_fails_with_its_message,

@@ -184,7 +184,10 @@ impl Claim {
             }
         }
         let mut st = lock(&self.slot.state);
-        if st.claim == self.ticket {
+        // A claim the handler took over meanwhile: it may be waiting for this reply, and
+        // must hear that the worker is free.
+        let stale = st.claim != self.ticket;
+        if !stale {
             st.claim = 0;
         }
         let held = st.held.take();
@@ -209,7 +212,7 @@ impl Claim {
             }
             None => log::error!("pool worker {pid} sent results it was not asked for"),
         }
-        if !good {
+        if !good || stale {
             self.shared.wake();
         }
     }

@@ -33,13 +33,18 @@
 //! through the pipe, and a worker looks in its mailbox before it takes from the pipe.
 
 use std::cell::{Cell, UnsafeCell};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use multiproc_shm::ShmSafe;
+use rustix::thread::CpuSet;
 
 /// The largest message a mailbox carries; longer ones go through the pipe.
-pub(crate) const CAPACITY: usize = 4096 - 64;
+/// (The two mailboxes and the CPU notes then fit in two pages.)
+pub(crate) const CAPACITY: usize = 4096 - 128;
+
+const _: () = assert!(std::mem::size_of::<Lane>() <= 2 * 4096);
 
 /// How many looks at a mailbox a poller takes per look at the pipe beside it (a system
 /// call, which costs more than a hundred looks at the mailbox).
@@ -130,22 +135,48 @@ fn make_way(side: Side) {
     std::thread::yield_now();
 }
 
+/// Whether [`move_off_this_cpu`] may still run in this process: not after anything about
+/// the affinity failed once.
+static MAY_MOVE: AtomicBool = AtomicBool::new(true);
+
+/// The affinity this process had the first time it moved.
+static FIRST_AFFINITY: OnceLock<CpuSet> = OnceLock::new();
+
 /// Migrates the calling thread off the CPU it runs on, leaving its affinity as it was.
+///
+/// Only while the affinity is still what it was at the first move (someone who changed it
+/// since meant it), and never again after a call about it failed (a shrinking cpuset).
+/// On Linux 6.2 and later, setting an affinity also records it as requested by the user,
+/// so a worker that has moved keeps to the CPUs it had then if its cgroup's cpuset grows
+/// later (the next worker started does not).
 fn move_off_this_cpu() {
     use rustix::thread::{sched_getaffinity, sched_getcpu, sched_setaffinity};
-    let cpu = sched_getcpu();
-    let Ok(allowed) = sched_getaffinity(None) else {
+    if !MAY_MOVE.load(Ordering::Relaxed) {
         return;
+    }
+    let stop = |what: &str, e: rustix::io::Errno| {
+        MAY_MOVE.store(false, Ordering::Relaxed);
+        log::debug!("a pool worker stops moving off shared cores: {what}: {e}");
     };
-    if !allowed.is_set(cpu) || allowed.count() < 2 {
+    let cpu = sched_getcpu();
+    let allowed = match sched_getaffinity(None) {
+        Ok(a) => a,
+        Err(e) => return stop("sched_getaffinity", e),
+    };
+    if allowed != *FIRST_AFFINITY.get_or_init(|| allowed)
+        || !allowed.is_set(cpu)
+        || allowed.count() < 2
+    {
         return;
     }
     let mut others = allowed;
     others.unset(cpu);
-    if sched_setaffinity(None, &others).is_ok() {
-        if let Err(e) = sched_setaffinity(None, &allowed) {
-            log::warn!("a pool worker cannot restore its CPU affinity: {e}");
-        }
+    if let Err(e) = sched_setaffinity(None, &others) {
+        return stop("sched_setaffinity", e);
+    }
+    if let Err(e) = sched_setaffinity(None, &allowed) {
+        MAY_MOVE.store(false, Ordering::Relaxed);
+        log::warn!("a pool worker cannot restore its CPU affinity: {e}");
     }
 }
 
@@ -245,13 +276,19 @@ impl Mailbox {
 
     /// Writer: puts `msg` in the mailbox if its reader listens and it fits; false if it
     /// must go through the pipe instead.
-    pub(crate) fn offer(&self, msg: &[u8]) -> bool {
+    ///
+    /// # Safety
+    /// A mailbox has one writer: no other call of `offer` on it (in any process) may run
+    /// at the same time. The pool's are each written by one `PipeSender` (behind its
+    /// worker's slot lock) or by the worker's one thread.
+    pub(crate) unsafe fn offer(&self, msg: &[u8]) -> bool {
         if msg.len() > CAPACITY || self.state.load(Ordering::Acquire) != LISTENING {
             return false;
         }
         // SAFETY: the state was LISTENING (acquired above), so the reader has finished
         // with the previous message and reads nothing until the state is FULL, which only
-        // this writer sets, below; there is one writer per mailbox. `msg` fits.
+        // this writer sets, below; no other writer runs (the caller's promise). `msg`
+        // fits.
         unsafe {
             std::ptr::copy_nonoverlapping(msg.as_ptr(), self.data.get().cast::<u8>(), msg.len())
         };
@@ -272,30 +309,36 @@ mod tests {
         Shared::<Lane>::new().unwrap()
     }
 
+    /// `offer`, from the one writer of `m` in each test.
+    fn put(m: &Mailbox, msg: &[u8]) -> bool {
+        // SAFETY: in every test one thread at a time writes a given mailbox.
+        unsafe { m.offer(msg) }
+    }
+
     #[test]
     fn a_message_goes_in_only_while_the_reader_listens() {
         let l = lane();
-        assert!(!l.down.offer(b"early"), "nobody listens yet");
+        assert!(!put(&l.down, b"early"), "nobody listens yet");
         assert!(l.down.take_with(|_| ()).is_none());
         assert!(l.down.listen());
         assert!(!l.down.listen(), "one listener at a time");
-        assert!(l.down.offer(b"hello"));
-        assert!(!l.down.offer(b"again"), "the mailbox is full");
+        assert!(put(&l.down, b"hello"));
+        assert!(!put(&l.down, b"again"), "the mailbox is full");
         assert!(!l.down.close(), "a message came: it must be taken");
         assert_eq!(l.down.take_with(|m| m.to_vec()), Some(b"hello".to_vec()));
         assert!(l.down.take_with(|_| ()).is_none(), "taken once");
-        assert!(!l.down.offer(b"late"), "taking closes the mailbox");
+        assert!(!put(&l.down, b"late"), "taking closes the mailbox");
         assert!(l.down.listen());
         assert!(l.down.close());
-        assert!(!l.down.offer(b"closed"));
+        assert!(!put(&l.down, b"closed"));
     }
 
     #[test]
     fn too_long_messages_go_the_other_way_and_full_capacity_fits() {
         let l = lane();
         assert!(l.up.listen());
-        assert!(!l.up.offer(&vec![1; CAPACITY + 1]));
-        assert!(l.up.offer(&vec![2; CAPACITY]));
+        assert!(!put(&l.up, &vec![1; CAPACITY + 1]));
+        assert!(put(&l.up, &vec![2; CAPACITY]));
         assert_eq!(
             l.up.take_with(|m| (m.len(), m[CAPACITY - 1])),
             Some((CAPACITY, 2))
@@ -310,7 +353,7 @@ mod tests {
     fn a_corrupt_length_reads_as_an_empty_message() {
         let l = lane();
         assert!(l.up.listen());
-        assert!(l.up.offer(b"x"));
+        assert!(put(&l.up, b"x"));
         l.up.len.store(u32::MAX, Ordering::Relaxed);
         assert_eq!(l.up.take_with(|m| m.len()), Some(0));
     }
@@ -320,7 +363,7 @@ mod tests {
         let l = lane();
         for round in 0..2_000u32 {
             assert!(l.up.listen());
-            assert!(l.up.offer(&round.to_le_bytes()));
+            assert!(put(&l.up, &round.to_le_bytes()));
             let got: Vec<Option<u32>> = std::thread::scope(|s| {
                 let takers: Vec<_> = (0..3)
                     .map(|_| {
@@ -375,7 +418,7 @@ mod tests {
                     let msg: Vec<u8> = std::iter::repeat_n(i as u8, 1 + (i as usize % 300))
                         .chain(i.to_le_bytes())
                         .collect();
-                    if !l.down.offer(&msg) {
+                    if !put(&l.down, &msg) {
                         pipe_tx.send(msg).unwrap();
                     }
                     // One outstanding message, as the pool keeps it: wait for the reply.
@@ -414,7 +457,7 @@ mod tests {
                 }
             }
             // Reply: through the mailbox if the writer listens, else it retries.
-            while !l.up.offer(b"ok") {
+            while !put(&l.up, b"ok") {
                 std::hint::spin_loop();
             }
         }

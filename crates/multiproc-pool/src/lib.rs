@@ -78,9 +78,9 @@
 //! lock per chunk), and runs callbacks. When a worker's sentinel fires, the chunk it held
 //! fails task by task and a new worker takes its place.
 //!
-//! Beside its connections each worker shares a page pair with the parent (a memfd, so it
-//! crosses into children under every start method and leaves nothing in `/dev/shm`): one
-//! mailbox each way for a message of up to 4 KiB whose reader is polling for it. An idle
+//! Beside its connections each worker shares two pages with the parent (a memfd, so they
+//! cross into children under every start method and leave nothing in `/dev/shm`): one
+//! mailbox each way for a message of up to 3,968 bytes whose reader is polling for it. An idle
 //! worker polls its mailbox for 20 µs before it blocks on its connection, and a chunk sent
 //! meanwhile is written there instead of to the socket, with no system call on either
 //! side; anything else takes the connection, which wakes a sleeping reader.

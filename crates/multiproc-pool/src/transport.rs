@@ -179,7 +179,9 @@ struct PipeSender {
 impl TaskSender for PipeSender {
     fn send(&mut self, msg: &[u8]) -> io::Result<()> {
         // Stop messages always take the pipe, behind any chunk (see `lane`).
-        if msg.first() == Some(&wire::TAG_CHUNK) && self.lane.down.offer(msg) {
+        // SAFETY: this sender is the only writer of its worker's down mailbox, and `send`
+        // takes it by `&mut`.
+        if msg.first() == Some(&wire::TAG_CHUNK) && unsafe { self.lane.down.offer(msg) } {
             self.lane.handed_over(Side::Parent);
             return Ok(());
         }
@@ -205,6 +207,17 @@ fn take_into(mailbox: &Mailbox, buf: &mut Vec<u8>) -> bool {
             buf.extend_from_slice(m);
         })
         .is_some()
+}
+
+/// Hands over the reply a worker that has exited left in its mailbox, if any (for a
+/// waiting thread that had yet to look: its take and this one are exclusive, and the
+/// writer is gone); whether the worker is still wanted, as `on` says.
+fn left_in_mailbox(lane: &Lane, key: usize, on: &mut dyn FnMut(usize, Event<'_>) -> bool) -> bool {
+    let mut left = Vec::new();
+    if !lane.up.close() && take_into(&lane.up, &mut left) {
+        return on(key, Event::Message(&left));
+    }
+    true
 }
 
 impl ReplyReader for PipeReader {
@@ -438,17 +451,22 @@ impl Transport for LocalTransport {
                         if !e.is_eof() {
                             log::debug!("pool worker {:?}: {e}", w.process.pid());
                         }
+                        left_in_mailbox(&w.lane, w.key, on);
                         on(w.key, Event::Exited)
                     }
                 }
             } else {
-                // It exited: hand over what it sent before.
-                let mut alive = true;
-                while alive && matches!(rx.poll(Some(Duration::ZERO)), Ok(true)) {
-                    alive = match rx.recv_bytes_ref() {
-                        Ok(m) => on(w.key, Event::Message(m)),
-                        Err(_) => false,
-                    };
+                // It exited: hand over what it sent before, through the pipe and then (a
+                // reply whose waiter had yet to look) through its mailbox.
+                let mut wanted = true;
+                while wanted && matches!(rx.poll(Some(Duration::ZERO)), Ok(true)) {
+                    match rx.recv_bytes_ref() {
+                        Ok(m) => wanted = on(w.key, Event::Message(m)),
+                        Err(_) => break, // its end of the pipe is closed: all read
+                    }
+                }
+                if wanted {
+                    left_in_mailbox(&w.lane, w.key, on);
                 }
                 on(w.key, Event::Exited)
             };

@@ -479,7 +479,8 @@ pub(crate) fn worker_main<I: Serialize + DeserializeOwned>(args: WorkerArgs<I>) 
             Served::Stop | Served::Malformed => return,
         }
         // The reply takes the lane if the thread waiting for it polls there.
-        if lane.up.offer(&out) {
+        // SAFETY: this thread is the only writer of the worker's up mailbox.
+        if unsafe { lane.up.offer(&out) } {
             lane.handed_over(Side::Worker);
         } else if results.send_bytes(&out).is_err() {
             return;

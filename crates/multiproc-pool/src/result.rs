@@ -10,12 +10,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use multiproc_core::codec;
 use serde::de::DeserializeOwned;
 
 use crate::error::{PoolError, panic_message};
 use crate::handler::Claim;
-use crate::plain;
 use crate::wire;
 
 /// What became of one task, as the handler thread hands it to a sink.
@@ -143,10 +141,7 @@ impl<'a> ChunkEntries<'a> {
 /// Decodes a task result, catching a panicking `Deserialize`.
 #[inline(always)]
 fn decode<R: DeserializeOwned + 'static>(index: usize, bytes: &[u8]) -> Result<R, PoolError> {
-    if let Some(r) = plain::decode::<R>(bytes) {
-        return Ok(r);
-    }
-    match panic::catch_unwind(|| codec::decode::<R>(bytes)) {
+    match panic::catch_unwind(|| wire::decode_value::<R>(bytes)) {
         Ok(Ok(r)) => Ok(r),
         Ok(Err(e)) => Err(PoolError::ResultDecode {
             index,
@@ -1213,6 +1208,7 @@ impl<R> Drop for IMapIterator<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use multiproc_core::codec;
     use std::sync::atomic::AtomicUsize;
 
     fn enc(v: u32) -> Vec<u8> {

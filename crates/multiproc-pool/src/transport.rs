@@ -209,15 +209,21 @@ fn take_into(mailbox: &Mailbox, buf: &mut Vec<u8>) -> bool {
         .is_some()
 }
 
-/// Hands over the reply a worker that has exited left in its mailbox, if any (for a
-/// waiting thread that had yet to look: its take and this one are exclusive, and the
-/// writer is gone); whether the worker is still wanted, as `on` says.
-fn left_in_mailbox(lane: &Lane, key: usize, on: &mut dyn FnMut(usize, Event<'_>) -> bool) -> bool {
+/// Closes worker `key`'s reply mailbox, which a thread waiting for its reply opened, and
+/// hands over the reply that came there first, if any (that waiter gave up, was too
+/// slow, or its worker exited: a take is exclusive against the waiter's); whether one
+/// came.
+fn close_reply_mailbox(
+    lane: &Lane,
+    key: usize,
+    on: &mut dyn FnMut(usize, Event<'_>) -> bool,
+) -> bool {
     let mut left = Vec::new();
     if !lane.up.close() && take_into(&lane.up, &mut left) {
-        return on(key, Event::Message(&left));
+        on(key, Event::Message(&left));
+        return true;
     }
-    true
+    false
 }
 
 impl ReplyReader for PipeReader {
@@ -351,18 +357,11 @@ impl Transport for LocalTransport {
         timeout: Duration,
         on: &mut dyn FnMut(usize, Event<'_>) -> bool,
     ) {
-        // The replies this thread reads come through the pipe: close the reply mailboxes
-        // that a thread waiting for its reply opened, taking what came there first (the
-        // waiter gave up, or was too slow; see `Claim`).
-        let mut taken = Vec::new();
+        // The replies this thread reads come through the pipe (see `Claim`).
         let mut from_mailbox = false;
         for w in watched.iter().filter(|w| w.replies) {
             if let Some(i) = self.position(w.key) {
-                let up = &self.workers[i].lane.up;
-                if !up.close() && take_into(up, &mut taken) {
-                    on(w.key, Event::Message(&taken));
-                    from_mailbox = true;
-                }
+                from_mailbox |= close_reply_mailbox(&self.workers[i].lane, w.key, on);
             }
         }
         if from_mailbox {
@@ -451,7 +450,7 @@ impl Transport for LocalTransport {
                         if !e.is_eof() {
                             log::debug!("pool worker {:?}: {e}", w.process.pid());
                         }
-                        left_in_mailbox(&w.lane, w.key, on);
+                        close_reply_mailbox(&w.lane, w.key, on);
                         on(w.key, Event::Exited)
                     }
                 }
@@ -466,7 +465,7 @@ impl Transport for LocalTransport {
                     }
                 }
                 if wanted {
-                    left_in_mailbox(&w.lane, w.key, on);
+                    close_reply_mailbox(&w.lane, w.key, on);
                 }
                 on(w.key, Event::Exited)
             };

@@ -306,6 +306,18 @@ fn put_serialized<T: Serialize>(out: &mut Vec<u8>, kind: u8, value: &T) -> Resul
     }
 }
 
+/// Decodes an argument or result: a plain number directly, anything else (and any bytes
+/// the direct way does not take) through the codec.
+#[inline(always)]
+pub(crate) fn decode_value<T: DeserializeOwned + 'static>(
+    bytes: &[u8],
+) -> Result<T, codec::CodecError> {
+    match plain::decode::<T>(bytes) {
+        Some(v) => Ok(v),
+        None => codec::decode::<T>(bytes),
+    }
+}
+
 /// Appends the argument `a` as one item to `out`; if it cannot be encoded, appends a
 /// skipped item instead and returns the reason.
 pub(crate) fn put_arg<A: Serialize + 'static>(out: &mut Vec<u8>, a: &A) -> Result<(), String> {
@@ -325,10 +337,7 @@ pub(crate) fn run_chunk<T: TaskFn>(f: usize, items: &[u8], count: u32, out: &mut
             put_entry(out, OUT_SKIPPED, &[]);
             continue;
         }
-        let args = match panic::catch_unwind(|| match plain::decode::<T::Args>(bytes) {
-            Some(a) => Ok(a),
-            None => codec::decode::<T::Args>(bytes),
-        }) {
+        let args = match panic::catch_unwind(|| decode_value::<T::Args>(bytes)) {
             Ok(Ok(a)) => a,
             Ok(Err(e)) => {
                 put_entry(out, OUT_ARG_DECODE, e.to_string().as_bytes());
